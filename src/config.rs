@@ -1,0 +1,584 @@
+//! Experiment configuration (TOML). Every default is the paper's setup
+//! (model.md); unknown keys are rejected so that typos never pass silently.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::usage;
+
+/// A whole experiment: network, model, input and the phase protocol.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Master seed; every random stream is derived from it (see `rng`).
+    pub seed: u64,
+    pub network: NetworkConfig,
+    pub model: ModelConfig,
+    pub input: InputConfig,
+    pub phases: Vec<PhaseConfig>,
+    pub record: RecordConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    /// Grid shape `[n, m]`.
+    pub grid: [usize; 2],
+    pub k_min: usize,
+    pub k_max: usize,
+    pub n_inputs: usize,
+    /// Rate of the exponential distance draw (mean distance `1/lambda`).
+    pub lambda: f64,
+    /// Number of distinct ordered circuit pairs to connect.
+    pub n_conn: usize,
+    /// Probability to keep each recurrent synapse of a marked pair.
+    pub p_conn: f64,
+    /// Fraction of circuits whose neurons receive input.
+    pub input_circuit_fraction: f64,
+    /// Probability of each input channel -> neuron synapse (of receiving circuits).
+    pub input_p_conn: f64,
+    pub initial_weights: InitialWeights,
+    pub stp_draw: StpDraw,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum InitialWeights {
+    /// `w = 0` (the original code's default).
+    Zero,
+    /// `w = ln(U(0,1))`, negative.
+    LogUniform,
+    /// `w = -ln(U(0,1))`, positive (the 2022 NEST version).
+    NegLogUniform,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StpDraw {
+    /// One STP parameter draw and state per source neuron (the original).
+    PerSource,
+    /// One draw and state per synapse (the 2022 NEST version).
+    PerSynapse,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Simulation step (ms). The model is defined for 1 ms.
+    pub dt_ms: f64,
+    pub r_max_hz: f64,
+    pub tau_decay_ms: f64,
+    pub tau_rise_ms: f64,
+    pub eta: f64,
+    pub variance_tracking: bool,
+    pub bias_learning: bool,
+    pub spike_law: SpikeLaw,
+    pub stp: StpVariant,
+    /// Reset traces and STP state at the start of test phases (the original).
+    pub reset_at_test: bool,
+    /// Learn input synapses / recurrent synapses (per population switch).
+    pub learn_input: bool,
+    pub learn_recurrent: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SpikeLaw {
+    /// `p = 1 - exp(-r dt)` (the original).
+    Exponential,
+    /// `p = r dt` (the 2022 NEST version).
+    Linear,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StpVariant {
+    /// The original code: lagged amplitude, drifting U, dynamic inputs.
+    Original,
+    /// No short-term plasticity: amplitude 1.
+    Off,
+    /// Textbook Tsodyks-Markram: fixed U, R update with the new s, static inputs.
+    TsodyksMarkram,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct InputConfig {
+    pub r_input_hz: f64,
+    pub r_noise_hz: f64,
+    pub t_noise_range_ms: [f64; 2],
+    pub n_patterns: usize,
+    /// Duration of each pattern; one value is used for all patterns.
+    pub t_pattern_ms: Vec<f64>,
+    pub pattern_sequences: Vec<Vec<usize>>,
+    pub mode: SequenceMode,
+    /// `random_switching`: probability to switch to another sequence.
+    pub p_switch: f64,
+    /// `random_independent`: probability of each sequence (empty = uniform).
+    pub sequence_probabilities: Vec<f64>,
+    pub time_warp_range: [f64; 2],
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SequenceMode {
+    RandomSwitching,
+    RandomIndependent,
+    Alternating,
+}
+
+/// What a phase is for in the analysis.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseRole {
+    Train,
+    ReadoutFit,
+    Test,
+}
+
+impl PhaseRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhaseRole::Train => "train",
+            PhaseRole::ReadoutFit => "readout_fit",
+            PhaseRole::Test => "test",
+        }
+    }
+}
+
+/// One protocol phase. Input keys left out inherit `[input]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseConfig {
+    pub name: String,
+    pub role: PhaseRole,
+    pub duration_ms: f64,
+    /// STDP on in this phase. Default: true for `train`, false otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<SequenceMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t_noise_range_ms: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_warp_range: Option<[f64; 2]>,
+}
+
+impl PhaseConfig {
+    pub fn learns(&self) -> bool {
+        self.train.unwrap_or(self.role == PhaseRole::Train)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordConfig {
+    /// Sampling interval of the neuron traces (ms, a multiple of dt).
+    pub dt_rec_ms: f64,
+    /// Sampling interval of the synapse traces (ms, a multiple of dt).
+    pub dt_rec_synapses_ms: f64,
+    pub neurons: Selection,
+    pub synapses: Selection,
+    /// Roles of the phases in which neuron traces are recorded (synapse
+    /// traces are recorded throughout).
+    pub phases: Vec<PhaseRole>,
+}
+
+/// Which neurons or synapses to record: `"all"`, `"none"`, `{ random = k }`
+/// or an explicit id list.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Selection {
+    Keyword(SelectionKeyword),
+    Random { random: usize },
+    List(Vec<usize>),
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SelectionKeyword {
+    All,
+    None,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            seed: 13521,
+            network: NetworkConfig::default(),
+            model: ModelConfig::default(),
+            input: InputConfig::default(),
+            phases: vec![
+                PhaseConfig {
+                    name: "train".into(),
+                    role: PhaseRole::Train,
+                    duration_ms: 100_000.0,
+                    train: None,
+                    mode: None,
+                    t_noise_range_ms: None,
+                    time_warp_range: None,
+                },
+                PhaseConfig {
+                    name: "readout_fit".into(),
+                    role: PhaseRole::ReadoutFit,
+                    duration_ms: 3000.0,
+                    train: None,
+                    mode: Some(SequenceMode::Alternating),
+                    t_noise_range_ms: None,
+                    time_warp_range: None,
+                },
+                PhaseConfig {
+                    name: "test".into(),
+                    role: PhaseRole::Test,
+                    duration_ms: 3000.0,
+                    train: None,
+                    mode: Some(SequenceMode::Alternating),
+                    t_noise_range_ms: None,
+                    time_warp_range: None,
+                },
+            ],
+            record: RecordConfig::default(),
+        }
+    }
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            grid: [10, 5],
+            k_min: 2,
+            k_max: 10,
+            n_inputs: 100,
+            lambda: 0.088,
+            n_conn: 1000,
+            p_conn: 1.0,
+            input_circuit_fraction: 1.0,
+            input_p_conn: 1.0,
+            initial_weights: InitialWeights::Zero,
+            stp_draw: StpDraw::PerSource,
+        }
+    }
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            dt_ms: 1.0,
+            r_max_hz: 100.0,
+            tau_decay_ms: 20.0,
+            tau_rise_ms: 2.0,
+            eta: 0.05,
+            variance_tracking: true,
+            bias_learning: false,
+            spike_law: SpikeLaw::Exponential,
+            stp: StpVariant::Original,
+            reset_at_test: true,
+            learn_input: true,
+            learn_recurrent: true,
+        }
+    }
+}
+
+impl Default for InputConfig {
+    fn default() -> Self {
+        InputConfig {
+            r_input_hz: 5.0,
+            r_noise_hz: 2.0,
+            t_noise_range_ms: [300.0, 500.0],
+            n_patterns: 1,
+            t_pattern_ms: vec![300.0],
+            pattern_sequences: vec![vec![0]],
+            mode: SequenceMode::RandomSwitching,
+            p_switch: 0.5,
+            sequence_probabilities: Vec::new(),
+            time_warp_range: [1.0, 1.0],
+        }
+    }
+}
+
+impl Default for RecordConfig {
+    fn default() -> Self {
+        RecordConfig {
+            dt_rec_ms: 1.0,
+            dt_rec_synapses_ms: 100.0,
+            neurons: Selection::Keyword(SelectionKeyword::All),
+            synapses: Selection::Random { random: 20 },
+            phases: vec![PhaseRole::Train, PhaseRole::ReadoutFit, PhaseRole::Test],
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a TOML experiment file.
+    pub fn from_file(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            usage!(
+                "cannot read config file {}: {e}; pass an existing TOML file with --config",
+                path.display()
+            )
+        })?;
+        Self::from_toml(&text).with_context(|| format!("in config file {}", path.display()))
+    }
+
+    pub fn from_toml(text: &str) -> Result<Config> {
+        let cfg: Config = toml::from_str(text)
+            .map_err(|e| usage!("invalid config: {}", e.to_string().trim_end()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The pattern duration of pattern `p` (one value applies to all).
+    pub fn t_pattern_ms(&self, p: usize) -> f64 {
+        let t = &self.input.t_pattern_ms;
+        if t.len() == 1 {
+            t[0]
+        } else {
+            t[p]
+        }
+    }
+
+    pub fn total_ms(&self) -> f64 {
+        self.phases.iter().map(|p| p.duration_ms).sum()
+    }
+
+    /// Checks every value against its allowed range; the message names the key.
+    pub fn validate(&self) -> Result<()> {
+        let n = &self.network;
+        let m = &self.model;
+        let i = &self.input;
+        let bad = |key: &str, why: String| Err(usage!("config key `{key}`: {why}"));
+        if n.grid[0] == 0 || n.grid[1] == 0 {
+            return bad(
+                "network.grid",
+                format!("{:?} must have both sizes >= 1", n.grid),
+            );
+        }
+        if n.k_min == 0 || n.k_min > n.k_max {
+            return bad(
+                "network.k_min/k_max",
+                format!(
+                    "need 1 <= k_min <= k_max, got k_min = {}, k_max = {}",
+                    n.k_min, n.k_max
+                ),
+            );
+        }
+        if n.n_inputs == 0 {
+            return bad("network.n_inputs", "must be >= 1 (got 0)".into());
+        }
+        if !(n.lambda.is_finite() && n.lambda > 0.0) {
+            return bad("network.lambda", format!("must be > 0, got {}", n.lambda));
+        }
+        for (key, v) in [
+            ("network.p_conn", n.p_conn),
+            ("network.input_circuit_fraction", n.input_circuit_fraction),
+            ("network.input_p_conn", n.input_p_conn),
+            ("input.p_switch", i.p_switch),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return bad(key, format!("must lie in [0, 1], got {v}"));
+            }
+        }
+        if m.dt_ms != 1.0 {
+            return bad(
+                "model.dt_ms",
+                format!("the model is defined for dt = 1 ms, got {}", m.dt_ms),
+            );
+        }
+        for (key, v) in [
+            ("model.r_max_hz", m.r_max_hz),
+            ("model.tau_decay_ms", m.tau_decay_ms),
+            ("model.tau_rise_ms", m.tau_rise_ms),
+            ("model.eta", m.eta),
+            ("input.r_input_hz", i.r_input_hz),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(key, format!("must be > 0, got {v}"));
+            }
+        }
+        if !(i.r_noise_hz.is_finite() && i.r_noise_hz >= 0.0) {
+            return bad(
+                "input.r_noise_hz",
+                format!("must be >= 0, got {}", i.r_noise_hz),
+            );
+        }
+        check_range("input.t_noise_range_ms", i.t_noise_range_ms, 0.0)?;
+        check_range(
+            "input.time_warp_range",
+            i.time_warp_range,
+            f64::MIN_POSITIVE,
+        )?;
+        if i.n_patterns == 0 {
+            return bad("input.n_patterns", "must be >= 1".into());
+        }
+        if i.t_pattern_ms.len() != 1 && i.t_pattern_ms.len() != i.n_patterns {
+            return bad(
+                "input.t_pattern_ms",
+                format!(
+                    "give one duration or one per pattern ({}), got {}",
+                    i.n_patterns,
+                    i.t_pattern_ms.len()
+                ),
+            );
+        }
+        if let Some(t) = i
+            .t_pattern_ms
+            .iter()
+            .find(|t| !(t.is_finite() && **t >= m.dt_ms))
+        {
+            return bad(
+                "input.t_pattern_ms",
+                format!("every duration must be >= dt ({} ms), got {t}", m.dt_ms),
+            );
+        }
+        if i.pattern_sequences.is_empty() || i.pattern_sequences.iter().any(|s| s.is_empty()) {
+            return bad(
+                "input.pattern_sequences",
+                "need at least one non-empty sequence, e.g. [[0]] or [[0,1],[2]]".into(),
+            );
+        }
+        if let Some(p) = i
+            .pattern_sequences
+            .iter()
+            .flatten()
+            .find(|p| **p >= i.n_patterns)
+        {
+            return bad(
+                "input.pattern_sequences",
+                format!("pattern {p} does not exist (n_patterns = {})", i.n_patterns),
+            );
+        }
+        if !i.sequence_probabilities.is_empty() {
+            if i.sequence_probabilities.len() != i.pattern_sequences.len() {
+                return bad(
+                    "input.sequence_probabilities",
+                    format!(
+                        "need one probability per sequence ({}), got {}",
+                        i.pattern_sequences.len(),
+                        i.sequence_probabilities.len()
+                    ),
+                );
+            }
+            let sum: f64 = i.sequence_probabilities.iter().sum();
+            if i.sequence_probabilities.iter().any(|p| !(*p >= 0.0)) || (sum - 1.0).abs() > 1e-9 {
+                return bad(
+                    "input.sequence_probabilities",
+                    format!("must be >= 0 and sum to 1, got sum {sum}"),
+                );
+            }
+        }
+        if self.phases.is_empty() {
+            return bad("phases", "need at least one [[phases]] entry".into());
+        }
+        for (k, p) in self.phases.iter().enumerate() {
+            if !(p.duration_ms.is_finite() && p.duration_ms >= m.dt_ms) {
+                return bad(
+                    &format!("phases[{k}].duration_ms"),
+                    format!("must be >= dt ({} ms), got {}", m.dt_ms, p.duration_ms),
+                );
+            }
+            if (p.duration_ms / m.dt_ms).fract() != 0.0 {
+                return bad(
+                    &format!("phases[{k}].duration_ms"),
+                    format!("must be a whole number of steps (dt = {} ms)", m.dt_ms),
+                );
+            }
+            if let Some(r) = p.t_noise_range_ms {
+                check_range(&format!("phases[{k}].t_noise_range_ms"), r, 0.0)?;
+            }
+            if let Some(r) = p.time_warp_range {
+                check_range(
+                    &format!("phases[{k}].time_warp_range"),
+                    r,
+                    f64::MIN_POSITIVE,
+                )?;
+            }
+        }
+        let r = &self.record;
+        for (key, v) in [
+            ("record.dt_rec_ms", r.dt_rec_ms),
+            ("record.dt_rec_synapses_ms", r.dt_rec_synapses_ms),
+        ] {
+            if !(v >= m.dt_ms && (v / m.dt_ms).fract() == 0.0) {
+                return bad(
+                    key,
+                    format!(
+                        "must be a positive multiple of dt ({} ms), got {v}",
+                        m.dt_ms
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_range(key: &str, r: [f64; 2], min: f64) -> Result<()> {
+    if !(r[0].is_finite() && r[1].is_finite() && r[0] >= min && r[0] <= r[1]) {
+        return Err(usage!(
+            "config key `{key}`: need {min} <= low <= high, got [{}, {}]",
+            r[0],
+            r[1]
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_paper_setup() {
+        let c = Config::default();
+        assert_eq!(c.network.grid, [10, 5]);
+        assert_eq!(c.network.n_conn, 1000);
+        assert_eq!(c.model.stp, StpVariant::Original);
+        assert!(c.model.variance_tracking);
+        assert_eq!(c.total_ms(), 106_000.0);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_its_name() {
+        let err = Config::from_toml("[network]\nk_mni = 3\n").unwrap_err();
+        assert!(crate::error::is_usage(&err));
+        assert!(format!("{err:#}").contains("k_mni"), "{err:#}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        for (toml, key) in [
+            ("[network]\nk_min = 5\nk_max = 3\n", "k_min"),
+            ("[network]\nn_inputs = 0\n", "n_inputs"),
+            (
+                "[input]\nt_noise_range_ms = [500.0, 300.0]\n",
+                "t_noise_range_ms",
+            ),
+            (
+                "[[phases]]\nname = \"t\"\nrole = \"train\"\nduration_ms = -5.0\n",
+                "duration_ms",
+            ),
+            (
+                "[[phases]]\nname = \"t\"\nrole = \"train\"\nduration_ms = 0.0\n",
+                "duration_ms",
+            ),
+            (
+                "[input]\npattern_sequences = [[0, 3]]\n",
+                "pattern_sequences",
+            ),
+        ] {
+            let err = Config::from_toml(toml).unwrap_err();
+            assert!(crate::error::is_usage(&err), "{toml}");
+            assert!(format!("{err:#}").contains(key), "{toml}: {err:#}");
+        }
+    }
+
+    #[test]
+    fn round_trips_through_toml() {
+        let c = Config::default();
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(Config::from_toml(&text).unwrap(), c);
+    }
+}

@@ -1,0 +1,508 @@
+//! Input generation (model.md §5) and the phase protocol (§6): noise phases of
+//! random length alternate with pattern sequences; every phase is logged.
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Exp};
+
+use crate::config::{Config, PhaseRole, SequenceMode};
+use crate::rng::{self, Stream};
+
+/// One protocol phase on the step axis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProtocolPhase {
+    pub name: String,
+    pub role: PhaseRole,
+    pub start: u64,
+    pub end: u64,
+    /// STDP on.
+    pub train: bool,
+    /// Traces and STP state are reset at `start`.
+    pub reset: bool,
+}
+
+/// The phase protocol of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    pub phases: Vec<ProtocolPhase>,
+}
+
+impl Schedule {
+    pub fn from_config(cfg: &Config) -> Schedule {
+        let mut start = 0u64;
+        let phases = cfg
+            .phases
+            .iter()
+            .map(|p| {
+                let steps = (p.duration_ms / cfg.model.dt_ms).round() as u64;
+                let ph = ProtocolPhase {
+                    name: p.name.clone(),
+                    role: p.role,
+                    start,
+                    end: start + steps,
+                    train: p.learns(),
+                    reset: cfg.model.reset_at_test && p.role != PhaseRole::Train,
+                };
+                start += steps;
+                ph
+            })
+            .collect();
+        Schedule { phases }
+    }
+
+    pub fn n_steps(&self) -> u64 {
+        self.phases.last().map_or(0, |p| p.end)
+    }
+
+    /// Steps at which a reset happens.
+    pub fn reset_steps(&self) -> Vec<u64> {
+        self.phases
+            .iter()
+            .filter(|p| p.reset)
+            .map(|p| p.start)
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentKind {
+    Noise,
+    Pattern,
+}
+
+impl SegmentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SegmentKind::Noise => "noise",
+            SegmentKind::Pattern => "pattern",
+        }
+    }
+}
+
+/// One logged input segment `[start, end)` (steps).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub phase: usize,
+    pub start: u64,
+    pub end: u64,
+    pub kind: SegmentKind,
+    pub sequence: Option<usize>,
+    pub pattern: Option<usize>,
+    pub warp: f64,
+}
+
+/// Spike trains on the step grid, stored per step (CSR): the channels (or
+/// senders) that spike in step `t` are `ids[offsets[t]..offsets[t+1]]`,
+/// ascending, at most one spike per id and step.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StepSpikes {
+    pub n_ids: usize,
+    pub offsets: Vec<usize>,
+    pub ids: Vec<u32>,
+}
+
+impl StepSpikes {
+    /// From unsorted `(step, id)` events; duplicates within a step merge (OR).
+    pub fn from_events(n_ids: usize, n_steps: u64, mut events: Vec<(u64, u32)>) -> StepSpikes {
+        events.sort_unstable();
+        events.dedup();
+        let mut offsets = Vec::with_capacity(n_steps as usize + 1);
+        let mut ids = Vec::with_capacity(events.len());
+        let mut it = events.into_iter().peekable();
+        offsets.push(0);
+        for t in 0..n_steps {
+            while let Some(&(s, id)) = it.peek() {
+                if s != t {
+                    break;
+                }
+                ids.push(id);
+                it.next();
+            }
+            offsets.push(ids.len());
+        }
+        StepSpikes {
+            n_ids,
+            offsets,
+            ids,
+        }
+    }
+
+    pub fn n_steps(&self) -> u64 {
+        self.offsets.len().saturating_sub(1) as u64
+    }
+
+    pub fn at(&self, t: u64) -> &[u32] {
+        let t = t as usize;
+        &self.ids[self.offsets[t]..self.offsets[t + 1]]
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// All events as `(step, id)`, in time order.
+    pub fn events(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        (0..self.n_steps()).flat_map(move |t| self.at(t).iter().map(move |&i| (t, i)))
+    }
+}
+
+/// A frozen pattern: spikes `(time_ms, channel)` relative to the pattern start.
+pub type Pattern = Vec<(f64, u32)>;
+
+/// Everything the input side of a run consists of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Input {
+    pub spikes: StepSpikes,
+    pub segments: Vec<Segment>,
+    pub patterns: Vec<Pattern>,
+}
+
+/// Poisson spike times in `[0, duration)` at `rate_hz`, by cumulative sums of
+/// exponential intervals.
+fn poisson_times(rng: &mut ChaCha8Rng, rate_hz: f64, duration_ms: f64) -> Vec<f64> {
+    let mut out = Vec::new();
+    if rate_hz <= 0.0 {
+        return out;
+    }
+    let exp = Exp::new(rate_hz / 1000.0).expect("positive rate");
+    let mut t = exp.sample(rng);
+    while t < duration_ms {
+        out.push(t);
+        t += exp.sample(rng);
+    }
+    out
+}
+
+/// Adds Poisson noise at `rate_hz` on every channel over steps `[start, end)`.
+fn add_noise(
+    rng: &mut ChaCha8Rng,
+    events: &mut Vec<(u64, u32)>,
+    n_channels: usize,
+    rate_hz: f64,
+    start: u64,
+    end: u64,
+    dt: f64,
+) {
+    let len_ms = (end - start) as f64 * dt;
+    for ch in 0..n_channels {
+        for s in poisson_times(rng, rate_hz, len_ms) {
+            events.push((start + (s / dt).floor() as u64, ch as u32));
+        }
+    }
+}
+
+/// Generates the frozen patterns from the `Patterns` stream.
+pub fn make_patterns(cfg: &Config) -> Vec<Pattern> {
+    let mut rng = rng::stream(cfg.seed, Stream::Patterns);
+    (0..cfg.input.n_patterns)
+        .map(|p| {
+            let mut spikes: Pattern = Vec::new();
+            for ch in 0..cfg.network.n_inputs {
+                for s in poisson_times(&mut rng, cfg.input.r_input_hz, cfg.t_pattern_ms(p)) {
+                    spikes.push((s, ch as u32));
+                }
+            }
+            spikes.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            spikes
+        })
+        .collect()
+}
+
+/// Chooses the next sequence to present.
+struct SequenceChooser {
+    current: Option<usize>,
+    next_alternating: usize,
+}
+
+impl SequenceChooser {
+    fn next(&mut self, rng: &mut ChaCha8Rng, cfg: &Config, mode: SequenceMode) -> usize {
+        let n = cfg.input.pattern_sequences.len();
+        let pick = match mode {
+            SequenceMode::Alternating => {
+                let s = self.next_alternating % n;
+                self.next_alternating += 1;
+                s
+            }
+            SequenceMode::RandomIndependent => {
+                let probs = &cfg.input.sequence_probabilities;
+                if probs.is_empty() {
+                    rng.random_range(0..n)
+                } else {
+                    let u: f64 = rng.random();
+                    let mut acc = 0.0;
+                    let mut pick = n - 1;
+                    for (i, p) in probs.iter().enumerate() {
+                        acc += p;
+                        if u < acc {
+                            pick = i;
+                            break;
+                        }
+                    }
+                    pick
+                }
+            }
+            SequenceMode::RandomSwitching => match self.current {
+                None => rng.random_range(0..n),
+                Some(cur) if n > 1 && rng.random::<f64>() < cfg.input.p_switch => {
+                    // Uniform over the other sequences.
+                    let other = rng.random_range(0..n - 1);
+                    if other >= cur {
+                        other + 1
+                    } else {
+                        other
+                    }
+                }
+                Some(cur) => cur,
+            },
+        };
+        self.current = Some(pick);
+        pick
+    }
+}
+
+/// Generates the input of the whole run: phase by phase, a noise segment of
+/// random length, then one whole sequence presentation, and so on; segments
+/// are cut at phase ends.
+pub fn generate(cfg: &Config, schedule: &Schedule) -> Input {
+    let patterns = make_patterns(cfg);
+    let mut rng = rng::stream(cfg.seed, Stream::Input);
+    let dt = cfg.model.dt_ms;
+    let n_ch = cfg.network.n_inputs;
+    let inp = &cfg.input;
+    let mut events = Vec::new();
+    let mut segments = Vec::new();
+    let mut chooser = SequenceChooser {
+        current: None,
+        next_alternating: 0,
+    };
+    for (pi, (phase, pc)) in schedule.phases.iter().zip(&cfg.phases).enumerate() {
+        let mode = pc.mode.unwrap_or(inp.mode);
+        let noise_range = pc.t_noise_range_ms.unwrap_or(inp.t_noise_range_ms);
+        let warp_range = pc.time_warp_range.unwrap_or(inp.time_warp_range);
+        chooser.next_alternating = 0;
+        let mut t = phase.start;
+        while t < phase.end {
+            let len_ms = noise_range[0] + (noise_range[1] - noise_range[0]) * rng.random::<f64>();
+            let end = (t + (len_ms / dt).floor() as u64).min(phase.end);
+            if end > t {
+                add_noise(&mut rng, &mut events, n_ch, inp.r_input_hz, t, end, dt);
+                segments.push(Segment {
+                    phase: pi,
+                    start: t,
+                    end,
+                    kind: SegmentKind::Noise,
+                    sequence: None,
+                    pattern: None,
+                    warp: 1.0,
+                });
+            }
+            t = end;
+            if t >= phase.end {
+                break;
+            }
+            let seq = chooser.next(&mut rng, cfg, mode);
+            let warp = warp_range[0] + (warp_range[1] - warp_range[0]) * rng.random::<f64>();
+            for &p in &inp.pattern_sequences[seq] {
+                if t >= phase.end {
+                    break;
+                }
+                let steps = ((cfg.t_pattern_ms(p) * warp / dt).round() as u64).max(1);
+                let end = (t + steps).min(phase.end);
+                for &(s, ch) in &patterns[p] {
+                    let step = (s * warp / dt).floor() as u64;
+                    if t + step < end {
+                        events.push((t + step, ch));
+                    }
+                }
+                add_noise(&mut rng, &mut events, n_ch, inp.r_noise_hz, t, end, dt);
+                segments.push(Segment {
+                    phase: pi,
+                    start: t,
+                    end,
+                    kind: SegmentKind::Pattern,
+                    sequence: Some(seq),
+                    pattern: Some(p),
+                    warp,
+                });
+                t = end;
+            }
+        }
+    }
+    Input {
+        spikes: StepSpikes::from_events(n_ch, schedule.n_steps(), events),
+        segments,
+        patterns,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, PhaseConfig};
+
+    fn cfg(mode: SequenceMode, seqs: Vec<Vec<usize>>, n_patterns: usize) -> Config {
+        let mut c = Config::default();
+        c.network.n_inputs = 20;
+        c.input.n_patterns = n_patterns;
+        c.input.pattern_sequences = seqs;
+        c.input.mode = mode;
+        c.phases = vec![PhaseConfig {
+            name: "train".into(),
+            role: PhaseRole::Train,
+            duration_ms: 60_000.0,
+            train: None,
+            mode: None,
+            t_noise_range_ms: None,
+            time_warp_range: None,
+        }];
+        c
+    }
+
+    #[test]
+    fn segments_tile_the_run_and_alternate_noise_and_patterns() {
+        let c = cfg(SequenceMode::RandomSwitching, vec![vec![0, 1], vec![2]], 3);
+        let s = Schedule::from_config(&c);
+        let inp = generate(&c, &s);
+        let mut t = 0;
+        for (i, seg) in inp.segments.iter().enumerate() {
+            assert_eq!(seg.start, t);
+            assert!(seg.end > seg.start);
+            t = seg.end;
+            if seg.kind == SegmentKind::Noise {
+                let len = seg.end - seg.start;
+                assert!(seg.end == 60_000 || (300..=500).contains(&len), "{len}");
+                if i + 1 < inp.segments.len() {
+                    assert_eq!(inp.segments[i + 1].kind, SegmentKind::Pattern);
+                }
+            } else {
+                let seq = seg.sequence.unwrap();
+                assert!(c.input.pattern_sequences[seq].contains(&seg.pattern.unwrap()));
+            }
+        }
+        assert_eq!(t, 60_000);
+    }
+
+    #[test]
+    fn pattern_spikes_are_frozen_across_presentations() {
+        let mut c = cfg(SequenceMode::RandomSwitching, vec![vec![0]], 1);
+        c.input.r_noise_hz = 0.0;
+        let s = Schedule::from_config(&c);
+        let inp = generate(&c, &s);
+        let pres: Vec<&Segment> = inp
+            .segments
+            .iter()
+            .filter(|g| g.kind == SegmentKind::Pattern)
+            .collect();
+        assert!(pres.len() > 50);
+        let rel = |g: &Segment| -> Vec<(u64, u32)> {
+            (g.start..g.end)
+                .flat_map(|t| inp.spikes.at(t).iter().map(move |&c| (t - g.start, c)))
+                .collect()
+        };
+        let first = rel(pres[0]);
+        assert!(!first.is_empty());
+        for g in &pres[1..pres.len() - 1] {
+            assert_eq!(rel(g), first);
+        }
+        // Pattern spikes come from the frozen pattern only (no noise here).
+        let expected: std::collections::BTreeSet<(u64, u32)> = inp.patterns[0]
+            .iter()
+            .map(|&(s, ch)| (s.floor() as u64, ch))
+            .collect();
+        assert_eq!(
+            first.into_iter().collect::<std::collections::BTreeSet<_>>(),
+            expected
+        );
+    }
+
+    #[test]
+    fn rates_match_config() {
+        let c = cfg(SequenceMode::RandomSwitching, vec![vec![0]], 1);
+        let s = Schedule::from_config(&c);
+        let inp = generate(&c, &s);
+        let (mut noise_steps, mut noise_spikes, mut pat_steps, mut pat_spikes) = (0, 0, 0, 0);
+        for g in &inp.segments {
+            let n: usize = (g.start..g.end).map(|t| inp.spikes.at(t).len()).sum();
+            match g.kind {
+                SegmentKind::Noise => {
+                    noise_steps += g.end - g.start;
+                    noise_spikes += n;
+                }
+                SegmentKind::Pattern => {
+                    pat_steps += g.end - g.start;
+                    pat_spikes += n;
+                }
+            }
+        }
+        let noise_rate = noise_spikes as f64 / (noise_steps as f64 * 1e-3 * 20.0);
+        assert!((noise_rate - 5.0).abs() < 0.3, "{noise_rate}");
+        // Pattern rate: the frozen pattern (5 Hz, one draw) plus 2 Hz noise.
+        let pat_rate = pat_spikes as f64 / (pat_steps as f64 * 1e-3 * 20.0);
+        let frozen = inp.patterns[0].len() as f64 / (0.3 * 20.0);
+        assert!(
+            (pat_rate - frozen - 2.0).abs() < 0.5,
+            "{pat_rate} vs {frozen}+2"
+        );
+    }
+
+    #[test]
+    fn alternating_cycles_and_switching_switches() {
+        let c = cfg(
+            SequenceMode::Alternating,
+            vec![vec![0], vec![1], vec![2]],
+            3,
+        );
+        let inp = generate(&c, &Schedule::from_config(&c));
+        let seqs: Vec<usize> = inp.segments.iter().filter_map(|g| g.sequence).collect();
+        for (i, s) in seqs.iter().enumerate() {
+            assert_eq!(*s, i % 3);
+        }
+        let mut c = cfg(SequenceMode::RandomSwitching, vec![vec![0], vec![1]], 2);
+        c.input.p_switch = 1.0;
+        let inp = generate(&c, &Schedule::from_config(&c));
+        let seqs: Vec<usize> = inp.segments.iter().filter_map(|g| g.sequence).collect();
+        assert!(seqs.windows(2).all(|w| w[0] != w[1]));
+        c.input.p_switch = 0.0;
+        let inp = generate(&c, &Schedule::from_config(&c));
+        let seqs: Vec<usize> = inp.segments.iter().filter_map(|g| g.sequence).collect();
+        assert!(seqs.windows(2).all(|w| w[0] == w[1]));
+    }
+
+    #[test]
+    fn independent_mode_follows_probabilities() {
+        let mut c = cfg(SequenceMode::RandomIndependent, vec![vec![0], vec![1]], 2);
+        c.input.sequence_probabilities = vec![0.8, 0.2];
+        c.phases[0].duration_ms = 400_000.0;
+        let inp = generate(&c, &Schedule::from_config(&c));
+        let seqs: Vec<usize> = inp.segments.iter().filter_map(|g| g.sequence).collect();
+        let frac = seqs.iter().filter(|&&s| s == 0).count() as f64 / seqs.len() as f64;
+        assert!((frac - 0.8).abs() < 0.05, "{frac}");
+    }
+
+    #[test]
+    fn time_warp_stretches_patterns() {
+        let mut c = cfg(SequenceMode::RandomSwitching, vec![vec![0]], 1);
+        c.input.time_warp_range = [2.0, 2.0];
+        let inp = generate(&c, &Schedule::from_config(&c));
+        let g = inp
+            .segments
+            .iter()
+            .find(|g| g.kind == SegmentKind::Pattern)
+            .unwrap();
+        assert_eq!(g.end - g.start, 600);
+        assert_eq!(g.warp, 2.0);
+    }
+
+    #[test]
+    fn step_spikes_csr_roundtrip() {
+        let s = StepSpikes::from_events(3, 4, vec![(2, 1), (0, 2), (2, 0), (2, 1)]);
+        assert_eq!(s.at(0), &[2]);
+        assert_eq!(s.at(1), &[] as &[u32]);
+        assert_eq!(s.at(2), &[0, 1]);
+        assert_eq!(s.events().collect::<Vec<_>>(), vec![(0, 2), (2, 0), (2, 1)]);
+    }
+}

@@ -1,0 +1,192 @@
+//! `seqlearn-nest`: build, run and analyse soft-WTA sequence-learning networks.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use seqlearn_nest::config::Config;
+use seqlearn_nest::error::is_usage;
+use seqlearn_nest::network::Network;
+use seqlearn_nest::run::{self, Backend, Overrides, RunOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "seqlearn-nest",
+    version,
+    about = "Klampfl & Maass (2013) soft-WTA sequence learning on NEST or the native engine"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the network, generate the input, run it, write the run directory.
+    Simulate(SimulateArgs),
+    /// Build the network only: print the circuit sizes and write the network files.
+    Grid(GridArgs),
+}
+
+/// Config file plus the common overrides.
+#[derive(Args)]
+struct ConfigArgs {
+    /// Experiment file (TOML); see experiments/. Default: the paper's setup.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Master seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Grid size NxM, e.g. 10x5.
+    #[arg(long, value_parser = run::parse_grid)]
+    grid: Option<[usize; 2]>,
+    #[arg(long)]
+    k_min: Option<usize>,
+    #[arg(long)]
+    k_max: Option<usize>,
+    /// Number of input channels.
+    #[arg(long)]
+    inputs: Option<usize>,
+    /// Duration of every training phase (ms).
+    #[arg(long)]
+    train: Option<f64>,
+    /// Duration of every readout-fit and test phase (ms).
+    #[arg(long)]
+    test: Option<f64>,
+}
+
+impl ConfigArgs {
+    fn load(&self, fallback: Option<Config>) -> Result<Config> {
+        let mut cfg = match (&self.config, fallback) {
+            (Some(p), _) => Config::from_file(p)?,
+            (None, Some(c)) => c,
+            (None, None) => Config::default(),
+        };
+        Overrides {
+            seed: self.seed,
+            grid: self.grid,
+            k_min: self.k_min,
+            k_max: self.k_max,
+            inputs: self.inputs,
+            train_ms: self.train,
+            test_ms: self.test,
+        }
+        .apply(&mut cfg)?;
+        Ok(cfg)
+    }
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Engine: native, nest, or auto (NEST when it loads).
+    #[arg(long, value_enum, default_value = "native")]
+    backend: Backend,
+    /// Threads (NEST local_num_threads; the native engine is single-threaded).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Run directory to write.
+    #[arg(long, short, default_value = "runs/latest")]
+    out: PathBuf,
+    /// Replace an existing run directory.
+    #[arg(long)]
+    force: bool,
+    /// No progress bar or messages.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Re-simulate a run directory: its config (unless --config), network and input.
+    #[arg(long)]
+    replay: Option<PathBuf>,
+    /// Force the network spikes from a `sender,time_ms` CSV (verification).
+    #[arg(long)]
+    forced_spikes: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct GridArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Directory for the network files (optional).
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+}
+
+fn simulate(a: SimulateArgs) -> Result<()> {
+    let fallback = a.replay.as_deref().map(run::config_of_run).transpose()?;
+    let cfg = a.config.load(fallback)?;
+    if a.threads == 0 {
+        return Err(seqlearn_nest::usage!("--threads must be >= 1"));
+    }
+    let opts = RunOptions {
+        backend: a.backend,
+        threads: a.threads,
+        out: a.out.clone(),
+        quiet: a.quiet,
+        force: a.force,
+        replay: a.replay,
+        forced_spikes: a.forced_spikes,
+    };
+    let s = run::simulate(cfg, &opts, &mut |_dir, _summary| Ok(()))?;
+    if !a.quiet {
+        println!(
+            "{} backend: {:.1} s simulated in {:.2} s (RTF {:.4}); {} network spikes; run written to {}",
+            s.backend,
+            s.simulated_ms * 1e-3,
+            s.wall_s.simulate,
+            s.rtf,
+            s.counts.network_spikes,
+            a.out.display()
+        );
+    }
+    Ok(())
+}
+
+fn grid(a: GridArgs) -> Result<()> {
+    let cfg = a.config.load(None)?;
+    let net = Network::build(&cfg)?;
+    let [n, m] = net.shape;
+    println!("circuit sizes K on the {n} x {m} grid (rows x, columns y):");
+    for x in 0..n {
+        let row: Vec<String> = (0..m)
+            .map(|y| format!("{:3}", net.circuits[x * m + y].k))
+            .collect();
+        println!("  x={x:<3}{}", row.join(""));
+    }
+    println!(
+        "{} circuits, {} neurons, {} inputs, {} circuit pairs, {} synapses",
+        net.circuits.len(),
+        net.n_neurons(),
+        net.n_inputs,
+        net.circuit_pairs.len(),
+        net.synapses.len()
+    );
+    if let Some(out) = a.out {
+        std::fs::create_dir_all(&out)
+            .map_err(|e| seqlearn_nest::usage!("cannot create {}: {e}", out.display()))?;
+        seqlearn_nest::io::write_network(&out, &net, None)?;
+        println!("network files written to {}", out.display());
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Simulate(a) => simulate(a),
+        Command::Grid(a) => grid(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if is_usage(&e) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

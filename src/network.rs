@@ -1,0 +1,433 @@
+//! The network definition (model.md §1): grid of WTA circuits, recurrent
+//! circuit pairs, input wiring, STP parameters and initial weights. Both
+//! engines take this definition as it is.
+
+use anyhow::Result;
+use rand::seq::index::sample;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Exp, Normal};
+
+use crate::config::{Config, InitialWeights, StpDraw};
+use crate::rng::{self, Stream};
+use crate::usage;
+
+/// One WTA circuit at grid position `(x, y)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Circuit {
+    pub x: usize,
+    pub y: usize,
+    /// Number of neurons `K`.
+    pub k: usize,
+    /// Id of its first neuron; its neurons are `first_neuron..first_neuron+k`.
+    pub first_neuron: usize,
+}
+
+/// Short-term plasticity parameters of one source (or synapse).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StpParams {
+    pub u: f64,
+    /// Depression time constant (ms).
+    pub d: f64,
+    /// Facilitation time constant (ms).
+    pub f: f64,
+}
+
+/// One synapse `target <- source`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Synapse {
+    /// Source id: `0..n_inputs` input channels, then network neurons.
+    pub source: usize,
+    pub target: usize,
+    pub w0: f64,
+    pub stp: StpParams,
+}
+
+/// The whole network. Synapses are grouped by target (ascending) and sorted by
+/// source id inside a group; `target_offsets[k]..target_offsets[k+1]` is the
+/// range of neuron `k`'s incoming synapses (their slots `0..`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    pub shape: [usize; 2],
+    pub n_inputs: usize,
+    pub circuits: Vec<Circuit>,
+    /// Circuit of each neuron.
+    pub neuron_circuit: Vec<usize>,
+    /// STP parameters of each source (the per-source draw).
+    pub source_stp: Vec<StpParams>,
+    /// Marked recurrent circuit pairs `(pre, post)`, in marking order.
+    pub circuit_pairs: Vec<(usize, usize)>,
+    pub synapses: Vec<Synapse>,
+    pub target_offsets: Vec<usize>,
+    /// Whether each synapse has its own STP state (`stp_draw = "per_synapse"`).
+    pub stp_per_synapse: bool,
+}
+
+impl Network {
+    pub fn n_neurons(&self) -> usize {
+        self.neuron_circuit.len()
+    }
+
+    pub fn n_sources(&self) -> usize {
+        self.n_inputs + self.n_neurons()
+    }
+
+    /// Source id of network neuron `k`.
+    pub fn neuron_source(&self, k: usize) -> usize {
+        self.n_inputs + k
+    }
+
+    pub fn is_input_source(&self, j: usize) -> bool {
+        j < self.n_inputs
+    }
+
+    /// Incoming synapses of neuron `k` (index range into `synapses`).
+    pub fn incoming(&self, k: usize) -> std::ops::Range<usize> {
+        self.target_offsets[k]..self.target_offsets[k + 1]
+    }
+
+    /// Slot of synapse `s` at its target.
+    pub fn slot(&self, s: usize) -> usize {
+        s - self.target_offsets[self.synapses[s].target]
+    }
+
+    /// Builds the network from the config with the `Network` random stream.
+    pub fn build(cfg: &Config) -> Result<Network> {
+        let mut rng = rng::stream(cfg.seed, Stream::Network);
+        let nc = &cfg.network;
+        let dt = cfg.model.dt_ms;
+        let [n, m] = nc.grid;
+
+        let mut circuits = Vec::with_capacity(n * m);
+        let mut neuron_circuit = Vec::new();
+        for x in 0..n {
+            for y in 0..m {
+                let k = rng.random_range(nc.k_min..=nc.k_max);
+                circuits.push(Circuit {
+                    x,
+                    y,
+                    k,
+                    first_neuron: neuron_circuit.len(),
+                });
+                neuron_circuit.extend(std::iter::repeat_n(circuits.len() - 1, k));
+            }
+        }
+        let circuit_pairs = mark_circuit_pairs(&circuits, nc.lambda, nc.n_conn, &mut rng)?;
+
+        // Which circuits get input.
+        let p = circuits.len();
+        let n_input_circuits = (nc.input_circuit_fraction * p as f64).round() as usize;
+        let mut gets_input = vec![n_input_circuits == p; p];
+        if n_input_circuits < p {
+            for c in sample(&mut rng, p, n_input_circuits) {
+                gets_input[c] = true;
+            }
+        }
+
+        // Incoming source lists, grouped by target, sources ascending.
+        let mut pre_circuits: Vec<Vec<usize>> = vec![Vec::new(); p];
+        for &(a, b) in &circuit_pairs {
+            pre_circuits[b].push(a);
+        }
+        for pre in &mut pre_circuits {
+            pre.sort_unstable();
+        }
+        let n_inputs = nc.n_inputs;
+        let mut synapses = Vec::new();
+        let mut target_offsets = vec![0];
+        for (k, &c) in neuron_circuit.iter().enumerate() {
+            if gets_input[c] {
+                for ch in 0..n_inputs {
+                    if nc.input_p_conn >= 1.0 || rng.random::<f64>() < nc.input_p_conn {
+                        synapses.push((ch, k));
+                    }
+                }
+            }
+            for &a in &pre_circuits[c] {
+                let ca = &circuits[a];
+                for pre in ca.first_neuron..ca.first_neuron + ca.k {
+                    if nc.p_conn >= 1.0 || rng.random::<f64>() < nc.p_conn {
+                        synapses.push((n_inputs + pre, k));
+                    }
+                }
+            }
+            target_offsets.push(synapses.len());
+        }
+
+        let n_sources = n_inputs + neuron_circuit.len();
+        let input_stp = StpParams {
+            u: 1.0,
+            d: dt,
+            f: dt,
+        };
+        let draw_u = Normal::<f64>::new(0.5, 0.25).expect("valid normal");
+        let draw_d = Normal::<f64>::new(110.0, 55.0).expect("valid normal");
+        let draw_f = Normal::<f64>::new(5.0, 2.5).expect("valid normal");
+        let draw_stp = |rng: &mut ChaCha8Rng| StpParams {
+            u: draw_u.sample(rng).max(0.0),
+            d: draw_d.sample(rng).max(dt),
+            f: draw_f.sample(rng).max(dt),
+        };
+        let source_stp: Vec<StpParams> = (0..n_sources)
+            .map(|j| {
+                if j < n_inputs {
+                    input_stp
+                } else {
+                    draw_stp(&mut rng)
+                }
+            })
+            .collect();
+        let per_synapse = nc.stp_draw == StpDraw::PerSynapse;
+        let synapses = synapses
+            .into_iter()
+            .map(|(source, target)| {
+                let stp = if per_synapse && source >= n_inputs {
+                    draw_stp(&mut rng)
+                } else {
+                    source_stp[source]
+                };
+                Synapse {
+                    source,
+                    target,
+                    w0: 0.0,
+                    stp,
+                }
+            })
+            .collect::<Vec<_>>();
+        let mut synapses = synapses;
+        for s in &mut synapses {
+            s.w0 = match nc.initial_weights {
+                InitialWeights::Zero => 0.0,
+                InitialWeights::LogUniform => open01(&mut rng).ln(),
+                InitialWeights::NegLogUniform => -open01(&mut rng).ln(),
+            };
+        }
+        Ok(Network {
+            shape: nc.grid,
+            n_inputs,
+            circuits,
+            neuron_circuit,
+            source_stp,
+            circuit_pairs,
+            synapses,
+            target_offsets,
+            stp_per_synapse: per_synapse,
+        })
+    }
+
+    /// Checks internal consistency (used for networks read from files).
+    pub fn validate(&self) -> Result<()> {
+        let n = self.n_neurons();
+        if self.target_offsets.len() != n + 1 || self.target_offsets[n] != self.synapses.len() {
+            return Err(usage!("network: synapse offsets do not match the neurons"));
+        }
+        for (i, c) in self.circuits.iter().enumerate() {
+            if c.k == 0 || c.first_neuron + c.k > n {
+                return Err(usage!("network: circuit {i} has bad neuron range"));
+            }
+            if (c.first_neuron..c.first_neuron + c.k).any(|k| self.neuron_circuit[k] != i) {
+                return Err(usage!(
+                    "network: neurons of circuit {i} are not consecutive"
+                ));
+            }
+        }
+        for k in 0..n {
+            let r = self.incoming(k);
+            let syn = &self.synapses[r];
+            if syn
+                .iter()
+                .any(|s| s.target != k || s.source >= self.n_sources())
+                || syn.windows(2).any(|w| w[0].source >= w[1].source)
+            {
+                return Err(usage!(
+                    "network: synapses of neuron {k} must target it, come from existing sources \
+                     and be sorted by source without duplicates"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// U(0,1) without 0, so that `ln` stays finite.
+fn open01(rng: &mut ChaCha8Rng) -> f64 {
+    loop {
+        let u: f64 = rng.random();
+        if u > 0.0 {
+            return u;
+        }
+    }
+}
+
+/// Euclidean distance of two circuits on the grid.
+pub fn distance(a: &Circuit, b: &Circuit) -> f64 {
+    let dx = a.x as f64 - b.x as f64;
+    let dy = a.y as f64 - b.y as f64;
+    (dx * dx + dy * dy).sqrt()
+}
+
+/// The original's circuit-pair loop (model.md §1): draw a distance
+/// `d ~ Exp(lambda)`, pick uniformly among all ordered pairs (self pairs
+/// included) with `d - 1 < dist <= d + 1`, mark it unless it is a self pair,
+/// until `n_conn` distinct pairs (capped at `P(P-1)`) are marked.
+pub fn mark_circuit_pairs(
+    circuits: &[Circuit],
+    lambda: f64,
+    n_conn: usize,
+    rng: &mut ChaCha8Rng,
+) -> Result<Vec<(usize, usize)>> {
+    let p = circuits.len();
+    let target = n_conn.min(p * p.saturating_sub(1));
+    // All ordered pairs sorted by distance: the candidates of one draw are a
+    // contiguous range, found by binary search.
+    let mut pairs: Vec<(f64, usize, usize)> = (0..p)
+        .flat_map(|a| (0..p).map(move |b| (a, b)))
+        .map(|(a, b)| (distance(&circuits[a], &circuits[b]), a, b))
+        .collect();
+    pairs.sort_by(|x, y| x.0.total_cmp(&y.0).then((x.1, x.2).cmp(&(y.1, y.2))));
+    let exp = Exp::new(lambda).map_err(|e| usage!("network.lambda: {e}"))?;
+    let mut marked = vec![false; p * p];
+    let mut out = Vec::with_capacity(target);
+    let max_dist = pairs.last().map_or(0.0, |q| q.0);
+    while out.len() < target {
+        let d: f64 = exp.sample(rng);
+        if d - 1.0 >= max_dist {
+            continue;
+        }
+        let lo = pairs.partition_point(|q| q.0 <= d - 1.0);
+        let hi = pairs.partition_point(|q| q.0 <= d + 1.0);
+        if lo >= hi {
+            continue;
+        }
+        let (_, a, b) = pairs[rng.random_range(lo..hi)];
+        if a != b && !marked[a * p + b] {
+            marked[a * p + b] = true;
+            out.push((a, b));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn small() -> Config {
+        let mut c = Config::default();
+        c.network.grid = [4, 3];
+        c.network.n_inputs = 7;
+        c.network.n_conn = 30;
+        c
+    }
+
+    #[test]
+    fn grid_and_neuron_ids_follow_position_order() {
+        let cfg = small();
+        let net = Network::build(&cfg).unwrap();
+        assert_eq!(net.circuits.len(), 12);
+        let mut next = 0;
+        for (c, circ) in net.circuits.iter().enumerate() {
+            assert_eq!((circ.x, circ.y), (c / 3, c % 3));
+            assert!((2..=10).contains(&circ.k));
+            assert_eq!(circ.first_neuron, next);
+            next += circ.k;
+        }
+        assert_eq!(net.n_neurons(), next);
+        net.validate().unwrap();
+    }
+
+    #[test]
+    fn pair_loop_marks_exactly_n_conn_distinct_non_self_pairs() {
+        let cfg = small();
+        let net = Network::build(&cfg).unwrap();
+        assert_eq!(net.circuit_pairs.len(), 30);
+        let mut seen = std::collections::HashSet::new();
+        for &(a, b) in &net.circuit_pairs {
+            assert_ne!(a, b);
+            assert!(seen.insert((a, b)));
+        }
+    }
+
+    #[test]
+    fn pair_count_is_capped_at_all_ordered_pairs() {
+        let mut cfg = small();
+        cfg.network.grid = [2, 2];
+        cfg.network.n_conn = 1000;
+        let net = Network::build(&cfg).unwrap();
+        assert_eq!(net.circuit_pairs.len(), 12);
+    }
+
+    #[test]
+    fn marked_pairs_are_wired_all_to_all_with_inputs_everywhere() {
+        let cfg = small();
+        let net = Network::build(&cfg).unwrap();
+        let mut expected = 0;
+        for c in &net.circuits {
+            let rec: usize = net
+                .circuit_pairs
+                .iter()
+                .filter(|&&(_, b)| net.circuits[b] == *c)
+                .map(|&(a, _)| net.circuits[a].k)
+                .sum();
+            expected += c.k * (cfg.network.n_inputs + rec);
+        }
+        assert_eq!(net.synapses.len(), expected);
+        assert!(net.synapses.iter().all(|s| s.w0 == 0.0));
+    }
+
+    #[test]
+    fn stp_draws_are_clipped_and_inputs_fixed() {
+        let mut cfg = small();
+        cfg.network.grid = [10, 10];
+        let net = Network::build(&cfg).unwrap();
+        for (j, p) in net.source_stp.iter().enumerate() {
+            if j < net.n_inputs {
+                assert_eq!((p.u, p.d, p.f), (1.0, 1.0, 1.0));
+            } else {
+                assert!(p.u >= 0.0 && p.d >= 1.0 && p.f >= 1.0);
+            }
+        }
+        assert!(
+            net.source_stp.iter().any(|p| p.u == 0.0),
+            "some U clipped to 0"
+        );
+    }
+
+    #[test]
+    fn initial_weight_options_have_their_sign() {
+        let mut cfg = small();
+        cfg.network.initial_weights = InitialWeights::LogUniform;
+        assert!(Network::build(&cfg)
+            .unwrap()
+            .synapses
+            .iter()
+            .all(|s| s.w0 < 0.0));
+        cfg.network.initial_weights = InitialWeights::NegLogUniform;
+        assert!(Network::build(&cfg)
+            .unwrap()
+            .synapses
+            .iter()
+            .all(|s| s.w0 > 0.0));
+    }
+
+    #[test]
+    fn deletion_options_thin_the_synapses() {
+        let mut cfg = small();
+        let full = Network::build(&cfg).unwrap().synapses.len();
+        cfg.network.p_conn = 0.5;
+        cfg.network.input_p_conn = 0.5;
+        let thin = Network::build(&cfg).unwrap();
+        thin.validate().unwrap();
+        assert!(thin.synapses.len() < full * 3 / 4);
+        cfg.network.input_circuit_fraction = 0.0;
+        let none = Network::build(&cfg).unwrap();
+        assert!(none.synapses.iter().all(|s| s.source >= none.n_inputs));
+    }
+
+    #[test]
+    fn same_seed_same_network() {
+        let cfg = small();
+        assert_eq!(Network::build(&cfg).unwrap(), Network::build(&cfg).unwrap());
+    }
+}

@@ -1,0 +1,390 @@
+//! One simulation run: build (or replay) the network and input, step an
+//! engine, write the run directory atomically.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::config::{Config, PhaseRole};
+use crate::engine::native::NativeEngine;
+use crate::engine::{Engine, Job, Outcome};
+use crate::input::{self, Input, Schedule, StepSpikes};
+use crate::io;
+use crate::model::ModelParams;
+use crate::network::Network;
+use crate::record::RecordPlan;
+use crate::usage;
+
+/// Which engine steps the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    Native,
+    Nest,
+    /// NEST when it loads, else native.
+    Auto,
+}
+
+/// Options of one run besides the config.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub backend: Backend,
+    pub threads: usize,
+    pub out: PathBuf,
+    pub quiet: bool,
+    /// Overwrite an existing run directory.
+    pub force: bool,
+    /// Take network and input from this run directory.
+    pub replay: Option<PathBuf>,
+    /// Force the network spikes from this `sender,time_ms` file.
+    pub forced_spikes: Option<PathBuf>,
+}
+
+/// Everything that goes into an engine, built from the config (or a replay).
+pub struct Prepared {
+    pub config: Config,
+    pub network: Network,
+    pub schedule: Schedule,
+    pub input: Input,
+    pub forced: Option<StepSpikes>,
+    pub plan: RecordPlan,
+}
+
+impl Prepared {
+    pub fn new(config: Config, replay: Option<&Path>, forced: Option<&Path>) -> Result<Prepared> {
+        let schedule = Schedule::from_config(&config);
+        let dt = config.model.dt_ms;
+        let (network, input) = match replay {
+            Some(dir) => {
+                let per_syn = config.network.stp_draw == crate::config::StpDraw::PerSynapse;
+                let net = io::read_network(dir, per_syn)?;
+                let inp = io::read_input(dir, net.n_inputs, &schedule, dt)?;
+                (net, inp)
+            }
+            None => {
+                let net = Network::build(&config)?;
+                let inp = input::generate(&config, &schedule);
+                (net, inp)
+            }
+        };
+        let forced = forced
+            .map(|p| io::read_spikes(p, "sender", network.n_neurons(), schedule.n_steps(), dt))
+            .transpose()?;
+        let plan = RecordPlan::from_config(&config, &network, &schedule)?;
+        Ok(Prepared {
+            config,
+            network,
+            schedule,
+            input,
+            forced,
+            plan,
+        })
+    }
+
+    pub fn job(&self, threads: usize) -> Job<'_> {
+        Job {
+            network: &self.network,
+            model: ModelParams::from_config(&self.config),
+            input: &self.input.spikes,
+            schedule: &self.schedule,
+            forced: self.forced.as_ref(),
+            record: &self.plan,
+            seed: self.config.seed,
+            threads,
+        }
+    }
+}
+
+/// Reads the config a run directory was made with (for `--replay`).
+pub fn config_of_run(dir: &Path) -> Result<Config> {
+    let path = dir.join("summary.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        usage!(
+            "cannot read {}: {e}; --replay needs a run directory written by `simulate`",
+            path.display()
+        )
+    })?;
+    #[derive(serde::Deserialize)]
+    struct S {
+        config: Config,
+    }
+    let s: S = serde_json::from_str(&text).map_err(|e| usage!("{}: {e}", path.display()))?;
+    s.config.validate()?;
+    Ok(s.config)
+}
+
+/// Picks the engine for `backend`.
+pub fn make_engine(backend: Backend, quiet: bool) -> Result<Box<dyn Engine>> {
+    match backend {
+        Backend::Native => Ok(Box::new(NativeEngine)),
+        Backend::Nest => Ok(Box::new(crate::engine::nest::NestEngine::load()?)),
+        Backend::Auto => match crate::engine::nest::NestEngine::load() {
+            Ok(e) => Ok(Box::new(e)),
+            Err(err) => {
+                if !quiet {
+                    eprintln!("NEST not available ({err:#}); using the native engine");
+                }
+                Ok(Box::new(NativeEngine))
+            }
+        },
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct WallTimes {
+    pub build: f64,
+    pub simulate: f64,
+    pub write: f64,
+    pub total: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Counts {
+    pub circuits: usize,
+    pub neurons: usize,
+    pub synapses: usize,
+    pub input_spikes: usize,
+    pub network_spikes: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Versions {
+    pub seqlearn_nest: &'static str,
+    pub engine: String,
+}
+
+/// `summary.json`.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub config: Config,
+    pub seed: u64,
+    pub backend: &'static str,
+    pub threads: usize,
+    pub versions: Versions,
+    pub replay: Option<PathBuf>,
+    pub forced_spikes: Option<PathBuf>,
+    pub simulated_ms: f64,
+    pub wall_s: WallTimes,
+    pub rtf: f64,
+    pub counts: Counts,
+    /// Filled by the analysis step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<serde_json::Value>,
+}
+
+/// A progress bar in simulated seconds (hidden when quiet or not a terminal).
+fn progress_bar(total_steps: u64, dt: f64, quiet: bool) -> indicatif::ProgressBar {
+    if quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new(total_steps);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40} {msg} (ETA {eta})",
+        )
+        .expect("valid template"),
+    );
+    pb.set_message(format!(
+        "0 / {:.1} s simulated",
+        total_steps as f64 * dt * 1e-3
+    ));
+    pb
+}
+
+/// Runs `job` on `engine` with a progress bar.
+pub fn run_engine(engine: &mut dyn Engine, job: &Job, quiet: bool) -> Result<Outcome> {
+    let total = job.schedule.n_steps();
+    let dt = job.model.dt;
+    let pb = progress_bar(total, dt, quiet);
+    let start = Instant::now();
+    let mut shown = false;
+    let out = engine.run(job, &mut |done| {
+        // Only runs longer than a second get a bar.
+        if !shown && start.elapsed().as_secs_f64() > 1.0 {
+            shown = true;
+        }
+        if shown {
+            pb.set_position(done);
+            pb.set_message(format!(
+                "{:.1} / {:.1} s simulated",
+                done as f64 * dt * 1e-3,
+                total as f64 * dt * 1e-3
+            ));
+        }
+    });
+    pb.finish_and_clear();
+    out
+}
+
+/// Prepares the output directory: `DIR.partial`, renamed on success.
+fn staging_dir(out: &Path, force: bool) -> Result<PathBuf> {
+    if out.exists() {
+        if !force {
+            return Err(usage!(
+                "output directory {} already exists; choose another --out or pass --force to replace it",
+                out.display()
+            ));
+        }
+    }
+    let mut partial = out.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial)
+            .with_context(|| format!("removing stale {}", partial.display()))?;
+    }
+    std::fs::create_dir_all(&partial)
+        .with_context(|| format!("cannot create output directory {}", partial.display()))?;
+    Ok(partial)
+}
+
+/// Moves a finished staging directory into place.
+pub fn commit_dir(partial: &Path, out: &Path) -> Result<()> {
+    if out.exists() {
+        std::fs::remove_dir_all(out).with_context(|| format!("removing old {}", out.display()))?;
+    }
+    std::fs::rename(partial, out)
+        .with_context(|| format!("moving {} to {}", partial.display(), out.display()))
+}
+
+/// The whole `simulate` command up to the written run directory (analysis is
+/// added by the caller through `post`, inside the staging directory).
+pub fn simulate(
+    config: Config,
+    opts: &RunOptions,
+    post: &mut dyn FnMut(&Path, &mut Summary) -> Result<()>,
+) -> Result<Summary> {
+    let t0 = Instant::now();
+    let partial = staging_dir(&opts.out, opts.force)?;
+    let result = (|| {
+        let prep = Prepared::new(
+            config,
+            opts.replay.as_deref(),
+            opts.forced_spikes.as_deref(),
+        )?;
+        let mut engine = make_engine(opts.backend, opts.quiet)?;
+        let t_build = t0.elapsed().as_secs_f64();
+        let job = prep.job(opts.threads);
+        let t1 = Instant::now();
+        let outcome = run_engine(engine.as_mut(), &job, opts.quiet)?;
+        let t_sim = t1.elapsed().as_secs_f64();
+        let t2 = Instant::now();
+        let dt = prep.config.model.dt_ms;
+        let fin = io::FinalState {
+            weights: &outcome.weights,
+            bias: &outcome.bias,
+        };
+        io::write_network(&partial, &prep.network, Some(fin))?;
+        io::write_input(&partial, &prep.input, &prep.schedule, dt)?;
+        io::write_spikes(&partial.join("spikes.csv"), "sender", &outcome.spikes, dt)?;
+        io::write_recording(&partial, &prep.network, &prep.plan, &outcome.recording, dt)?;
+        let simulated_ms = prep.schedule.n_steps() as f64 * dt;
+        let mut summary = Summary {
+            seed: prep.config.seed,
+            config: prep.config.clone(),
+            backend: engine.name(),
+            threads: opts.threads,
+            versions: Versions {
+                seqlearn_nest: env!("CARGO_PKG_VERSION"),
+                engine: outcome.engine_version.clone(),
+            },
+            replay: opts.replay.clone(),
+            forced_spikes: opts.forced_spikes.clone(),
+            simulated_ms,
+            wall_s: WallTimes {
+                build: t_build,
+                simulate: t_sim,
+                write: 0.0,
+                total: 0.0,
+            },
+            rtf: t_sim / (simulated_ms * 1e-3),
+            counts: Counts {
+                circuits: prep.network.circuits.len(),
+                neurons: prep.network.n_neurons(),
+                synapses: prep.network.synapses.len(),
+                input_spikes: prep.input.spikes.len(),
+                network_spikes: outcome.spikes.len(),
+            },
+            analysis: None,
+        };
+        summary.wall_s.write = t2.elapsed().as_secs_f64();
+        io::write_json(&partial.join("summary.json"), &summary)?;
+        post(&partial, &mut summary)?;
+        summary.wall_s.total = t0.elapsed().as_secs_f64();
+        io::write_json(&partial.join("summary.json"), &summary)?;
+        Ok(summary)
+    })();
+    match result {
+        Ok(summary) => {
+            commit_dir(&partial, &opts.out)?;
+            Ok(summary)
+        }
+        Err(e) => {
+            // Never leave a directory that looks like a run.
+            let _ = std::fs::remove_dir_all(&partial);
+            Err(e)
+        }
+    }
+}
+
+/// Applies the common CLI overrides to a config.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub seed: Option<u64>,
+    pub grid: Option<[usize; 2]>,
+    pub k_min: Option<usize>,
+    pub k_max: Option<usize>,
+    pub inputs: Option<usize>,
+    pub train_ms: Option<f64>,
+    pub test_ms: Option<f64>,
+}
+
+impl Overrides {
+    pub fn apply(&self, cfg: &mut Config) -> Result<()> {
+        if let Some(s) = self.seed {
+            cfg.seed = s;
+        }
+        if let Some(g) = self.grid {
+            cfg.network.grid = g;
+        }
+        if let Some(k) = self.k_min {
+            cfg.network.k_min = k;
+        }
+        if let Some(k) = self.k_max {
+            cfg.network.k_max = k;
+        }
+        if let Some(n) = self.inputs {
+            cfg.network.n_inputs = n;
+        }
+        for p in &mut cfg.phases {
+            match p.role {
+                PhaseRole::Train => {
+                    if let Some(t) = self.train_ms {
+                        p.duration_ms = t;
+                    }
+                }
+                PhaseRole::ReadoutFit | PhaseRole::Test => {
+                    if let Some(t) = self.test_ms {
+                        p.duration_ms = t;
+                    }
+                }
+            }
+        }
+        cfg.validate()
+    }
+}
+
+/// Parses `10x5`.
+pub fn parse_grid(s: &str) -> Result<[usize; 2], String> {
+    let (a, b) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("`{s}` is not a grid size; write it as NxM, e.g. 10x5"))?;
+    let p = |v: &str| {
+        v.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("`{s}` is not a grid size; write it as NxM, e.g. 10x5"))
+    };
+    Ok([p(a)?, p(b)?])
+}
