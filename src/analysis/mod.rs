@@ -1,0 +1,456 @@
+//! Analyses of a finished run directory (model.md §7, docs/analysis.md).
+//!
+//! Everything here works from the CSV files of a run directory alone
+//! (docs/formats.md), so it serves every backend and copied runs.
+//! Entry point: [`analyse_run`].
+
+pub mod assemblies;
+pub mod io;
+pub mod ordering;
+pub mod readout;
+pub mod ridge;
+pub mod stats;
+pub mod traces;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+pub use io::{RunConstants, SegKind, Segment, Spikes};
+
+/// Options of [`analyse_run`]. `Default` is the documented default protocol.
+#[derive(Clone, Debug, Serialize)]
+pub struct AnalysisOptions {
+    /// Sample the readout state every step instead of every `tau_decay/dt`
+    /// steps (steps 19, 39, ... of each phase by default).
+    pub every_step: bool,
+    /// Folds of the cross-validation choosing the ridge penalty.
+    pub cv_folds: usize,
+    /// Also run the original protocol (plain least squares, sample steps
+    /// 19, 39, ...) for comparison.
+    pub original_protocol: bool,
+    /// Significance level of the per-neuron modulation test.
+    pub alpha: f64,
+    /// Minimum number of presentations per sequence used by the assembly
+    /// statistics (taken backwards from the end of the run).
+    pub min_presentations: usize,
+    /// Number of last complete presentations pooled for the spike-based
+    /// ordering (the rho-based ordering uses only the last one).
+    pub ordering_presentations: usize,
+}
+
+impl Default for AnalysisOptions {
+    fn default() -> Self {
+        Self {
+            every_step: false,
+            cv_folds: 5,
+            original_protocol: true,
+            alpha: 0.01,
+            min_presentations: 20,
+            ordering_presentations: 10,
+        }
+    }
+}
+
+/// What [`analyse_run`] found; serialisable (NaN becomes `null`), meant to
+/// be merged into `summary.json` under `"analysis"`.
+#[derive(Clone, Debug, Serialize)]
+pub struct AnalysisSummary {
+    pub constants: RunConstants,
+    pub options: AnalysisOptions,
+    pub n_neurons: usize,
+    pub n_inputs: usize,
+    /// Target label per distinct sequence content (`"0"`, `"0+1"` when
+    /// sequences 0 and 1 have identical content).
+    pub targets: Vec<String>,
+    pub readout: Vec<readout::ReadoutSummary>,
+    pub ordering: Option<ordering::OrderingSummary>,
+    pub assemblies: Vec<assemblies::AssemblySummary>,
+    /// Files written into the run directory (names relative to it).
+    pub files: Vec<String>,
+    /// Analyses skipped or degraded, and why.
+    pub warnings: Vec<String>,
+}
+
+/// The parts of a run directory the analyses need.
+pub struct RunData {
+    pub constants: RunConstants,
+    pub summary: Option<serde_json::Value>,
+    pub protocol: Vec<io::ProtocolPhase>,
+    pub segments: Vec<Segment>,
+    pub spikes: Spikes,
+    pub n_neurons: usize,
+    pub n_inputs: usize,
+    /// `neuron -> circuit` (empty if neither circuits.csv nor neurons.csv exist).
+    pub neuron_circuit: Vec<usize>,
+    pub circuits: Vec<io::Circuit>,
+    /// End of the run in ms.
+    pub end_ms: f64,
+}
+
+impl RunData {
+    /// Loads phases, protocol, spikes and the network layout (input spikes are
+    /// loaded separately, only where needed).
+    pub fn load(dir: &Path) -> Result<Self> {
+        let summary = io::read_summary(dir)?;
+        let constants = io::run_constants(summary.as_ref());
+        let protocol = io::read_protocol(dir)?;
+        let segments = io::read_phases(dir)?;
+        let spikes = io::read_spikes(dir, "spikes.csv", "sender")?;
+        let circuits = if dir.join("circuits.csv").exists() {
+            io::read_circuits(dir)?
+        } else {
+            Vec::new()
+        };
+        let mut neuron_circuit = Vec::new();
+        for c in &circuits {
+            if neuron_circuit.len() < c.first_neuron + c.k {
+                neuron_circuit.resize(c.first_neuron + c.k, usize::MAX);
+            }
+            for k in c.first_neuron..c.first_neuron + c.k {
+                neuron_circuit[k] = c.circuit;
+            }
+        }
+        if neuron_circuit.is_empty() && dir.join("neurons.csv").exists() {
+            neuron_circuit = io::read_neuron_circuits(dir)?;
+        }
+        let from_summary = |key: &str| {
+            summary
+                .as_ref()
+                .and_then(|s| s.get("counts"))
+                .and_then(|c| c.get(key))
+                .and_then(|v| v.as_u64())
+                .map(|v| v as usize)
+        };
+        let n_neurons = [
+            Some(neuron_circuit.len()),
+            from_summary("neurons"),
+            spikes.max_id().map(|m| m as usize + 1),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(0);
+        let n_inputs = n_inputs_of(dir, summary.as_ref())?;
+        let end_ms = protocol
+            .iter()
+            .map(|p| p.end_ms)
+            .chain(segments.iter().map(|s| s.end_ms))
+            .fold(0.0f64, f64::max)
+            .max(
+                summary
+                    .as_ref()
+                    .and_then(|s| s.get("simulated_ms"))
+                    .and_then(|v| v.as_f64())
+                    .unwrap_or(0.0),
+            );
+        Ok(Self {
+            constants,
+            summary,
+            protocol,
+            segments,
+            spikes,
+            n_neurons,
+            n_inputs,
+            neuron_circuit,
+            circuits,
+            end_ms,
+        })
+    }
+
+    /// Steps at whose start the traces are reset (protocol phases with reset).
+    pub fn reset_steps(&self) -> Vec<i64> {
+        let mut v: Vec<i64> = self
+            .protocol
+            .iter()
+            .filter(|p| p.reset)
+            .map(|p| traces::step_of(p.start_ms, self.constants.dt_ms))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+/// Number of input channels: `config.n_inputs` in summary.json, else the
+/// `input` rows of sources.csv, else the largest channel seen + 1.
+pub fn n_inputs_of(dir: &Path, summary: Option<&serde_json::Value>) -> Result<usize> {
+    if let Some((v, _)) = summary
+        .and_then(|s| s.get("config"))
+        .and_then(|c| io::find_number(c, &["n_inputs"]))
+    {
+        if v >= 0.0 {
+            return Ok(v as usize);
+        }
+    }
+    if dir.join("sources.csv").exists() {
+        let mut f = io::CsvFile::open(dir, "sources.csv")?;
+        let kind = f.col("kind")?;
+        let mut n = 0;
+        f.for_each(|r| {
+            if r.str(kind)? == "input" {
+                n += 1;
+            }
+            Ok(())
+        })?;
+        if n > 0 {
+            return Ok(n);
+        }
+    }
+    let mut max = 0usize;
+    if dir.join("patterns.csv").exists() {
+        let mut f = io::CsvFile::open(dir, "patterns.csv")?;
+        let c = f.col("channel")?;
+        f.for_each(|r| {
+            max = max.max(r.usize(c)? + 1);
+            Ok(())
+        })?;
+    }
+    if dir.join("input_spikes.csv").exists() {
+        let mut f = io::CsvFile::open(dir, "input_spikes.csv")?;
+        let c = f.col("channel")?;
+        f.for_each(|r| {
+            max = max.max(r.usize(c)? + 1);
+            Ok(())
+        })?;
+    }
+    Ok(max)
+}
+
+/// One presentation of a sequence: consecutive pattern segments of the same
+/// sequence inside one protocol phase.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Presentation {
+    pub sequence: usize,
+    pub phase: usize,
+    pub start_ms: f64,
+    pub end_ms: f64,
+    pub patterns: Vec<Option<usize>>,
+    pub warp: f64,
+    /// All patterns of the sequence's content, not cut short.
+    pub complete: bool,
+}
+
+impl Presentation {
+    pub fn len_ms(&self) -> f64 {
+        self.end_ms - self.start_ms
+    }
+}
+
+/// Groups pattern segments into presentations and marks the complete ones
+/// (content equal to the sequence's most frequent content, and duration
+/// divided by warp at least 99 % of the median).
+pub fn presentations(segments: &[Segment]) -> Vec<Presentation> {
+    let mut out: Vec<Presentation> = Vec::new();
+    let mut prev_end = f64::NAN;
+    for s in segments {
+        if s.kind != SegKind::Pattern {
+            prev_end = s.end_ms;
+            continue;
+        }
+        let seq = s.sequence.unwrap_or(0);
+        let contiguous = (s.start_ms - prev_end).abs() < 1e-6;
+        match out.last_mut() {
+            Some(p)
+                if contiguous
+                    && p.sequence == seq
+                    && p.phase == s.phase
+                    && p.end_ms == prev_end =>
+            {
+                p.end_ms = s.end_ms;
+                p.patterns.push(s.pattern);
+            }
+            _ => out.push(Presentation {
+                sequence: seq,
+                phase: s.phase,
+                start_ms: s.start_ms,
+                end_ms: s.end_ms,
+                patterns: vec![s.pattern],
+                warp: s.warp,
+                complete: false,
+            }),
+        }
+        prev_end = s.end_ms;
+    }
+    let contents = sequence_contents(&out);
+    let mut norm_len: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    for p in &out {
+        if Some(&p.patterns) == contents.get(&p.sequence) {
+            norm_len
+                .entry(p.sequence)
+                .or_default()
+                .push(p.len_ms() / p.warp.max(1e-9));
+        }
+    }
+    let med: BTreeMap<usize, f64> = norm_len
+        .iter()
+        .map(|(k, v)| (*k, stats::median(v)))
+        .collect();
+    for p in &mut out {
+        p.complete = Some(&p.patterns) == contents.get(&p.sequence)
+            && p.len_ms() / p.warp.max(1e-9) >= 0.99 * med.get(&p.sequence).copied().unwrap_or(0.0);
+    }
+    out
+}
+
+/// Most frequent pattern content of each sequence id.
+fn sequence_contents(pres: &[Presentation]) -> BTreeMap<usize, Vec<Option<usize>>> {
+    let mut counts: BTreeMap<usize, Vec<(Vec<Option<usize>>, usize)>> = BTreeMap::new();
+    for p in pres {
+        let e = counts.entry(p.sequence).or_default();
+        match e.iter_mut().find(|(c, _)| *c == p.patterns) {
+            Some(x) => x.1 += 1,
+            None => e.push((p.patterns.clone(), 1)),
+        }
+    }
+    counts
+        .into_iter()
+        .map(|(k, v)| {
+            let best = v
+                .iter()
+                .enumerate()
+                .max_by_key(|(i, (_, n))| (*n, usize::MAX - i))
+                .map(|(_, (c, _))| c.clone())
+                .unwrap_or_default();
+            (k, best)
+        })
+        .collect()
+}
+
+/// Readout targets: sequences with identical content form one target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Targets {
+    pub labels: Vec<String>,
+    /// sequence id -> target index
+    pub of_sequence: BTreeMap<usize, usize>,
+}
+
+impl Targets {
+    pub fn from_presentations(pres: &[Presentation]) -> Self {
+        let contents = sequence_contents(pres);
+        let mut groups: Vec<(Vec<Option<usize>>, Vec<usize>)> = Vec::new();
+        for (seq, c) in &contents {
+            match groups.iter_mut().find(|(gc, _)| gc == c) {
+                Some(g) => g.1.push(*seq),
+                None => groups.push((c.clone(), vec![*seq])),
+            }
+        }
+        let mut of_sequence = BTreeMap::new();
+        let mut labels = Vec::new();
+        for (t, (_, seqs)) in groups.iter().enumerate() {
+            for s in seqs {
+                of_sequence.insert(*s, t);
+            }
+            labels.push(
+                seqs.iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join("+"),
+            );
+        }
+        Self {
+            labels,
+            of_sequence,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Target index of a presentation.
+    pub fn of(&self, p: &Presentation) -> Option<usize> {
+        self.of_sequence.get(&p.sequence).copied()
+    }
+}
+
+/// Class of each time (0 = noise / nothing, `1 + target` while a sequence of
+/// that target is presented), looked up in the sorted segment list.
+pub fn class_at(segments: &[Segment], targets: &Targets, time_ms: f64) -> usize {
+    let i = segments.partition_point(|s| s.start_ms <= time_ms);
+    if i == 0 {
+        return 0;
+    }
+    let s = &segments[i - 1];
+    if time_ms < s.end_ms && s.kind == SegKind::Pattern {
+        if let Some(t) = s.sequence.and_then(|q| targets.of_sequence.get(&q)) {
+            return 1 + t;
+        }
+    }
+    0
+}
+
+/// Writes a CSV file atomically enough (write then rename) and records its name.
+pub(crate) fn write_text(
+    dir: &Path,
+    name: &str,
+    text: &str,
+    files: &mut Vec<String>,
+) -> Result<()> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let path = dir.join(name);
+    {
+        let mut f = std::fs::File::create(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        f.write_all(text.as_bytes())
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+    }
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    files.push(name.to_string());
+    Ok(())
+}
+
+/// CSV cell of a float: shortest round-trip form, empty for NaN/inf.
+pub(crate) fn fmt_f(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x}")
+    } else {
+        String::new()
+    }
+}
+
+/// Runs every analysis on the run directory `dir`, writes `readout.csv`,
+/// `readout_output.csv`, `ordering.csv` and `assemblies.csv` into it and
+/// returns the summary. Parts whose inputs are missing (no `readout_fit`
+/// phase, no pattern presentations) are skipped with a warning; unreadable
+/// or malformed files are errors naming the file and the problem.
+pub fn analyse_run(dir: &Path, opts: &AnalysisOptions) -> Result<AnalysisSummary> {
+    let run = RunData::load(dir).with_context(|| format!("analysing run {}", dir.display()))?;
+    let pres = presentations(&run.segments);
+    let targets = Targets::from_presentations(&pres);
+    let mut summary = AnalysisSummary {
+        constants: run.constants.clone(),
+        options: opts.clone(),
+        n_neurons: run.n_neurons,
+        n_inputs: run.n_inputs,
+        targets: targets.labels.clone(),
+        readout: Vec::new(),
+        ordering: None,
+        assemblies: Vec::new(),
+        files: Vec::new(),
+        warnings: Vec::new(),
+    };
+    if targets.is_empty() {
+        summary.warnings.push(
+            "phases.csv has no pattern presentation: no readout, ordering or assembly analysis"
+                .into(),
+        );
+    }
+    readout::run_readouts(dir, &run, &targets, opts, &mut summary)
+        .with_context(|| format!("readout analysis of {}", dir.display()))?;
+    ordering::run_ordering(dir, &run, &pres, &targets, opts, &mut summary)
+        .with_context(|| format!("ordering analysis of {}", dir.display()))?;
+    assemblies::run_assemblies(dir, &run, &pres, &targets, opts, &mut summary)
+        .with_context(|| format!("assembly analysis of {}", dir.display()))?;
+    summary.files.push("analysis.json".into());
+    let json =
+        serde_json::to_string_pretty(&summary).context("serialising the analysis summary")?;
+    write_text(dir, "analysis.json", &json, &mut Vec::new())?;
+    Ok(summary)
+}

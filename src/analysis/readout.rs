@@ -1,0 +1,357 @@
+//! Linear readouts of the network state and of the input traces (baseline),
+//! model.md §7. See docs/analysis.md for the protocols.
+
+use super::ridge::{choose_lambda, Decomposed};
+use super::stats::pearson;
+use super::traces::{sample_readout_state, step_of};
+use super::{class_at, fmt_f, io, write_text, AnalysisOptions, AnalysisSummary, RunData, Targets};
+use anyhow::Result;
+use nalgebra::DMatrix;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// The two readout protocols.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// Ridge with bias, penalty by k-fold CV on the readout_fit phase(s).
+    RidgeCv,
+    /// The original: plain least squares with bias, samples 19, 39, ...
+    OriginalLstsq,
+}
+
+impl Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::RidgeCv => "ridge_cv",
+            Protocol::OriginalLstsq => "original_lstsq",
+        }
+    }
+}
+
+/// Performance of one readout on one target.
+#[derive(Clone, Debug, Serialize)]
+pub struct TargetScore {
+    pub target: String,
+    pub r: f64,
+    pub accuracy: f64,
+}
+
+/// Summary of one (protocol, features) readout.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReadoutSummary {
+    pub protocol: String,
+    pub features: String,
+    pub n_features: usize,
+    pub n_fit_samples: usize,
+    pub n_test_samples: usize,
+    /// Chosen penalty (`null` for plain least squares).
+    pub lambda: Option<f64>,
+    pub fit_phases: Vec<usize>,
+    pub test_phases: Vec<usize>,
+    /// In-sample scores on the fit phase(s).
+    pub fit: Vec<TargetScore>,
+    /// Scores on all test phases pooled.
+    pub test: Vec<TargetScore>,
+    /// Multi-class accuracy on the pooled test phases (argmax incl. noise,
+    /// or threshold 0.5 for a single target).
+    pub test_accuracy: f64,
+    /// Accuracy of always answering the most frequent class of the test data.
+    pub test_accuracy_chance: f64,
+}
+
+/// Sample steps of a protocol phase: `offset, offset + stride, ...` (0-based
+/// within the phase) while inside it.
+pub fn phase_samples(p: &io::ProtocolPhase, dt_ms: f64, stride: i64, offset: i64) -> Vec<i64> {
+    let a = step_of(p.start_ms, dt_ms);
+    let b = step_of(p.end_ms, dt_ms);
+    let mut v = Vec::new();
+    let mut t = a + offset;
+    while t < b {
+        v.push(t);
+        t += stride;
+    }
+    v
+}
+
+/// Target matrix of the sample steps: one column per target plus, for
+/// several targets, a last `noise` column. Also returns the class per sample.
+fn target_matrix(run: &RunData, targets: &Targets, steps: &[i64]) -> (DMatrix<f64>, Vec<usize>) {
+    let nt = targets.len();
+    let q = if nt >= 2 { nt + 1 } else { nt };
+    let mut y = DMatrix::zeros(steps.len(), q);
+    let mut cls = Vec::with_capacity(steps.len());
+    for (i, &s) in steps.iter().enumerate() {
+        let c = class_at(&run.segments, targets, s as f64 * run.constants.dt_ms);
+        if c > 0 {
+            y[(i, c - 1)] = 1.0;
+        } else if nt >= 2 {
+            y[(i, nt)] = 1.0;
+        }
+        cls.push(c);
+    }
+    (y, cls)
+}
+
+/// Predicted class of each output row.
+fn classify(out: &DMatrix<f64>, nt: usize) -> Vec<usize> {
+    out.row_iter()
+        .map(|r| {
+            if nt == 1 {
+                usize::from(r[0] >= 0.5)
+            } else {
+                // columns 0..nt are targets (class 1+t), column nt is noise (class 0)
+                let mut best = (nt, r[nt]);
+                for t in 0..nt {
+                    if r[t] > best.1 {
+                        best = (t, r[t]);
+                    }
+                }
+                if best.0 == nt {
+                    0
+                } else {
+                    best.0 + 1
+                }
+            }
+        })
+        .collect()
+}
+
+/// Scores of one block of samples.
+struct Scores {
+    per_target: Vec<TargetScore>,
+    noise: Option<TargetScore>,
+    accuracy: f64,
+    chance: f64,
+    n: usize,
+}
+
+fn score(out: &DMatrix<f64>, y: &DMatrix<f64>, cls: &[usize], targets: &Targets) -> Scores {
+    let nt = targets.len();
+    let pred = classify(out, nt);
+    let n = cls.len();
+    let acc_of = |c: usize| -> f64 {
+        if n == 0 {
+            return f64::NAN;
+        }
+        pred.iter()
+            .zip(cls)
+            .filter(|(p, t)| (**p == c) == (**t == c))
+            .count() as f64
+            / n as f64
+    };
+    let col = |j: usize| -> Vec<f64> { out.column(j).iter().copied().collect() };
+    let tcol = |j: usize| -> Vec<f64> { y.column(j).iter().copied().collect() };
+    let per_target = (0..nt)
+        .map(|t| TargetScore {
+            target: targets.labels[t].clone(),
+            r: pearson(&col(t), &tcol(t)),
+            accuracy: acc_of(t + 1),
+        })
+        .collect();
+    let noise = (nt >= 2).then(|| TargetScore {
+        target: "noise".into(),
+        r: pearson(&col(nt), &tcol(nt)),
+        accuracy: acc_of(0),
+    });
+    let accuracy = if n == 0 {
+        f64::NAN
+    } else {
+        pred.iter().zip(cls).filter(|(p, t)| p == t).count() as f64 / n as f64
+    };
+    let mut counts = vec![0usize; nt + 1];
+    for &c in cls {
+        counts[c] += 1;
+    }
+    let chance = if n == 0 {
+        f64::NAN
+    } else {
+        *counts.iter().max().unwrap() as f64 / n as f64
+    };
+    Scores {
+        per_target,
+        noise,
+        accuracy,
+        chance,
+        n,
+    }
+}
+
+fn push_scores(csv: &mut String, proto: &str, feat: &str, phase: &str, s: &Scores) {
+    for t in s.per_target.iter().chain(s.noise.iter()) {
+        let _ = writeln!(csv, "{proto},{feat},{phase},{},r,{}", t.target, fmt_f(t.r));
+        let _ = writeln!(
+            csv,
+            "{proto},{feat},{phase},{},accuracy,{}",
+            t.target,
+            fmt_f(t.accuracy)
+        );
+    }
+    let _ = writeln!(
+        csv,
+        "{proto},{feat},{phase},all,accuracy,{}",
+        fmt_f(s.accuracy)
+    );
+    let _ = writeln!(
+        csv,
+        "{proto},{feat},{phase},all,accuracy_chance,{}",
+        fmt_f(s.chance)
+    );
+    let _ = writeln!(csv, "{proto},{feat},{phase},all,n_samples,{}", s.n);
+}
+
+/// Fits and evaluates all readouts; writes `readout.csv` and `readout_output.csv`.
+pub fn run_readouts(
+    dir: &Path,
+    run: &RunData,
+    targets: &Targets,
+    opts: &AnalysisOptions,
+    summary: &mut AnalysisSummary,
+) -> Result<()> {
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let fit_phases: Vec<&io::ProtocolPhase> = run
+        .protocol
+        .iter()
+        .filter(|p| p.role == "readout_fit")
+        .collect();
+    let test_phases: Vec<&io::ProtocolPhase> =
+        run.protocol.iter().filter(|p| p.role == "test").collect();
+    if fit_phases.is_empty() {
+        summary
+            .warnings
+            .push("protocol.csv has no phase with role `readout_fit`: readouts skipped".into());
+        return Ok(());
+    }
+    if test_phases.is_empty() {
+        summary.warnings.push(
+            "protocol.csv has no phase with role `test`: readouts scored in-sample only".into(),
+        );
+    }
+    let c = &run.constants;
+    let stride = ((c.tau_decay_ms / c.dt_ms).round() as i64).max(1);
+    let input_spikes = io::read_spikes(dir, "input_spikes.csv", "channel")?;
+    let n_inputs = run
+        .n_inputs
+        .max(input_spikes.max_id().map_or(0, |m| m as usize + 1));
+    let resets = run.reset_steps();
+
+    let mut protocols = vec![Protocol::RidgeCv];
+    if opts.original_protocol {
+        protocols.push(Protocol::OriginalLstsq);
+    }
+    let mut csv = String::from("protocol,features,phase,sequence,metric,value\n");
+    let mut out_csv = String::from("protocol,features,phase,time_ms,sequence,target,output\n");
+    for proto in protocols {
+        let (stride, offset) = match (proto, opts.every_step) {
+            (Protocol::RidgeCv, true) => (1, 0),
+            _ => (stride, stride - 1),
+        };
+        let fit_steps: Vec<i64> = fit_phases
+            .iter()
+            .flat_map(|p| phase_samples(p, c.dt_ms, stride, offset))
+            .collect();
+        let test_steps: Vec<Vec<i64>> = test_phases
+            .iter()
+            .map(|p| phase_samples(p, c.dt_ms, stride, offset))
+            .collect();
+        let (y_fit, cls_fit) = target_matrix(run, targets, &fit_steps);
+        for (feat, spikes, n) in [
+            ("network", &run.spikes, run.n_neurons),
+            ("input", &input_spikes, n_inputs),
+        ] {
+            let pname = proto.name();
+            let x_fit =
+                sample_readout_state(spikes, n, c.dt_ms, c.tau_decay_ms, &resets, &fit_steps);
+            if fit_steps.len() < 2 {
+                summary.warnings.push(format!(
+                    "{pname}/{feat}: only {} fit samples, readout skipped",
+                    fit_steps.len()
+                ));
+                continue;
+            }
+            let (fit, lambda) = match proto {
+                Protocol::RidgeCv => {
+                    let cv = choose_lambda(&x_fit, &y_fit, opts.cv_folds);
+                    let dec = Decomposed::new(&x_fit, &y_fit);
+                    let _ = writeln!(csv, "{pname},{feat},fit,all,lambda,{}", fmt_f(cv.lambda));
+                    let _ = writeln!(csv, "{pname},{feat},fit,all,cv_folds,{}", cv.folds);
+                    (dec.solve(Some(cv.lambda)), Some(cv.lambda))
+                }
+                Protocol::OriginalLstsq => (Decomposed::new(&x_fit, &y_fit).solve(None), None),
+            };
+            let _ = writeln!(csv, "{pname},{feat},fit,all,n_features,{n}");
+            let fit_scores = score(&fit.predict(&x_fit), &y_fit, &cls_fit, targets);
+            push_scores(&mut csv, pname, feat, "fit", &fit_scores);
+
+            let mut pooled_out: Vec<DMatrix<f64>> = Vec::new();
+            let mut pooled_y: Vec<DMatrix<f64>> = Vec::new();
+            let mut pooled_cls: Vec<usize> = Vec::new();
+            for (p, steps) in test_phases.iter().zip(&test_steps) {
+                if steps.is_empty() {
+                    continue;
+                }
+                let x = sample_readout_state(spikes, n, c.dt_ms, c.tau_decay_ms, &resets, steps);
+                let (y, cls) = target_matrix(run, targets, steps);
+                let out = fit.predict(&x);
+                let s = score(&out, &y, &cls, targets);
+                push_scores(&mut csv, pname, feat, &p.phase.to_string(), &s);
+                for (i, &st) in steps.iter().enumerate() {
+                    let t_ms = st as f64 * c.dt_ms;
+                    for j in 0..y.ncols() {
+                        let label = targets.labels.get(j).map_or("noise", String::as_str);
+                        let _ = writeln!(
+                            out_csv,
+                            "{pname},{feat},{},{},{label},{},{}",
+                            p.phase,
+                            fmt_f(t_ms),
+                            y[(i, j)],
+                            fmt_f(out[(i, j)])
+                        );
+                    }
+                }
+                pooled_out.push(out);
+                pooled_y.push(y);
+                pooled_cls.extend(cls);
+            }
+            let stack = |ms: &[DMatrix<f64>], q: usize| -> DMatrix<f64> {
+                let rows: usize = ms.iter().map(|m| m.nrows()).sum();
+                let mut all = DMatrix::zeros(rows, q);
+                let mut r0 = 0;
+                for m in ms {
+                    all.rows_mut(r0, m.nrows()).copy_from(m);
+                    r0 += m.nrows();
+                }
+                all
+            };
+            let q = y_fit.ncols();
+            let test_scores = score(
+                &stack(&pooled_out, q),
+                &stack(&pooled_y, q),
+                &pooled_cls,
+                targets,
+            );
+            if !pooled_cls.is_empty() {
+                push_scores(&mut csv, pname, feat, "test", &test_scores);
+            }
+            summary.readout.push(ReadoutSummary {
+                protocol: pname.into(),
+                features: feat.into(),
+                n_features: n,
+                n_fit_samples: fit_steps.len(),
+                n_test_samples: pooled_cls.len(),
+                lambda,
+                fit_phases: fit_phases.iter().map(|p| p.phase).collect(),
+                test_phases: test_phases.iter().map(|p| p.phase).collect(),
+                fit: fit_scores.per_target,
+                test: test_scores.per_target,
+                test_accuracy: test_scores.accuracy,
+                test_accuracy_chance: test_scores.chance,
+            });
+        }
+    }
+    write_text(dir, "readout.csv", &csv, &mut summary.files)?;
+    write_text(dir, "readout_output.csv", &out_csv, &mut summary.files)?;
+    Ok(())
+}
