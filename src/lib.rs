@@ -10,6 +10,7 @@ pub mod error;
 pub mod input;
 pub mod io;
 pub mod model;
+pub mod nest;
 pub mod network;
 pub mod record;
 pub mod rng;

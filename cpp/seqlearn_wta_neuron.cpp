@@ -1,0 +1,598 @@
+/*
+ *  seqlearn_wta_neuron.cpp
+ *
+ *  See seqlearn_wta_neuron.h and docs/nest.md.
+ */
+
+#include "seqlearn_wta_neuron.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "dict_helpers.h"
+#include "event_delivery_manager_impl.h"
+#include "exceptions.h"
+#include "kernel_manager.h"
+#include "universal_data_logger_impl.h"
+
+namespace nest
+{
+template <>
+void
+RecordablesMap< seqlearn::seqlearn_wta_neuron >::create()
+{
+  insert_( "u", &seqlearn::seqlearn_wta_neuron::get_u_ );
+  insert_( "rho", &seqlearn::seqlearn_wta_neuron::get_rho_ );
+}
+}
+
+namespace seqlearn
+{
+
+nest::RecordablesMap< seqlearn_wta_neuron > seqlearn_wta_neuron::recordablesMap_;
+
+namespace
+{
+const std::string k_r_max = "r_max";
+const std::string k_tau_decay = "tau_decay";
+const std::string k_tau_rise = "tau_rise";
+const std::string k_eta = "eta";
+const std::string k_variance_tracking = "variance_tracking";
+const std::string k_learning = "learning";
+const std::string k_bias_learning = "bias_learning";
+const std::string k_spike_law = "spike_law";
+const std::string k_n_incoming = "n_incoming";
+const std::string k_circuit_size = "circuit_size";
+const std::string k_circuit_index = "circuit_index";
+const std::string k_reset_times = "reset_times";
+const std::string k_forced = "forced";
+const std::string k_forced_spikes = "forced_spikes";
+const std::string k_recorded_slots = "recorded_slots";
+const std::string k_slot_recording_interval = "slot_recording_interval";
+const std::string k_weights = "weights";
+const std::string k_epsp_e = "epsp_e";
+const std::string k_epsp_f = "epsp_f";
+const std::string k_S = "S";
+const std::string k_Q = "Q";
+const std::string k_bias = "bias";
+const std::string k_bias_S = "bias_S";
+const std::string k_bias_Q = "bias_Q";
+const std::string k_n_train_steps = "n_train_steps";
+const std::string k_u = "u";
+const std::string k_rho = "rho";
+const std::string k_slot_recording = "slot_recording";
+const std::string k_clear_slot_recording = "clear_slot_recording";
+
+//! Convert times in ms (multiples of the resolution) to sorted step numbers.
+std::vector< long >
+times_to_steps( const std::vector< double >& times, const double dt, const std::string& what )
+{
+  std::vector< long > steps;
+  steps.reserve( times.size() );
+  for ( const double t : times )
+  {
+    const double s = t / dt;
+    const double r = std::round( s );
+    if ( not std::isfinite( t ) or t < 0.0 or std::abs( s - r ) > 1e-9 * std::max( 1.0, std::abs( s ) ) )
+    {
+      throw nest::BadProperty( what + " must hold non-negative multiples of the resolution (ms)." );
+    }
+    steps.push_back( static_cast< long >( r ) );
+  }
+  std::sort( steps.begin(), steps.end() );
+  steps.erase( std::unique( steps.begin(), steps.end() ), steps.end() );
+  return steps;
+}
+}
+
+/* ---------------------------------------------------------------- Parameters */
+
+seqlearn_wta_neuron::Parameters_::Parameters_()
+  : r_max_( 100.0 )
+  , tau_decay_( 20.0 )
+  , tau_rise_( 2.0 )
+  , eta_( 0.05 )
+  , variance_tracking_( true )
+  , learning_( false )
+  , bias_learning_( false )
+  , spike_law_( SpikeLaw::EXPONENTIAL )
+  , n_incoming_( 0 )
+  , circuit_size_( 1 )
+  , circuit_index_( 0 )
+  , reset_times_()
+  , forced_( false )
+  , forced_spikes_()
+  , recorded_slots_()
+  , slot_recording_interval_( 1.0 )
+{
+}
+
+void
+seqlearn_wta_neuron::Parameters_::get( Dictionary& d ) const
+{
+  d[ k_r_max ] = r_max_;
+  d[ k_tau_decay ] = tau_decay_;
+  d[ k_tau_rise ] = tau_rise_;
+  d[ k_eta ] = eta_;
+  d[ k_variance_tracking ] = variance_tracking_;
+  d[ k_learning ] = learning_;
+  d[ k_bias_learning ] = bias_learning_;
+  d[ k_spike_law ] = std::string( spike_law_ == SpikeLaw::EXPONENTIAL ? "exponential" : "linear" );
+  d[ k_n_incoming ] = n_incoming_;
+  d[ k_circuit_size ] = circuit_size_;
+  d[ k_circuit_index ] = circuit_index_;
+  d[ k_reset_times ] = reset_times_;
+  d[ k_forced ] = forced_;
+  d[ k_forced_spikes ] = forced_spikes_;
+  d[ k_recorded_slots ] = recorded_slots_;
+  d[ k_slot_recording_interval ] = slot_recording_interval_;
+}
+
+void
+seqlearn_wta_neuron::Parameters_::set( const Dictionary& d )
+{
+  update_double( d, k_r_max, r_max_ );
+  update_double( d, k_tau_decay, tau_decay_ );
+  update_double( d, k_tau_rise, tau_rise_ );
+  update_double( d, k_eta, eta_ );
+  d.update_value( k_variance_tracking, variance_tracking_ );
+  d.update_value( k_learning, learning_ );
+  d.update_value( k_bias_learning, bias_learning_ );
+  std::string law;
+  if ( d.update_value( k_spike_law, law ) )
+  {
+    if ( law == "exponential" )
+    {
+      spike_law_ = SpikeLaw::EXPONENTIAL;
+    }
+    else if ( law == "linear" )
+    {
+      spike_law_ = SpikeLaw::LINEAR;
+    }
+    else
+    {
+      throw nest::BadProperty( "spike_law must be 'exponential' or 'linear', got '" + law + "'." );
+    }
+  }
+  d.update_integer_value( k_n_incoming, n_incoming_ );
+  d.update_integer_value( k_circuit_size, circuit_size_ );
+  d.update_integer_value( k_circuit_index, circuit_index_ );
+  update_double_vector( d, k_reset_times, reset_times_ );
+  d.update_value( k_forced, forced_ );
+  update_double_vector( d, k_forced_spikes, forced_spikes_ );
+  update_long_vector( d, k_recorded_slots, recorded_slots_ );
+  update_double( d, k_slot_recording_interval, slot_recording_interval_ );
+
+  if ( not( r_max_ >= 0.0 ) )
+  {
+    throw nest::BadProperty( "r_max must be >= 0 (Hz)." );
+  }
+  if ( not( tau_decay_ > 0.0 ) or not( tau_rise_ > 0.0 ) )
+  {
+    throw nest::BadProperty( "tau_decay and tau_rise must be > 0 (ms)." );
+  }
+  if ( not( eta_ >= 0.0 ) )
+  {
+    throw nest::BadProperty( "eta must be >= 0." );
+  }
+  if ( n_incoming_ < 0 )
+  {
+    throw nest::BadProperty( "n_incoming must be >= 0." );
+  }
+  if ( circuit_size_ < 1 )
+  {
+    throw nest::BadProperty( "circuit_size must be >= 1." );
+  }
+  if ( circuit_index_ < 0 or circuit_index_ >= circuit_size_ )
+  {
+    throw nest::BadProperty( "circuit_index must be in [0, circuit_size)." );
+  }
+  for ( const long s : recorded_slots_ )
+  {
+    if ( s < 0 or s >= n_incoming_ )
+    {
+      throw nest::BadProperty( "recorded_slots must be in [0, n_incoming)." );
+    }
+  }
+  if ( not( slot_recording_interval_ > 0.0 ) )
+  {
+    throw nest::BadProperty( "slot_recording_interval must be > 0 (ms)." );
+  }
+  const double dt = nest::Time::get_resolution().get_ms();
+  times_to_steps( reset_times_, dt, k_reset_times );  // validation only
+  times_to_steps( forced_spikes_, dt, k_forced_spikes );
+  times_to_steps( { slot_recording_interval_ }, dt, k_slot_recording_interval );
+}
+
+/* --------------------------------------------------------------------- State */
+
+seqlearn_wta_neuron::State_::State_()
+  : bias_( 0.0 )
+  , bias_S_( 0.0 )
+  , bias_Q_( 1.0 )
+  , n_train_steps_( 0 )
+  , u_( 0.0 )
+  , rho_( 0.0 )
+  , u_next_( 0.0 )
+{
+}
+
+void
+seqlearn_wta_neuron::State_::resize( size_t n )
+{
+  w_.resize( n, 0.0 );
+  e_.resize( n, 0.0 );
+  f_.resize( n, 0.0 );
+  S_.resize( n, 0.0 );
+  Q_.resize( n, 1.0 );
+}
+
+void
+seqlearn_wta_neuron::State_::get( Dictionary& d ) const
+{
+  d[ k_weights ] = w_;
+  d[ k_epsp_e ] = e_;
+  d[ k_epsp_f ] = f_;
+  d[ k_S ] = S_;
+  d[ k_Q ] = Q_;
+  d[ k_bias ] = bias_;
+  d[ k_bias_S ] = bias_S_;
+  d[ k_bias_Q ] = bias_Q_;
+  d[ k_n_train_steps ] = n_train_steps_;
+  d[ k_u ] = u_;
+  d[ k_rho ] = rho_;
+}
+
+void
+seqlearn_wta_neuron::State_::set( const Dictionary& d, const Parameters_& p )
+{
+  const size_t n = static_cast< size_t >( p.n_incoming_ );
+  resize( n );
+  auto set_vec = [ &d, n ]( const std::string& key, std::vector< double >& v )
+  {
+    std::vector< double > tmp;
+    if ( update_double_vector( d, key, tmp ) )
+    {
+      if ( tmp.size() != n )
+      {
+        throw nest::BadProperty( key + " must have n_incoming entries." );
+      }
+      v = tmp;
+    }
+  };
+  set_vec( k_weights, w_ );
+  set_vec( k_epsp_e, e_ );
+  set_vec( k_epsp_f, f_ );
+  set_vec( k_S, S_ );
+  set_vec( k_Q, Q_ );
+  update_double( d, k_bias, bias_ );
+  update_double( d, k_bias_S, bias_S_ );
+  update_double( d, k_bias_Q, bias_Q_ );
+  d.update_integer_value( k_n_train_steps, n_train_steps_ );
+  if ( n_train_steps_ < 0 )
+  {
+    throw nest::BadProperty( "n_train_steps must be >= 0." );
+  }
+}
+
+/* ------------------------------------------------------------------- Buffers */
+
+seqlearn_wta_neuron::Buffers_::Buffers_( seqlearn_wta_neuron& n )
+  : ring_len_( 0 )
+  , logger_( n )
+{
+}
+
+seqlearn_wta_neuron::Buffers_::Buffers_( const Buffers_&, seqlearn_wta_neuron& n )
+  : ring_len_( 0 )
+  , logger_( n )
+{
+}
+
+/* -------------------------------------------------------------------- Neuron */
+
+seqlearn_wta_neuron::seqlearn_wta_neuron()
+  : ArchivingNode()
+  , P_()
+  , S_()
+  , B_( *this )
+{
+  recordablesMap_.create();
+}
+
+seqlearn_wta_neuron::seqlearn_wta_neuron( const seqlearn_wta_neuron& n )
+  : ArchivingNode( n )
+  , P_( n.P_ )
+  , S_( n.S_ )
+  , B_( n.B_, *this )
+{
+}
+
+void
+seqlearn_wta_neuron::get_status( Dictionary& d ) const
+{
+  P_.get( d );
+  S_.get( d );
+  ArchivingNode::get_status( d );
+  d[ nest::names::recordables ] = recordablesMap_.get_list();
+
+  Dictionary rec;
+  rec[ "times" ] = B_.rec_times_;
+  rec[ "slots" ] = B_.rec_slots_;
+  rec[ "weights" ] = B_.rec_weights_;
+  rec[ "epsps" ] = B_.rec_epsps_;
+  d[ k_slot_recording ] = rec;
+}
+
+void
+seqlearn_wta_neuron::set_status( const Dictionary& d )
+{
+  Parameters_ ptmp = P_;
+  ptmp.set( d );
+  State_ stmp = S_;
+  stmp.set( d, ptmp );
+  bool clear_rec = false;
+  d.update_value( k_clear_slot_recording, clear_rec );
+
+  ArchivingNode::set_status( d );
+
+  P_ = ptmp;
+  S_ = stmp;
+  if ( clear_rec )
+  {
+    B_.rec_times_.clear();
+    B_.rec_slots_.clear();
+    B_.rec_weights_.clear();
+    B_.rec_epsps_.clear();
+  }
+}
+
+void
+seqlearn_wta_neuron::resize_input_buffer_()
+{
+  const size_t len = static_cast< size_t >(
+    nest::kernel().connection_manager.get_min_delay() + nest::kernel().connection_manager.get_max_delay() );
+  const size_t want = len * static_cast< size_t >( P_.n_incoming_ );
+  if ( B_.ring_len_ != len or B_.in_.size() != want )
+  {
+    B_.ring_len_ = len;
+    B_.in_.assign( want, 0.0 );
+  }
+}
+
+void
+seqlearn_wta_neuron::init_buffers_()
+{
+  B_.ring_len_ = 0;
+  B_.in_.clear();
+  B_.circuit_u_.assign( static_cast< size_t >( P_.circuit_size_ ), 0.0 );
+  B_.rec_times_.clear();
+  B_.rec_slots_.clear();
+  B_.rec_weights_.clear();
+  B_.rec_epsps_.clear();
+  B_.logger_.reset();
+  ArchivingNode::clear_history();
+}
+
+void
+seqlearn_wta_neuron::pre_run_hook()
+{
+  B_.logger_.init();
+
+  if ( P_.circuit_size_ > 1 and nest::kernel().connection_manager.get_min_delay() != 1 )
+  {
+    throw nest::BadProperty(
+      "seqlearn_wta_neuron: circuits need min_delay == resolution (one step), so that potentials sent in one "
+      "step arrive in the next." );
+  }
+
+  V_.dt_ms_ = nest::Time::get_resolution().get_ms();
+  V_.dt_s_ = V_.dt_ms_ / 1000.0;
+  V_.kd_ = V_.dt_ms_ / P_.tau_decay_;
+  V_.kr_ = V_.dt_ms_ / P_.tau_rise_;
+  V_.reset_steps_ = times_to_steps( P_.reset_times_, V_.dt_ms_, k_reset_times );
+  V_.forced_steps_ = times_to_steps( P_.forced_spikes_, V_.dt_ms_, k_forced_spikes );
+  V_.rec_interval_steps_ = std::max( 1L, static_cast< long >( std::round( P_.slot_recording_interval_ / V_.dt_ms_ ) ) );
+  V_.rng_ = nest::get_vp_specific_rng( get_thread() );
+
+  S_.resize( static_cast< size_t >( P_.n_incoming_ ) );
+  resize_input_buffer_();
+  if ( B_.circuit_u_.size() != static_cast< size_t >( P_.circuit_size_ ) )
+  {
+    B_.circuit_u_.resize( static_cast< size_t >( P_.circuit_size_ ), 0.0 );
+  }
+}
+
+void
+seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const long to )
+{
+  const size_t n = static_cast< size_t >( P_.n_incoming_ );
+  const size_t K = static_cast< size_t >( P_.circuit_size_ );
+  const size_t ci = static_cast< size_t >( P_.circuit_index_ );
+  const double kd = V_.kd_;
+  const double kr = V_.kr_;
+
+  std::vector< double > sent_u( static_cast< size_t >( nest::kernel().connection_manager.get_min_delay() ), 0.0 );
+
+  for ( long lag = from; lag < to; ++lag )
+  {
+    const long t = origin.get_steps() + lag;
+    double* in = B_.in_.data() + static_cast< size_t >( nest::kernel().event_delivery_manager.get_modulo( lag ) ) * n;
+
+    // a. trace update with the spikes of step t-1, or reset
+    if ( std::binary_search( V_.reset_steps_.begin(), V_.reset_steps_.end(), t ) )
+    {
+      std::fill( in, in + n, 0.0 );
+      std::fill( S_.e_.begin(), S_.e_.end(), 0.0 );
+      std::fill( S_.f_.begin(), S_.f_.end(), 0.0 );
+    }
+    else
+    {
+      for ( size_t j = 0; j < n; ++j )
+      {
+        const double a = in[ j ];
+        in[ j ] = 0.0;
+        S_.e_[ j ] += a - S_.e_[ j ] * kd;
+        S_.f_[ j ] += a - S_.f_[ j ] * kr;
+      }
+    }
+
+    // per-slot recording: weight at the start of the step and Y
+    if ( not P_.recorded_slots_.empty() and t % V_.rec_interval_steps_ == 0 )
+    {
+      for ( const long s : P_.recorded_slots_ )
+      {
+        const size_t j = static_cast< size_t >( s );
+        B_.rec_times_.push_back( static_cast< double >( t ) * V_.dt_ms_ );
+        B_.rec_slots_.push_back( s );
+        B_.rec_weights_.push_back( S_.w_[ j ] );
+        B_.rec_epsps_.push_back( S_.e_[ j ] - S_.f_[ j ] );
+      }
+    }
+
+    // c. soft-max over the circuit, all potentials of step t are known
+    B_.circuit_u_[ ci ] = S_.u_next_;
+    S_.u_ = S_.u_next_;
+    double u_max = B_.circuit_u_[ 0 ];
+    for ( size_t k = 1; k < K; ++k )
+    {
+      u_max = std::max( u_max, B_.circuit_u_[ k ] );
+    }
+    double denom = 0.0;
+    for ( size_t k = 0; k < K; ++k )
+    {
+      denom += std::exp( B_.circuit_u_[ k ] - u_max );
+    }
+    S_.rho_ = std::exp( S_.u_ - u_max ) / denom;
+    const double r = P_.r_max_ * S_.rho_;
+
+    bool spiked = false;
+    if ( P_.forced_ )
+    {
+      spiked = std::binary_search( V_.forced_steps_.begin(), V_.forced_steps_.end(), t );
+    }
+    else
+    {
+      const double p = P_.spike_law_ == SpikeLaw::EXPONENTIAL ? 1.0 - std::exp( -r * V_.dt_s_ ) : r * V_.dt_s_;
+      spiked = V_.rng_->drand() < p;
+    }
+
+    // d. send the spike
+    if ( spiked )
+    {
+      set_spiketime( nest::Time::step( t + 1 ) );
+      nest::SpikeEvent se;
+      nest::kernel().event_delivery_manager.send( *this, se, lag );
+    }
+
+    // e. learning
+    if ( P_.learning_ )
+    {
+      ++S_.n_train_steps_;
+      const double n_steps = static_cast< double >( S_.n_train_steps_ );
+      if ( spiked )
+      {
+        for ( size_t j = 0; j < n; ++j )
+        {
+          const double Y = S_.e_[ j ] - S_.f_[ j ];
+          const double eta_kj = P_.variance_tracking_
+            ? P_.eta_ * ( S_.Q_[ j ] - S_.S_[ j ] * S_.S_[ j ] ) / ( std::exp( -S_.S_[ j ] ) + 1.0 )
+            : P_.eta_ / n_steps;
+          const double P = std::exp( S_.w_[ j ] );
+          S_.w_[ j ] += eta_kj * ( Y - P ) / std::max( P, eta_kj );
+          if ( P_.variance_tracking_ )
+          {
+            const double w = S_.w_[ j ];
+            S_.S_[ j ] += eta_kj * ( w - S_.S_[ j ] );
+            S_.Q_[ j ] += eta_kj * ( w * w - S_.Q_[ j ] );
+          }
+        }
+      }
+      if ( P_.bias_learning_ )
+      {
+        const double Z = spiked ? 1.0 : 0.0;
+        const double eta0 = P_.variance_tracking_
+          ? P_.eta_ * ( S_.bias_Q_ - S_.bias_S_ * S_.bias_S_ ) / ( std::exp( -S_.bias_S_ ) + 1.0 )
+          : P_.eta_ / n_steps;
+        const double P = std::exp( S_.bias_ );
+        S_.bias_ += eta0 * ( Z - P ) / std::max( P, eta0 );
+        if ( P_.variance_tracking_ )
+        {
+          const double b = S_.bias_;
+          S_.bias_S_ += eta0 * ( b - S_.bias_S_ );
+          S_.bias_Q_ += eta0 * ( b * b - S_.bias_Q_ );
+        }
+      }
+    }
+
+    B_.logger_.record_data( t );
+
+    // f. prediction of the potential of step t+1
+    if ( std::binary_search( V_.reset_steps_.begin(), V_.reset_steps_.end(), t + 1 ) )
+    {
+      S_.u_next_ = S_.bias_;
+    }
+    else
+    {
+      double acc = 0.0;
+      for ( size_t j = 0; j < n; ++j )
+      {
+        acc += S_.w_[ j ] * ( ( S_.e_[ j ] - S_.e_[ j ] * kd ) - ( S_.f_[ j ] - S_.f_[ j ] * kr ) );
+      }
+      S_.u_next_ = S_.bias_ + acc;
+    }
+    sent_u[ static_cast< size_t >( lag ) ] = S_.u_next_;
+  }
+
+  if ( K > 1 )
+  {
+    nest::InstantaneousRateConnectionEvent ev;
+    ev.set_coeffarray( sent_u );
+    nest::kernel().event_delivery_manager.send_secondary( *this, ev );
+  }
+}
+
+size_t
+seqlearn_wta_neuron::handles_test_event( nest::SpikeEvent&, size_t receptor_type )
+{
+  if ( receptor_type >= static_cast< size_t >( P_.n_incoming_ ) )
+  {
+    throw nest::UnknownReceptorType( static_cast< long >( receptor_type ), get_name() );
+  }
+  return receptor_type;
+}
+
+size_t
+seqlearn_wta_neuron::handles_test_event( nest::InstantaneousRateConnectionEvent&, size_t receptor_type )
+{
+  if ( receptor_type >= static_cast< size_t >( P_.circuit_size_ ) or receptor_type == static_cast< size_t >( P_.circuit_index_ ) )
+  {
+    throw nest::UnknownReceptorType( static_cast< long >( receptor_type ), get_name() );
+  }
+  return receptor_type;
+}
+
+void
+seqlearn_wta_neuron::handle( nest::SpikeEvent& e )
+{
+  const size_t j = e.get_rport();
+  const long slot_row = nest::kernel().event_delivery_manager.get_modulo(
+    e.get_rel_delivery_steps( nest::kernel().simulation_manager.get_slice_origin() ) );
+  B_.in_[ static_cast< size_t >( slot_row ) * static_cast< size_t >( P_.n_incoming_ ) + j ] +=
+    e.get_weight() * e.get_multiplicity();
+}
+
+void
+seqlearn_wta_neuron::handle( nest::InstantaneousRateConnectionEvent& e )
+{
+  // weight deliberately ignored: the value is the sender's potential
+  const size_t k = e.get_rport();
+  auto it = e.begin();
+  if ( it != e.end() and k < B_.circuit_u_.size() )
+  {
+    B_.circuit_u_[ k ] = e.get_coeffvalue( it );
+  }
+}
+
+}  // namespace seqlearn

@@ -1,0 +1,231 @@
+/*
+ *  seqlearn_wta_neuron.h
+ *
+ *  Stochastic soft winner-take-all neuron of Klampfl & Maass (2013), with
+ *  per-slot EPSP traces, STDP with variance tracking and optional bias
+ *  learning.  See docs/nest.md and docs/model.md sections 2-3.
+ *
+ *  Time convention: the NEST update step t (interval (t, t+1] ms) computes
+ *  native step t of the model.  Spikes of native step t carry the stamp t+1.
+ */
+
+#ifndef SEQLEARN_WTA_NEURON_H
+#define SEQLEARN_WTA_NEURON_H
+
+#include <string>
+#include <vector>
+
+#include "archiving_node.h"
+#include "connection.h"
+#include "event.h"
+#include "nest_types.h"
+#include "random_generators.h"
+#include "recordables_map.h"
+#include "secondary_event.h"
+#include "universal_data_logger.h"
+
+namespace seqlearn
+{
+
+/* BeginUserDocs: neuron, stochastic, soft winner-take-all
+
+Short description
++++++++++++++++++
+
+Stochastic soft-WTA neuron with per-slot double-exponential EPSP traces and
+STDP with adaptive (variance-tracking) learning rates.
+
+Description
++++++++++++
+
+Every incoming connection arrives on its own receptor port ("slot").  The
+neuron keeps two traces e_j, f_j per slot, the weight w_j and the variance
+tracking state S_j, Q_j.  The potential is u = b + sum_j w_j (e_j - f_j).
+The neurons of one circuit (circuit_size K, own index circuit_index) exchange
+their potentials through rate_connection_instantaneous connections
+(receptor_type = sender's circuit_index); each neuron predicts its potential
+for the next step at the end of the current one, which the two-step spike
+latency of the model makes exact, so the soft-max normalisation has no lag.
+
+Parameters and state: see docs/nest.md.
+
+Receives
+++++++++
+
+SpikeEvent (rport = slot), InstantaneousRateConnectionEvent (rport = circuit
+index of the sender), DataLoggingRequest
+
+Sends
++++++
+
+SpikeEvent, InstantaneousRateConnectionEvent
+
+EndUserDocs */
+
+class seqlearn_wta_neuron : public nest::ArchivingNode
+{
+public:
+  seqlearn_wta_neuron();
+  seqlearn_wta_neuron( const seqlearn_wta_neuron& );
+
+  using nest::Node::handle;
+  using nest::Node::handles_test_event;
+  using nest::Node::sends_secondary_event;
+
+  size_t send_test_event( nest::Node&, size_t, nest::synindex, bool ) override;
+
+  void handle( nest::SpikeEvent& ) override;
+  void handle( nest::InstantaneousRateConnectionEvent& ) override;
+  void handle( nest::DataLoggingRequest& ) override;
+
+  size_t handles_test_event( nest::SpikeEvent&, size_t ) override;
+  size_t handles_test_event( nest::InstantaneousRateConnectionEvent&, size_t ) override;
+  size_t handles_test_event( nest::DataLoggingRequest&, size_t ) override;
+
+  void
+  sends_secondary_event( nest::InstantaneousRateConnectionEvent& ) override
+  {
+  }
+
+  void get_status( Dictionary& ) const override;
+  void set_status( const Dictionary& ) override;
+
+private:
+  void init_buffers_() override;
+  void pre_run_hook() override;
+  void update( nest::Time const&, const long, const long ) override;
+
+  friend class nest::RecordablesMap< seqlearn_wta_neuron >;
+  friend class nest::UniversalDataLogger< seqlearn_wta_neuron >;
+
+  enum class SpikeLaw
+  {
+    EXPONENTIAL,
+    LINEAR
+  };
+
+  struct Parameters_
+  {
+    double r_max_;                        //!< Hz
+    double tau_decay_;                    //!< ms
+    double tau_rise_;                     //!< ms
+    double eta_;                          //!< base learning rate
+    bool variance_tracking_;              //!< adaptive learning rates
+    bool learning_;                       //!< STDP on/off
+    bool bias_learning_;                  //!< prior learning on/off
+    SpikeLaw spike_law_;                  //!< p = 1-exp(-r dt) or r dt
+    long n_incoming_;                     //!< number of slots
+    long circuit_size_;                   //!< K
+    long circuit_index_;                  //!< own position in the circuit
+    std::vector< double > reset_times_;   //!< ms, native step times
+    bool forced_;                         //!< spike only at forced_spikes
+    std::vector< double > forced_spikes_; //!< ms, native step times
+    std::vector< long > recorded_slots_;  //!< slots recorded to slot_recording
+    double slot_recording_interval_;      //!< ms
+
+    Parameters_();
+    void get( Dictionary& ) const;
+    void set( const Dictionary& );
+  };
+
+  struct State_
+  {
+    std::vector< double > w_;  //!< weight per slot
+    std::vector< double > e_;  //!< decay trace per slot
+    std::vector< double > f_;  //!< rise trace per slot
+    std::vector< double > S_;  //!< variance tracking: running mean of w
+    std::vector< double > Q_;  //!< variance tracking: running mean of w^2
+    double bias_;
+    double bias_S_;
+    double bias_Q_;
+    long n_train_steps_;
+    double u_;       //!< potential used in the current step
+    double rho_;     //!< rate fraction used in the current step
+    double u_next_;  //!< own potential predicted for the next step
+
+    State_();
+    void resize( size_t n );
+    void get( Dictionary& ) const;
+    void set( const Dictionary&, const Parameters_& );
+  };
+
+  struct Buffers_
+  {
+    Buffers_( seqlearn_wta_neuron& );
+    Buffers_( const Buffers_&, seqlearn_wta_neuron& );
+
+    //! incoming spike amplitudes, ring_len_ rows of n_incoming slots
+    std::vector< double > in_;
+    size_t ring_len_;
+    //! potentials of all circuit members for the current step
+    std::vector< double > circuit_u_;
+
+    //! per-slot recording
+    std::vector< double > rec_times_;
+    std::vector< long > rec_slots_;
+    std::vector< double > rec_weights_;
+    std::vector< double > rec_epsps_;
+
+    nest::UniversalDataLogger< seqlearn_wta_neuron > logger_;
+  };
+
+  struct Variables_
+  {
+    double dt_ms_;
+    double dt_s_;
+    double kd_;
+    double kr_;
+    std::vector< long > reset_steps_;
+    std::vector< long > forced_steps_;
+    long rec_interval_steps_;
+    nest::RngPtr rng_;
+  };
+
+  double
+  get_u_() const
+  {
+    return S_.u_;
+  }
+  double
+  get_rho_() const
+  {
+    return S_.rho_;
+  }
+
+  void resize_input_buffer_();
+
+  Parameters_ P_;
+  State_ S_;
+  Variables_ V_;
+  Buffers_ B_;
+
+  static nest::RecordablesMap< seqlearn_wta_neuron > recordablesMap_;
+};
+
+inline size_t
+seqlearn_wta_neuron::send_test_event( nest::Node& target, size_t receptor_type, nest::synindex, bool )
+{
+  nest::SpikeEvent e;
+  e.set_sender( *this );
+  return target.handles_test_event( e, receptor_type );
+}
+
+inline size_t
+seqlearn_wta_neuron::handles_test_event( nest::DataLoggingRequest& dlr, size_t receptor_type )
+{
+  if ( receptor_type != 0 )
+  {
+    throw nest::UnknownReceptorType( receptor_type, get_name() );
+  }
+  return B_.logger_.connect_logging_device( dlr, recordablesMap_ );
+}
+
+inline void
+seqlearn_wta_neuron::handle( nest::DataLoggingRequest& e )
+{
+  B_.logger_.handle( e );
+}
+
+}  // namespace seqlearn
+
+#endif

@@ -1,0 +1,840 @@
+/*
+ *  sl_capi.cpp
+ *
+ *  C driver API of seqlearnmodule.so, see sl_capi.h.  Lives in the module so
+ *  that it shares the old libstdc++ ABI with the NEST kernel; nothing but C
+ *  types crosses its boundary and no exception escapes it.
+ */
+
+#include "sl_capi.h"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "connection_id.h"
+#include "dictionary.h"
+#include "exceptions.h"
+#include "nest.h"
+#include "node_collection.h"
+
+namespace
+{
+
+thread_local std::string g_last_error;
+
+struct DriverState
+{
+  bool nest_initialized = false;
+  std::vector< long > neurons;  //!< every seqlearn neuron created so far
+  long spike_recorder = 0;
+  long multimeter = 0;
+  std::vector< long > spike_senders;
+  std::vector< double > spike_times;
+  std::vector< long > mm_senders;
+  std::vector< double > mm_times;
+  std::vector< double > mm_u;
+  std::vector< double > mm_rho;
+  std::vector< double > rec_times;
+  std::vector< long > rec_slots;
+  std::vector< double > rec_weights;
+  std::vector< double > rec_epsps;
+};
+
+DriverState g;
+
+const char* const NEURON_MODEL = "seqlearn_wta_neuron";
+const char* const SYNAPSE_MODEL = "seqlearn_stp_synapse";
+const char* const PEER_MODEL = "rate_connection_instantaneous";
+
+struct ArgError : std::runtime_error
+{
+  using std::runtime_error::runtime_error;
+};
+
+struct StateError : std::runtime_error
+{
+  using std::runtime_error::runtime_error;
+};
+
+template < typename F >
+int
+guarded( const char* where, F&& f )
+{
+  try
+  {
+    f();
+    g_last_error.clear();
+    return SL_OK;
+  }
+  catch ( const ArgError& e )
+  {
+    g_last_error = std::string( where ) + ": " + e.what();
+    return SL_ERR_ARG;
+  }
+  catch ( const StateError& e )
+  {
+    g_last_error = std::string( where ) + ": " + e.what();
+    return SL_ERR_STATE;
+  }
+  catch ( const nest::KernelException& e )
+  {
+    g_last_error = std::string( where ) + ": NEST " + e.exception_name() + ": " + e.what();
+    return SL_ERR_NEST;
+  }
+  catch ( const std::exception& e )
+  {
+    g_last_error = std::string( where ) + ": " + e.what();
+    return SL_ERR_UNKNOWN;
+  }
+  catch ( ... )
+  {
+    g_last_error = std::string( where ) + ": unknown C++ exception";
+    return SL_ERR_UNKNOWN;
+  }
+}
+
+void
+require( bool cond, const char* msg )
+{
+  if ( not cond )
+  {
+    throw ArgError( msg );
+  }
+}
+
+double
+resolution_ms()
+{
+  return nest::Time::get_resolution().get_ms();
+}
+
+nest::NodeCollectionPTR
+collection( const long* ids, size_t n )
+{
+  std::vector< size_t > v;
+  v.reserve( n );
+  for ( size_t i = 0; i < n; ++i )
+  {
+    require( ids[ i ] > 0, "node ids are positive" );
+    v.push_back( static_cast< size_t >( ids[ i ] ) );
+  }
+  return nest::make_nodecollection( v );
+}
+
+nest::NodeCollectionPTR
+collection( long id )
+{
+  return collection( &id, 1 );
+}
+
+std::vector< Dictionary >
+one_syn_spec( const Dictionary& d )
+{
+  return std::vector< Dictionary > { d };
+}
+
+double
+as_double( const any_type& v, const std::string& key )
+{
+  if ( const double* p = std::get_if< double >( &v ) )
+  {
+    return *p;
+  }
+  if ( const long* q = std::get_if< long >( &v ) )
+  {
+    return static_cast< double >( *q );
+  }
+  if ( const bool* b = std::get_if< bool >( &v ) )
+  {
+    return *b ? 1.0 : 0.0;
+  }
+  throw ArgError( "status entry '" + key + "' is not a number (" + get_typename( v ) + ")" );
+}
+
+std::vector< double >
+as_double_vector( const any_type& v, const std::string& key )
+{
+  if ( const auto* p = std::get_if< std::vector< double > >( &v ) )
+  {
+    return *p;
+  }
+  if ( const auto* q = std::get_if< std::vector< long > >( &v ) )
+  {
+    return std::vector< double >( q->begin(), q->end() );
+  }
+  if ( std::holds_alternative< EmptyList >( v ) )
+  {
+    return {};
+  }
+  throw ArgError( "status entry '" + key + "' is not a list of numbers (" + get_typename( v ) + ")" );
+}
+
+std::vector< long >
+as_long_vector( const any_type& v, const std::string& key )
+{
+  if ( const auto* p = std::get_if< std::vector< long > >( &v ) )
+  {
+    return *p;
+  }
+  if ( std::holds_alternative< EmptyList >( v ) )
+  {
+    return {};
+  }
+  throw ArgError( "status entry '" + key + "' is not a list of integers (" + get_typename( v ) + ")" );
+}
+
+const any_type&
+status_entry( const Dictionary& d, const std::string& key )
+{
+  if ( not d.known( key ) )
+  {
+    throw ArgError( "no status entry '" + key + "'" );
+  }
+  return d.at( key );
+}
+
+void
+set_status_on_all_neurons( const Dictionary& d )
+{
+  for ( const long id : g.neurons )
+  {
+    nest::set_node_status( static_cast< size_t >( id ), d );
+  }
+}
+
+}  // namespace
+
+extern "C"
+{
+
+  int
+  sl_api_version( void )
+  {
+    return SL_API_VERSION;
+  }
+
+  const char*
+  sl_last_error( void )
+  {
+    return g_last_error.c_str();
+  }
+
+  int
+  sl_init( int threads, long seed )
+  {
+    return guarded( "sl_init",
+      [ & ]
+      {
+        require( threads >= 1, "threads must be >= 1" );
+        require( seed >= 1 and seed < ( 1L << 31 ), "seed must be in [1, 2^31)" );
+        if ( not g.nest_initialized )
+        {
+          static char arg0[] = "seqlearn-nest";
+          static char* argv_storage[] = { arg0, nullptr };
+          int argc = 1;
+          char** argv = argv_storage;
+          nest::init_nest( &argc, &argv );
+          g.nest_initialized = true;
+        }
+        else
+        {
+          nest::reset_kernel();
+        }
+        g = DriverState { true };
+        Dictionary v;
+        v[ "verbosity" ] = nest::VerbosityLevel::ERROR;
+        try
+        {
+          nest::set_kernel_status( v );
+        }
+        catch ( ... )
+        {
+          // verbosity is cosmetic
+        }
+        Dictionary d;
+        d[ "resolution" ] = 1.0;
+        d[ "local_num_threads" ] = static_cast< long >( threads );
+        d[ "rng_seed" ] = seed;
+        nest::set_kernel_status( d );
+      } );
+  }
+
+  int
+  sl_install_module( const char* path )
+  {
+    return guarded( "sl_install_module",
+      [ & ]
+      {
+        require( path != nullptr and *path != '\0', "module path is empty" );
+        nest::install_module( path );
+      } );
+  }
+
+  int
+  sl_set_neuron_defaults( double r_max,
+    double tau_decay,
+    double tau_rise,
+    double eta,
+    int variance_tracking,
+    int bias_learning,
+    const char* spike_law )
+  {
+    return guarded( "sl_set_neuron_defaults",
+      [ & ]
+      {
+        require( spike_law != nullptr, "spike_law is null" );
+        Dictionary d;
+        d[ "r_max" ] = r_max;
+        d[ "tau_decay" ] = tau_decay;
+        d[ "tau_rise" ] = tau_rise;
+        d[ "eta" ] = eta;
+        d[ "variance_tracking" ] = variance_tracking != 0;
+        d[ "bias_learning" ] = bias_learning != 0;
+        d[ "spike_law" ] = std::string( spike_law );
+        nest::set_model_defaults( NEURON_MODEL, d );
+      } );
+  }
+
+  int
+  sl_create_neurons( size_t n,
+    const long* circuit_size,
+    const long* circuit_index,
+    const long* n_incoming,
+    const double* weights,
+    size_t n_weights,
+    long* first_id )
+  {
+    return guarded( "sl_create_neurons",
+      [ & ]
+      {
+        require( n > 0, "n must be > 0" );
+        require( circuit_size and circuit_index and n_incoming and first_id, "null pointer argument" );
+        size_t total = 0;
+        for ( size_t i = 0; i < n; ++i )
+        {
+          require( n_incoming[ i ] >= 0, "n_incoming must be >= 0" );
+          total += static_cast< size_t >( n_incoming[ i ] );
+        }
+        require( weights == nullptr or n_weights == total, "weights must hold sum(n_incoming) values" );
+        nest::NodeCollectionPTR nc = nest::create( NEURON_MODEL, n );
+        const long first = static_cast< long >( ( *nc )[ 0 ] );
+        size_t off = 0;
+        for ( size_t i = 0; i < n; ++i )
+        {
+          Dictionary d;
+          d[ "circuit_size" ] = circuit_size[ i ];
+          d[ "circuit_index" ] = circuit_index[ i ];
+          d[ "n_incoming" ] = n_incoming[ i ];
+          const size_t m = static_cast< size_t >( n_incoming[ i ] );
+          if ( weights )
+          {
+            d[ "weights" ] = std::vector< double >( weights + off, weights + off + m );
+          }
+          off += m;
+          nest::set_node_status( static_cast< size_t >( first ) + i, d );
+          g.neurons.push_back( first + static_cast< long >( i ) );
+        }
+        *first_id = first;
+      } );
+  }
+
+  int
+  sl_connect_circuit( const long* ids, size_t k )
+  {
+    return guarded( "sl_connect_circuit",
+      [ & ]
+      {
+        require( ids != nullptr or k == 0, "ids is null" );
+        if ( k < 2 )
+        {
+          return;
+        }
+        std::vector< long > src, tgt;
+        std::vector< double > rport;
+        for ( size_t a = 0; a < k; ++a )
+        {
+          for ( size_t b = 0; b < k; ++b )
+          {
+            if ( a != b )
+            {
+              src.push_back( ids[ a ] );
+              tgt.push_back( ids[ b ] );
+              rport.push_back( static_cast< double >( a ) );
+            }
+          }
+        }
+        std::vector< std::string > keys { "receptor_type" };
+        nest::connect_arrays( src.data(), tgt.data(), nullptr, nullptr, keys, rport.data(), src.size(), PEER_MODEL );
+      } );
+  }
+
+  int
+  sl_create_inputs( size_t n_channels, const size_t* offsets, const double* times, size_t n_times, long* first_id )
+  {
+    return guarded( "sl_create_inputs",
+      [ & ]
+      {
+        require( n_channels > 0, "n_channels must be > 0" );
+        require( offsets and first_id, "null pointer argument" );
+        require( times != nullptr or n_times == 0, "times is null" );
+        require( offsets[ 0 ] == 0 and offsets[ n_channels ] == n_times, "offsets must run from 0 to n_times" );
+        nest::NodeCollectionPTR nc = nest::create( "spike_generator", n_channels );
+        const long first = static_cast< long >( ( *nc )[ 0 ] );
+        const double dt = resolution_ms();
+        for ( size_t c = 0; c < n_channels; ++c )
+        {
+          require( offsets[ c ] <= offsets[ c + 1 ], "offsets must be non-decreasing" );
+          std::vector< double > st;
+          st.reserve( offsets[ c + 1 ] - offsets[ c ] );
+          for ( size_t i = offsets[ c ]; i < offsets[ c + 1 ]; ++i )
+          {
+            require( std::isfinite( times[ i ] ) and times[ i ] >= 0.0, "input times must be >= 0" );
+            st.push_back( std::round( times[ i ] / dt ) * dt + dt );  // native step t -> stamp t+1
+          }
+          std::sort( st.begin(), st.end() );
+          st.erase( std::unique( st.begin(), st.end() ), st.end() );
+          Dictionary d;
+          d[ "spike_times" ] = st;
+          nest::set_node_status( static_cast< size_t >( first ) + c, d );
+        }
+        *first_id = first;
+      } );
+  }
+
+  int
+  sl_connect( size_t n,
+    const long* sources,
+    const long* targets,
+    const long* slots,
+    const double* U,
+    const double* D,
+    const double* F,
+    const char* variant )
+  {
+    return guarded( "sl_connect",
+      [ & ]
+      {
+        if ( n == 0 )
+        {
+          return;
+        }
+        require( sources and targets and slots and U and D and F and variant, "null pointer argument" );
+        Dictionary defaults;
+        defaults[ "stp_variant" ] = std::string( variant );
+        nest::set_model_defaults( SYNAPSE_MODEL, defaults );
+        std::vector< std::string > keys { "receptor_type", "U", "D", "F" };
+        std::vector< double > values( 4 * n );
+        for ( size_t i = 0; i < n; ++i )
+        {
+          require( slots[ i ] >= 0, "slots must be >= 0" );
+          values[ i ] = static_cast< double >( slots[ i ] );
+          values[ n + i ] = U[ i ];
+          values[ 2 * n + i ] = D[ i ];
+          values[ 3 * n + i ] = F[ i ];
+        }
+        std::vector< double > delays( n, 1.0 );
+        nest::connect_arrays( sources, targets, nullptr, delays.data(), keys, values.data(), n, SYNAPSE_MODEL );
+      } );
+  }
+
+  int
+  sl_set_reset_times( const double* times, size_t n )
+  {
+    return guarded( "sl_set_reset_times",
+      [ & ]
+      {
+        require( times != nullptr or n == 0, "times is null" );
+        std::vector< double > v( times, times + n );
+        Dictionary d;
+        d[ "reset_times" ] = v;
+        set_status_on_all_neurons( d );
+        Dictionary nd;
+        nd[ "reset_times" ] = v;
+        nest::set_model_defaults( NEURON_MODEL, nd );
+        Dictionary sd;
+        sd[ "reset_times" ] = v;
+        nest::set_model_defaults( SYNAPSE_MODEL, sd );
+      } );
+  }
+
+  int
+  sl_set_learning( int on )
+  {
+    return guarded( "sl_set_learning",
+      [ & ]
+      {
+        Dictionary d;
+        d[ "learning" ] = on != 0;
+        set_status_on_all_neurons( d );
+      } );
+  }
+
+  int
+  sl_set_forced_spikes( long node, const double* times, size_t n )
+  {
+    return guarded( "sl_set_forced_spikes",
+      [ & ]
+      {
+        require( times != nullptr or n == 0, "times is null" );
+        Dictionary d;
+        d[ "forced" ] = true;
+        d[ "forced_spikes" ] = std::vector< double >( times, times + n );
+        nest::set_node_status( static_cast< size_t >( node ), d );
+      } );
+  }
+
+  int
+  sl_set_recorded_slots( long node, const long* slots, size_t n, double interval )
+  {
+    return guarded( "sl_set_recorded_slots",
+      [ & ]
+      {
+        require( slots != nullptr or n == 0, "slots is null" );
+        Dictionary d;
+        d[ "recorded_slots" ] = std::vector< long >( slots, slots + n );
+        d[ "slot_recording_interval" ] = interval;
+        nest::set_node_status( static_cast< size_t >( node ), d );
+      } );
+  }
+
+  int
+  sl_record_spikes( long* recorder_id )
+  {
+    return guarded( "sl_record_spikes",
+      [ & ]
+      {
+        require( recorder_id != nullptr, "null pointer argument" );
+        if ( g.spike_recorder != 0 )
+        {
+          throw StateError( "a spike recorder exists already" );
+        }
+        if ( g.neurons.empty() )
+        {
+          throw StateError( "no neurons to record from" );
+        }
+        nest::NodeCollectionPTR sr = nest::create( "spike_recorder", 1 );
+        Dictionary conn;
+        conn[ "rule" ] = std::string( "all_to_all" );
+        Dictionary syn;
+        syn[ "synapse_model" ] = std::string( "static_synapse" );
+        nest::connect( collection( g.neurons.data(), g.neurons.size() ), sr, conn, one_syn_spec( syn ) );
+        g.spike_recorder = static_cast< long >( ( *sr )[ 0 ] );
+        *recorder_id = g.spike_recorder;
+      } );
+  }
+
+  int
+  sl_record_multimeter( const long* ids, size_t n, double interval, long* multimeter_id )
+  {
+    return guarded( "sl_record_multimeter",
+      [ & ]
+      {
+        require( ids != nullptr and n > 0 and multimeter_id != nullptr, "need at least one neuron id" );
+        if ( g.multimeter != 0 )
+        {
+          throw StateError( "a multimeter exists already" );
+        }
+        nest::NodeCollectionPTR mm = nest::create( "multimeter", 1 );
+        Dictionary p;
+        p[ "record_from" ] = std::vector< std::string > { "u", "rho" };
+        p[ "interval" ] = interval;
+        nest::set_node_status( ( *mm )[ 0 ], p );
+        Dictionary conn;
+        conn[ "rule" ] = std::string( "all_to_all" );
+        Dictionary syn;
+        syn[ "synapse_model" ] = std::string( "static_synapse" );
+        nest::connect( mm, collection( ids, n ), conn, one_syn_spec( syn ) );
+        g.multimeter = static_cast< long >( ( *mm )[ 0 ] );
+        *multimeter_id = g.multimeter;
+      } );
+  }
+
+  int
+  sl_prepare( void )
+  {
+    return guarded( "sl_prepare", [] { nest::prepare(); } );
+  }
+
+  int
+  sl_run( double ms )
+  {
+    return guarded( "sl_run",
+      [ & ]
+      {
+        require( std::isfinite( ms ) and ms >= 0.0, "run time must be >= 0" );
+        nest::run( ms );
+      } );
+  }
+
+  int
+  sl_cleanup( void )
+  {
+    return guarded( "sl_cleanup", [] { nest::cleanup(); } );
+  }
+
+  int
+  sl_kernel_time( double* ms )
+  {
+    return guarded( "sl_kernel_time",
+      [ & ]
+      {
+        require( ms != nullptr, "null pointer argument" );
+        Dictionary d = nest::get_kernel_status();
+        *ms = as_double( status_entry( d, "biological_time" ), "biological_time" );
+      } );
+  }
+
+  int
+  sl_fetch_spikes( size_t* n )
+  {
+    return guarded( "sl_fetch_spikes",
+      [ & ]
+      {
+        require( n != nullptr, "null pointer argument" );
+        if ( g.spike_recorder == 0 )
+        {
+          throw StateError( "no spike recorder (call sl_record_spikes first)" );
+        }
+        Dictionary st = nest::get_node_status( static_cast< size_t >( g.spike_recorder ) );
+        Dictionary ev = std::get< Dictionary >( status_entry( st, "events" ) );
+        g.spike_senders = as_long_vector( status_entry( ev, "senders" ), "senders" );
+        g.spike_times = as_double_vector( status_entry( ev, "times" ), "times" );
+        if ( g.spike_senders.size() != g.spike_times.size() )
+        {
+          throw StateError( "recorder returned senders and times of different length" );
+        }
+        const double dt = resolution_ms();
+        for ( double& t : g.spike_times )
+        {
+          t -= dt;  // stamp (t+1)*dt -> native step time t*dt
+        }
+        Dictionary clear;
+        clear[ "n_events" ] = 0L;
+        nest::set_node_status( static_cast< size_t >( g.spike_recorder ), clear );
+        *n = g.spike_senders.size();
+      } );
+  }
+
+  int
+  sl_copy_spikes( long* senders, double* times, size_t cap )
+  {
+    return guarded( "sl_copy_spikes",
+      [ & ]
+      {
+        require( cap >= g.spike_senders.size(), "buffer too small" );
+        require( senders and times, "null pointer argument" );
+        std::copy( g.spike_senders.begin(), g.spike_senders.end(), senders );
+        std::copy( g.spike_times.begin(), g.spike_times.end(), times );
+      } );
+  }
+
+  int
+  sl_fetch_multimeter( size_t* n )
+  {
+    return guarded( "sl_fetch_multimeter",
+      [ & ]
+      {
+        require( n != nullptr, "null pointer argument" );
+        if ( g.multimeter == 0 )
+        {
+          throw StateError( "no multimeter (call sl_record_multimeter first)" );
+        }
+        Dictionary st = nest::get_node_status( static_cast< size_t >( g.multimeter ) );
+        Dictionary ev = std::get< Dictionary >( status_entry( st, "events" ) );
+        g.mm_senders = as_long_vector( status_entry( ev, "senders" ), "senders" );
+        g.mm_times = as_double_vector( status_entry( ev, "times" ), "times" );
+        g.mm_u = ev.known( "u" ) ? as_double_vector( ev.at( "u" ), "u" ) : std::vector< double >();
+        g.mm_rho = ev.known( "rho" ) ? as_double_vector( ev.at( "rho" ), "rho" ) : std::vector< double >();
+        const size_t m = g.mm_senders.size();
+        if ( g.mm_times.size() != m or g.mm_u.size() != m or g.mm_rho.size() != m )
+        {
+          throw StateError( "multimeter returned columns of different length" );
+        }
+        const double dt = resolution_ms();
+        for ( double& t : g.mm_times )
+        {
+          t -= dt;
+        }
+        Dictionary clear;
+        clear[ "n_events" ] = 0L;
+        nest::set_node_status( static_cast< size_t >( g.multimeter ), clear );
+        *n = m;
+      } );
+  }
+
+  int
+  sl_copy_multimeter( long* senders, double* times, double* u, double* rho, size_t cap )
+  {
+    return guarded( "sl_copy_multimeter",
+      [ & ]
+      {
+        require( cap >= g.mm_senders.size(), "buffer too small" );
+        require( senders and times and u and rho, "null pointer argument" );
+        std::copy( g.mm_senders.begin(), g.mm_senders.end(), senders );
+        std::copy( g.mm_times.begin(), g.mm_times.end(), times );
+        std::copy( g.mm_u.begin(), g.mm_u.end(), u );
+        std::copy( g.mm_rho.begin(), g.mm_rho.end(), rho );
+      } );
+  }
+
+  int
+  sl_fetch_slot_recording( long node, size_t* n )
+  {
+    return guarded( "sl_fetch_slot_recording",
+      [ & ]
+      {
+        require( n != nullptr, "null pointer argument" );
+        Dictionary st = nest::get_node_status( static_cast< size_t >( node ) );
+        Dictionary rec = std::get< Dictionary >( status_entry( st, "slot_recording" ) );
+        g.rec_times = as_double_vector( status_entry( rec, "times" ), "times" );
+        g.rec_slots = as_long_vector( status_entry( rec, "slots" ), "slots" );
+        g.rec_weights = as_double_vector( status_entry( rec, "weights" ), "weights" );
+        g.rec_epsps = as_double_vector( status_entry( rec, "epsps" ), "epsps" );
+        Dictionary clear;
+        clear[ "clear_slot_recording" ] = true;
+        nest::set_node_status( static_cast< size_t >( node ), clear );
+        *n = g.rec_times.size();
+      } );
+  }
+
+  int
+  sl_copy_slot_recording( double* times, long* slots, double* weights, double* epsps, size_t cap )
+  {
+    return guarded( "sl_copy_slot_recording",
+      [ & ]
+      {
+        require( cap >= g.rec_times.size(), "buffer too small" );
+        require( times and slots and weights and epsps, "null pointer argument" );
+        std::copy( g.rec_times.begin(), g.rec_times.end(), times );
+        std::copy( g.rec_slots.begin(), g.rec_slots.end(), slots );
+        std::copy( g.rec_weights.begin(), g.rec_weights.end(), weights );
+        std::copy( g.rec_epsps.begin(), g.rec_epsps.end(), epsps );
+      } );
+  }
+
+  int
+  sl_get_vector( long node, const char* key, double* out, size_t cap, size_t* n )
+  {
+    return guarded( "sl_get_vector",
+      [ & ]
+      {
+        require( key and n, "null pointer argument" );
+        Dictionary st = nest::get_node_status( static_cast< size_t >( node ) );
+        const std::vector< double > v = as_double_vector( status_entry( st, key ), key );
+        *n = v.size();
+        if ( out )
+        {
+          require( cap >= v.size(), "buffer too small" );
+          std::copy( v.begin(), v.end(), out );
+        }
+      } );
+  }
+
+  int
+  sl_get_scalar( long node, const char* key, double* out )
+  {
+    return guarded( "sl_get_scalar",
+      [ & ]
+      {
+        require( key and out, "null pointer argument" );
+        Dictionary st = nest::get_node_status( static_cast< size_t >( node ) );
+        *out = as_double( status_entry( st, key ), key );
+      } );
+  }
+
+  int
+  sl_set_vector( long node, const char* key, const double* values, size_t n )
+  {
+    return guarded( "sl_set_vector",
+      [ & ]
+      {
+        require( key != nullptr and ( values != nullptr or n == 0 ), "null pointer argument" );
+        Dictionary d;
+        d[ key ] = std::vector< double >( values, values + n );
+        nest::set_node_status( static_cast< size_t >( node ), d );
+      } );
+  }
+
+  int
+  sl_set_double( long node, const char* key, double value )
+  {
+    return guarded( "sl_set_double",
+      [ & ]
+      {
+        require( key != nullptr, "null pointer argument" );
+        Dictionary d;
+        d[ key ] = value;
+        nest::set_node_status( static_cast< size_t >( node ), d );
+      } );
+  }
+
+  int
+  sl_set_long( long node, const char* key, long value )
+  {
+    return guarded( "sl_set_long",
+      [ & ]
+      {
+        require( key != nullptr, "null pointer argument" );
+        Dictionary d;
+        d[ key ] = value;
+        nest::set_node_status( static_cast< size_t >( node ), d );
+      } );
+  }
+
+  int
+  sl_set_bool( long node, const char* key, int value )
+  {
+    return guarded( "sl_set_bool",
+      [ & ]
+      {
+        require( key != nullptr, "null pointer argument" );
+        Dictionary d;
+        d[ key ] = value != 0;
+        nest::set_node_status( static_cast< size_t >( node ), d );
+      } );
+  }
+
+  int
+  sl_set_string( long node, const char* key, const char* value )
+  {
+    return guarded( "sl_set_string",
+      [ & ]
+      {
+        require( key != nullptr and value != nullptr, "null pointer argument" );
+        Dictionary d;
+        d[ key ] = std::string( value );
+        nest::set_node_status( static_cast< size_t >( node ), d );
+      } );
+  }
+
+  int
+  sl_get_stp_state( size_t n, const long* sources, const long* targets, double* s, double* R, double* U )
+  {
+    return guarded( "sl_get_stp_state",
+      [ & ]
+      {
+        require( n == 0 or ( sources and targets and s and R and U ), "null pointer argument" );
+        for ( size_t i = 0; i < n; ++i )
+        {
+          Dictionary q;
+          q[ "source" ] = collection( sources[ i ] );
+          q[ "target" ] = collection( targets[ i ] );
+          q[ "synapse_model" ] = std::string( SYNAPSE_MODEL );
+          const std::deque< nest::ConnectionID > conns = nest::get_connections( q );
+          if ( conns.empty() )
+          {
+            throw ArgError(
+              "no seqlearn_stp_synapse " + std::to_string( sources[ i ] ) + " -> " + std::to_string( targets[ i ] ) );
+          }
+          const std::vector< Dictionary > st = nest::get_connection_status( std::deque< nest::ConnectionID > { conns.front() } );
+          s[ i ] = as_double( status_entry( st.at( 0 ), "s" ), "s" );
+          R[ i ] = as_double( status_entry( st.at( 0 ), "R" ), "R" );
+          U[ i ] = as_double( status_entry( st.at( 0 ), "U" ), "U" );
+        }
+      } );
+  }
+
+}  // extern "C"
