@@ -305,7 +305,7 @@ impl Default for RecordConfig {
             dt_rec_synapses_ms: 100.0,
             neurons: Selection::Keyword(SelectionKeyword::All),
             synapses: Selection::Random { random: 20 },
-            phases: vec![PhaseRole::Train, PhaseRole::ReadoutFit, PhaseRole::Test],
+            phases: vec![PhaseRole::ReadoutFit, PhaseRole::Test],
         }
     }
 }

@@ -4,6 +4,8 @@
 //! engines; the engines (`engine::native`, `engine::nest`) differ only in how
 //! they step time.
 
+pub mod analysis;
+pub mod bench;
 pub mod config;
 pub mod engine;
 pub mod error;
@@ -12,6 +14,8 @@ pub mod io;
 pub mod model;
 pub mod nest;
 pub mod network;
+pub mod plot;
 pub mod record;
+pub mod report;
 pub mod rng;
 pub mod run;

@@ -28,6 +28,8 @@ enum Command {
     Simulate(SimulateArgs),
     /// Build the network only: print the circuit sizes and write the network files.
     Grid(GridArgs),
+    /// Benchmark both engines and a NEST baseline of the same size.
+    Bench(seqlearn_nest::bench::BenchArgs),
 }
 
 /// Config file plus the common overrides.
@@ -177,6 +179,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Simulate(a) => simulate(a),
         Command::Grid(a) => grid(a),
+        Command::Bench(a) => seqlearn_nest::bench::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
