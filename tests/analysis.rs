@@ -104,7 +104,7 @@ fn readout_is_at_chance_on_a_null_network() {
     );
     let s = analyse_run(dir, &AnalysisOptions::default()).unwrap();
     let r = summary_readout(&s, "ridge_cv", "network").test[0].r;
-    assert!(!(r.abs() >= 0.25), "null network readout r = {r}");
+    assert!(r.is_nan() || r.abs() < 0.25, "null network readout r = {r}");
     // assemblies: few neurons modulated, nothing locked beyond chance
     let a = &s.assemblies[0];
     assert!(a.fraction_modulated < 0.15, "{a:?}");
@@ -127,7 +127,7 @@ fn baseline_detects_informative_inputs() {
     let ri = summary_readout(&s, "ridge_cv", "input").test[0].r;
     let rn = summary_readout(&s, "ridge_cv", "network").test[0].r;
     assert!(ri > 0.7, "input baseline r = {ri}");
-    assert!(!(rn.abs() >= 0.25), "network r = {rn}");
+    assert!(rn.is_nan() || rn.abs() < 0.25, "network r = {rn}");
 }
 
 #[test]

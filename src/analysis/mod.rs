@@ -109,9 +109,7 @@ impl RunData {
             if neuron_circuit.len() < c.first_neuron + c.k {
                 neuron_circuit.resize(c.first_neuron + c.k, usize::MAX);
             }
-            for k in c.first_neuron..c.first_neuron + c.k {
-                neuron_circuit[k] = c.circuit;
-            }
+            neuron_circuit[c.first_neuron..c.first_neuron + c.k].fill(c.circuit);
         }
         if neuron_circuit.is_empty() && dir.join("neurons.csv").exists() {
             neuron_circuit = io::read_neuron_circuits(dir)?;
@@ -297,7 +295,8 @@ pub fn presentations(segments: &[Segment]) -> Vec<Presentation> {
 
 /// Most frequent pattern content of each sequence id.
 fn sequence_contents(pres: &[Presentation]) -> BTreeMap<usize, Vec<Option<usize>>> {
-    let mut counts: BTreeMap<usize, Vec<(Vec<Option<usize>>, usize)>> = BTreeMap::new();
+    type Counted = Vec<(Vec<Option<usize>>, usize)>;
+    let mut counts: BTreeMap<usize, Counted> = BTreeMap::new();
     for p in pres {
         let e = counts.entry(p.sequence).or_default();
         match e.iter_mut().find(|(c, _)| *c == p.patterns) {

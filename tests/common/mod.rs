@@ -1,6 +1,6 @@
 //! Synthetic run directories written per docs/formats.md, for the analysis,
 //! plot and report tests. Deterministic (own LCG), no simulator involved.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::needless_range_loop)]
 
 use std::fmt::Write as _;
 use std::path::Path;

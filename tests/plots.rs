@@ -1,0 +1,243 @@
+//! SVG plots: valid XML, axis labels, one mark per spike, bounded size.
+
+mod common;
+
+use seqlearn_nest::analysis::io::{ProtocolPhase, Spikes};
+use seqlearn_nest::plot::raster::{draw_raster, Raster, RasterMode};
+use seqlearn_nest::plot::render_plots;
+use std::path::Path;
+
+/// A tiny run: 2 circuits (K = 2, 3), 5 neurons, 4 inputs, 1 s.
+fn tiny_run(dir: &Path) {
+    let w = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+    w(
+        "circuits.csv",
+        "circuit,x,y,k,first_neuron\n0,0,0,2,0\n1,1,0,3,2\n",
+    );
+    w(
+        "protocol.csv",
+        "phase,name,role,start_ms,end_ms,train,reset\n0,train,train,0,600,true,false\n1,test,test,600,1000,false,true\n",
+    );
+    w(
+        "phases.csv",
+        "phase,start_ms,end_ms,kind,sequence,pattern,warp,train\n0,0,300,noise,,,1,true\n0,300,600,pattern,0,0,1,true\n1,600,700,noise,,,1,false\n1,700,1000,pattern,0,0,1,false\n",
+    );
+    // 7 network spikes: neuron k at time 100 + 120 k (k = 0..4), plus two more
+    w(
+        "spikes.csv",
+        "sender,time_ms\n0,100\n1,220\n2,340\n3,460\n4,580\n0,710\n4,990\n",
+    );
+    w(
+        "input_spikes.csv",
+        "channel,time_ms\n0,10\n3,20\n1,400\n2,401\n0,800\n",
+    );
+}
+
+fn svg_doc(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    roxmltree::Document::parse(&text)
+        .unwrap_or_else(|e| panic!("{} is not valid XML: {e}", path.display()));
+    text
+}
+
+fn texts(svg: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text().map(|t| t.trim().to_string()))
+        .collect()
+}
+
+/// (x, y) of the start of each mark in the `spikes` path.
+fn marks(svg: &str) -> Vec<(f64, f64)> {
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    let Some(p) = doc
+        .descendants()
+        .find(|n| n.has_tag_name("path") && n.attribute("class") == Some("spikes"))
+    else {
+        return Vec::new();
+    };
+    p.attribute("d")
+        .unwrap()
+        .split('M')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let xy = s.split('v').next().unwrap();
+            let mut it = xy.split(' ');
+            (
+                it.next().unwrap().parse().unwrap(),
+                it.next().unwrap().parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn tiny_run_plots_are_valid_svg_with_labels_and_one_mark_per_spike() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    tiny_run(dir);
+    let files = render_plots(dir, None).unwrap();
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for f in [
+        "grid_heatmap.svg",
+        "grid_bars3d.svg",
+        "input_raster_all.svg",
+        "network_raster_all.svg",
+        "network_raster_ordered_all.svg",
+    ] {
+        assert!(names.contains(&f.to_string()), "{f} missing from {names:?}");
+    }
+    for f in &files {
+        svg_doc(f);
+    }
+
+    let net = svg_doc(&dir.join("plots/network_raster_all.svg"));
+    let t = texts(&net);
+    assert!(t.iter().any(|s| s == "time (ms)"), "{t:?}");
+    assert!(t.iter().any(|s| s.starts_with("neuron")), "{t:?}");
+    let m = marks(&net);
+    assert_eq!(m.len(), 7, "one mark per network spike");
+    // neuron k spiked at 100 + 120 k: x grows with time, y shrinks with the id
+    for k in 0..4 {
+        assert!(m[k + 1].0 > m[k].0 + 20.0, "{m:?}");
+        assert!(m[k + 1].1 < m[k].1, "{m:?}");
+    }
+    // phases labelled
+    assert!(t.iter().any(|s| s == "s0:p0"), "{t:?}");
+    assert!(t.iter().any(|s| s.contains("test")), "{t:?}");
+
+    let inp = svg_doc(&dir.join("plots/input_raster_all.svg"));
+    assert_eq!(marks(&inp).len(), 5);
+    assert!(texts(&inp).iter().any(|s| s == "input channel"));
+
+    let ord = svg_doc(&dir.join("plots/network_raster_ordered_all.svg"));
+    assert_eq!(marks(&ord).len(), 7);
+    assert!(texts(&ord).iter().any(|s| s.contains("rank")));
+
+    let grid = svg_doc(&dir.join("plots/grid_heatmap.svg"));
+    let t = texts(&grid);
+    assert!(
+        t.iter().any(|s| s == "2") && t.iter().any(|s| s == "3"),
+        "{t:?}"
+    );
+    assert!(t.iter().any(|s| s == "grid x") && t.iter().any(|s| s == "grid y"));
+
+    // an explicit window restricts the marks
+    let files = render_plots(dir, Some((0.0, 400.0))).unwrap();
+    assert!(files
+        .iter()
+        .any(|p| p.ends_with("network_raster_window.svg")));
+    let net = svg_doc(&dir.join("plots/network_raster_window.svg"));
+    assert_eq!(marks(&net).len(), 3);
+    assert!(render_plots(dir, Some((5.0, 5.0))).is_err());
+}
+
+#[test]
+fn synthetic_run_renders_every_plot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    common::write_run(dir, &common::Spec::default());
+    seqlearn_nest::analysis::analyse_run(dir, &Default::default()).unwrap();
+    let files = render_plots(dir, None).unwrap();
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for f in [
+        "input_raster_start.svg",
+        "input_raster_end.svg",
+        "network_raster_ordered_end.svg",
+        "synapse_weights.svg",
+        "synapse_epsp.svg",
+        "weight_histograms.svg",
+        "readout.svg",
+    ] {
+        assert!(names.contains(&f.to_string()), "{f} missing from {names:?}");
+    }
+    for f in &files {
+        let svg = svg_doc(f);
+        assert!(
+            svg.len() < 3_000_000,
+            "{} is {} bytes",
+            f.display(),
+            svg.len()
+        );
+    }
+    let ro = svg_doc(&dir.join("plots/readout.svg"));
+    let t = texts(&ro);
+    assert!(t.iter().any(|s| s == "readout output") && t.iter().any(|s| s == "time (ms)"));
+    let w = svg_doc(&dir.join("plots/synapse_weights.svg"));
+    assert!(texts(&w).iter().any(|s| s == "weight w"));
+}
+
+#[test]
+fn large_rasters_switch_to_a_bounded_density_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 10 000 neurons, 2 s, ~300 000 spikes
+    let mut rng = common::Lcg::new(5);
+    let mut sp = Spikes::default();
+    for t in 0..2000 {
+        for _ in 0..150 {
+            sp.id.push((rng.next_f64() * 10_000.0) as u32);
+            sp.time_ms.push(t as f64);
+        }
+    }
+    let protocol: Vec<ProtocolPhase> = Vec::new();
+    let path = tmp.path().join("big.svg");
+    let mode = draw_raster(
+        &path,
+        &Raster {
+            title: "big".into(),
+            y_desc: "neuron".into(),
+            n_rows: 10_000,
+            row_of: &|k| Some(k as usize),
+            spikes: &sp,
+            t0: 0.0,
+            t1: 2000.0,
+            segments: &[],
+            protocol: &protocol,
+            max_marks: seqlearn_nest::plot::MAX_MARKS,
+            separators: Vec::new(),
+        },
+    )
+    .unwrap();
+    assert_eq!(mode, RasterMode::Density(300_000));
+    let svg = svg_doc(&path);
+    assert!(svg.len() < 4_000_000, "{} bytes", svg.len());
+    assert!(marks(&svg).is_empty());
+    assert!(svg.contains("class=\"density-"));
+    // and below the limit every spike is a mark
+    let mode = draw_raster(
+        &path,
+        &Raster {
+            title: "small".into(),
+            y_desc: "neuron".into(),
+            n_rows: 10_000,
+            row_of: &|k| Some(k as usize),
+            spikes: &sp,
+            t0: 0.0,
+            t1: 100.0,
+            segments: &[],
+            protocol: &protocol,
+            max_marks: seqlearn_nest::plot::MAX_MARKS,
+            separators: Vec::new(),
+        },
+    )
+    .unwrap();
+    assert_eq!(mode, RasterMode::Marks(15_000));
+    assert_eq!(marks(&svg_doc(&path)).len(), 15_000);
+}
+
+#[test]
+fn malformed_plot_input_names_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    tiny_run(dir);
+    std::fs::write(dir.join("synapses.csv"), "synapse,source,target\n0,1,2\n").unwrap();
+    let e = format!("{:#}", render_plots(dir, None).unwrap_err());
+    assert!(e.contains("synapses.csv") && e.contains("kind"), "{e}");
+}
