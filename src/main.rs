@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+use seqlearn_nest::analysis;
 use seqlearn_nest::config::Config;
 use seqlearn_nest::error::is_usage;
 use seqlearn_nest::network::Network;
@@ -28,6 +29,8 @@ enum Command {
     Simulate(SimulateArgs),
     /// Build the network only: print the circuit sizes and write the network files.
     Grid(GridArgs),
+    /// Redraw the plots (and optionally the analyses) of a run directory from its CSVs.
+    Plot(PlotArgs),
     /// Benchmark both engines and a NEST baseline of the same size.
     Bench(seqlearn_nest::bench::BenchArgs),
 }
@@ -105,6 +108,32 @@ struct SimulateArgs {
     /// Force the network spikes from a `sender,time_ms` CSV (verification).
     #[arg(long)]
     forced_spikes: Option<PathBuf>,
+    /// Skip analyses, plots and the report (CSV recordings only).
+    #[arg(long)]
+    no_analysis: bool,
+}
+
+#[derive(Args)]
+struct PlotArgs {
+    /// A run directory written by `simulate`.
+    run_dir: PathBuf,
+    /// Time window START:END in ms for the rasters and traces.
+    #[arg(long, value_parser = parse_window)]
+    window: Option<(f64, f64)>,
+    /// Recompute the analyses (readouts, ordering, assemblies) first.
+    #[arg(long)]
+    analyse: bool,
+}
+
+fn parse_window(s: &str) -> Result<(f64, f64), String> {
+    let err = || format!("`{s}` is not a window; write START:END in ms, e.g. 100000:103000");
+    let (a, b) = s.split_once(':').ok_or_else(err)?;
+    let a: f64 = a.trim().parse().map_err(|_| err())?;
+    let b: f64 = b.trim().parse().map_err(|_| err())?;
+    if !(a.is_finite() && b.is_finite() && a < b && a >= 0.0) {
+        return Err(err());
+    }
+    Ok((a, b))
 }
 
 #[derive(Args)]
@@ -131,7 +160,18 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         replay: a.replay,
         forced_spikes: a.forced_spikes,
     };
-    let s = run::simulate(cfg, &opts, &mut |_dir, _summary| Ok(()))?;
+    let no_analysis = a.no_analysis;
+    let s = run::simulate(cfg, &opts, &mut |dir, summary| {
+        if no_analysis {
+            return Ok(());
+        }
+        let found = analysis::analyse_run(dir, &analysis::AnalysisOptions::default())
+            .context("analysing the run")?;
+        summary.analysis = Some(serde_json::to_value(&found)?);
+        seqlearn_nest::io::write_json(&dir.join("summary.json"), summary)?;
+        seqlearn_nest::plot::render_plots(dir, None).context("plotting the run")?;
+        Ok(())
+    })?;
     if !a.quiet {
         println!(
             "{} backend: {:.1} s simulated in {:.2} s (RTF {:.4}); {} network spikes; run written to {}",
@@ -174,12 +214,30 @@ fn grid(a: GridArgs) -> Result<()> {
     Ok(())
 }
 
+fn plot(a: PlotArgs) -> Result<()> {
+    if !a.run_dir.join("summary.json").is_file() {
+        return Err(seqlearn_nest::usage!(
+            "{} is not a run directory (no summary.json); pass a directory written by `simulate`",
+            a.run_dir.display()
+        ));
+    }
+    if a.analyse {
+        analysis::analyse_run(&a.run_dir, &analysis::AnalysisOptions::default())?;
+    }
+    let files = seqlearn_nest::plot::render_plots(&a.run_dir, a.window)?;
+    for f in files {
+        println!("{}", f.display());
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Simulate(a) => simulate(a),
         Command::Grid(a) => grid(a),
         Command::Bench(a) => seqlearn_nest::bench::run(&a),
+        Command::Plot(a) => plot(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

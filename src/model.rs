@@ -10,6 +10,8 @@ use crate::network::StpParams;
 pub struct ModelParams {
     pub dt: f64,
     pub r_max_hz: f64,
+    pub tau_decay_ms: f64,
+    pub tau_rise_ms: f64,
     /// `dt / tau_decay`.
     pub kd: f64,
     /// `dt / tau_rise`.
@@ -29,6 +31,8 @@ impl ModelParams {
         ModelParams {
             dt: m.dt_ms,
             r_max_hz: m.r_max_hz,
+            tau_decay_ms: m.tau_decay_ms,
+            tau_rise_ms: m.tau_rise_ms,
             kd: m.dt_ms / m.tau_decay_ms,
             kr: m.dt_ms / m.tau_rise_ms,
             eta: m.eta,

@@ -1,16 +1,122 @@
-//! The NEST backend: maps a [`Job`](super::Job) onto the `seqlearnmodule`
-//! extension module through `crate::nest`.
+//! The NEST backend: maps a [`Job`] onto the `seqlearnmodule` extension
+//! module (cpp/) through the kernel wrapper in `crate::nest`. The network,
+//! input trains, phases and recording plan are the core's; this file only
+//! translates them into NEST nodes and connections and steps the kernel.
 
-use anyhow::{bail, Result};
+use std::collections::HashMap;
+
+use anyhow::{Context, Result};
 
 use super::{Engine, Job, Outcome, Progress};
+use crate::config::{SpikeLaw, StpVariant};
+use crate::input::StepSpikes;
+use crate::model;
+use crate::nest::{self as kernel, NestKernel, NeuronDefaults, NeuronSpec, NodeId, SynapseBatch};
+use crate::record::Recording;
+use crate::usage;
 
-pub struct NestEngine;
+/// Simulated time per `run` call: keeps the progress bar moving and the
+/// recorder buffers small without re-preparing the kernel.
+const CHUNK_MS: f64 = 1000.0;
+
+pub struct NestEngine {
+    kernel: NestKernel,
+}
 
 impl NestEngine {
+    /// Loads libpython, the NEST kernel and the module (see docs/nest.md).
     pub fn load() -> Result<NestEngine> {
-        bail!("the NEST backend is not wired up in this build yet")
+        Ok(NestEngine {
+            kernel: NestKernel::load()?,
+        })
     }
+}
+
+/// Multimeter samples gathered into the plan's layout.
+struct NeuronSamples {
+    n_rec: usize,
+    row_of_step: HashMap<u64, usize>,
+    rec: Recording,
+}
+
+impl NeuronSamples {
+    fn new(n_rec: usize) -> Self {
+        NeuronSamples {
+            n_rec,
+            row_of_step: HashMap::new(),
+            rec: Recording::default(),
+        }
+    }
+
+    /// Reads and clears the multimeter, keeping the samples the plan wants.
+    fn take(
+        &mut self,
+        k: &mut NestKernel,
+        job: &Job,
+        neuron_index: &HashMap<NodeId, usize>,
+    ) -> Result<()> {
+        let mm = k.take_multimeter()?;
+        let dt = job.model.dt;
+        let plan = job.record;
+        let phases = &job.schedule.phases;
+        for i in 0..mm.times.len() {
+            let step = (mm.times[i] / dt).round() as u64;
+            let Some(pi) = phases.iter().position(|p| step < p.end) else {
+                continue;
+            };
+            if !plan.samples_neurons(pi, step) {
+                continue;
+            }
+            let n_rec = self.n_rec;
+            let rec = &mut self.rec;
+            let row = *self.row_of_step.entry(step).or_insert_with(|| {
+                rec.neuron_steps.push(step);
+                rec.u.resize(rec.u.len() + n_rec, f64::NAN);
+                rec.rho.resize(rec.rho.len() + n_rec, f64::NAN);
+                rec.neuron_steps.len() - 1
+            });
+            let n = neuron_index[&mm.senders[i]];
+            let j = plan
+                .neurons
+                .binary_search(&n)
+                .map_err(|_| anyhow::anyhow!("multimeter sample of unrecorded neuron {n}"))?;
+            rec.u[row * n_rec + j] = mm.u[i];
+            rec.rho[row * n_rec + j] = mm.rho[i];
+        }
+        Ok(())
+    }
+
+    /// The samples ordered by step (threads deliver them in any order).
+    fn into_recording(self) -> Recording {
+        let NeuronSamples { n_rec, rec, .. } = self;
+        let mut order: Vec<usize> = (0..rec.neuron_steps.len()).collect();
+        order.sort_by_key(|&i| rec.neuron_steps[i]);
+        let take = |v: &[f64]| -> Vec<f64> {
+            order
+                .iter()
+                .flat_map(|&i| v[i * n_rec..(i + 1) * n_rec].iter().copied())
+                .collect()
+        };
+        Recording {
+            u: take(&rec.u),
+            rho: take(&rec.rho),
+            neuron_steps: order.iter().map(|&i| rec.neuron_steps[i]).collect(),
+            ..Recording::default()
+        }
+    }
+}
+
+fn stp_variant(v: StpVariant) -> kernel::StpVariant {
+    match v {
+        StpVariant::Original => kernel::StpVariant::Original,
+        StpVariant::Off => kernel::StpVariant::Off,
+        StpVariant::TsodyksMarkram => kernel::StpVariant::TsodyksMarkram,
+    }
+}
+
+/// NEST seeds are in `[1, 2^31 - 1]`; fold the 64-bit master seed into it.
+fn nest_seed(seed: u64) -> u32 {
+    ((seed ^ (seed >> 31)) % 0x7fff_fffe + 1) as u32
 }
 
 impl Engine for NestEngine {
@@ -18,7 +124,250 @@ impl Engine for NestEngine {
         "nest"
     }
 
-    fn run(&mut self, _job: &Job, _progress: Progress) -> Result<Outcome> {
-        bail!("the NEST backend is not wired up in this build yet")
+    fn run(&mut self, job: &Job, progress: Progress) -> Result<Outcome> {
+        let net = job.network;
+        let mp = job.model;
+        let dt = mp.dt;
+        if !(mp.learn_input && mp.learn_recurrent) {
+            return Err(usage!(
+                "model.learn_input/learn_recurrent = false is only supported by the native \
+                 engine; use --backend native"
+            ));
+        }
+        let k = &mut self.kernel;
+        k.reset(job.threads, nest_seed(job.seed))?;
+        k.set_neuron_defaults(&NeuronDefaults {
+            r_max: mp.r_max_hz,
+            tau_decay: mp.tau_decay_ms,
+            tau_rise: mp.tau_rise_ms,
+            eta: mp.eta,
+            variance_tracking: mp.variance_tracking,
+            bias_learning: mp.bias_learning,
+            spike_law: match mp.spike_law {
+                SpikeLaw::Exponential => kernel::SpikeLaw::Exponential,
+                SpikeLaw::Linear => kernel::SpikeLaw::Linear,
+            },
+        })?;
+
+        // Neurons, with their circuit position and initial weights per slot.
+        let specs: Vec<NeuronSpec> = (0..net.n_neurons())
+            .map(|n| {
+                let c = &net.circuits[net.neuron_circuit[n]];
+                NeuronSpec {
+                    circuit_size: c.k,
+                    circuit_index: n - c.first_neuron,
+                    weights: net.synapses[net.incoming(n)].iter().map(|s| s.w0).collect(),
+                }
+            })
+            .collect();
+        let ids = k
+            .create_neurons(&specs)
+            .context("creating the network neurons")?;
+        for c in &net.circuits {
+            k.connect_circuit(&ids[c.first_neuron..c.first_neuron + c.k])?;
+        }
+
+        // One spike generator per input channel: one train for all targets.
+        let mut trains = vec![Vec::new(); net.n_inputs];
+        for (t, ch) in job.input.events() {
+            trains[ch as usize].push(t as f64 * dt);
+        }
+        let gens = k
+            .create_inputs(&trains)
+            .context("creating the input generators")?;
+
+        // Synapses: input synapses may need another STP variant (textbook: static).
+        let node_of = |j: usize| {
+            if net.is_input_source(j) {
+                gens[j]
+            } else {
+                ids[j - net.n_inputs]
+            }
+        };
+        let mut input_batch = SynapseBatch::default();
+        let mut rec_batch = SynapseBatch::default();
+        for (s, syn) in net.synapses.iter().enumerate() {
+            let batch = if net.is_input_source(syn.source) {
+                &mut input_batch
+            } else {
+                &mut rec_batch
+            };
+            batch.push(
+                node_of(syn.source),
+                ids[syn.target],
+                net.slot(s),
+                syn.stp.u,
+                syn.stp.d,
+                syn.stp.f,
+            );
+        }
+        k.connect(&input_batch, stp_variant(model::variant_for(mp.stp, true)))
+            .context("connecting the input synapses")?;
+        k.connect(&rec_batch, stp_variant(model::variant_for(mp.stp, false)))
+            .context("connecting the recurrent synapses")?;
+
+        let resets: Vec<f64> = job
+            .schedule
+            .reset_steps()
+            .iter()
+            .map(|&t| t as f64 * dt)
+            .collect();
+        k.set_reset_times(&resets)?;
+
+        if let Some(forced) = job.forced {
+            let mut per_neuron = vec![Vec::new(); net.n_neurons()];
+            for (t, n) in forced.events() {
+                per_neuron[n as usize].push(t as f64 * dt);
+            }
+            for (n, times) in per_neuron.iter().enumerate() {
+                k.set_forced_spikes(ids[n], times)?;
+            }
+        }
+
+        // Recording.
+        let plan = job.record;
+        k.record_spikes()?;
+        let rec_neurons: Vec<NodeId> = plan.neurons.iter().map(|&n| ids[n]).collect();
+        // The multimeter samples every step and is thinned to the plan, so
+        // that the sample grid is the native one (t % every == 0).
+        let mut slots_of: HashMap<usize, Vec<i64>> = HashMap::new();
+        for &s in &plan.synapses {
+            slots_of
+                .entry(net.synapses[s].target)
+                .or_default()
+                .push(net.slot(s) as i64);
+        }
+        let synapse_interval = plan.synapse_every as f64 * dt;
+        for (&n, slots) in &slots_of {
+            k.set_recorded_slots(ids[n], slots, synapse_interval)?;
+        }
+
+        // Step through the phases. NEST refuses to touch recorders inside a
+        // Prepare/Run/Cleanup context, so each phase is one context (run in
+        // chunks for the progress bar), and recorders are read in between.
+        let neuron_index: HashMap<NodeId, usize> =
+            ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+        let mut samples = NeuronSamples::new(plan.neurons.len());
+        let mut spike_events: Vec<(u64, u32)> = Vec::new();
+        let mm = if rec_neurons.is_empty() {
+            None
+        } else {
+            Some(k.record_multimeter(&rec_neurons, dt)?)
+        };
+        // Recorders take stamps in (start, stop]; step t has stamp t+1 and its
+        // sample reaches the multimeter one slice later, in the next context:
+        // so windows reach one step back, and after the run one extra step
+        // without learning flushes the last sample.
+        let window = |k: &mut NestKernel, from: u64, to: u64| -> Result<()> {
+            if let Some(mm) = mm {
+                k.set_neuron_f64(mm, "stop", to as f64 * dt)?;
+                k.set_neuron_f64(mm, "start", from.saturating_sub(1) as f64 * dt)?;
+            }
+            Ok(())
+        };
+        for (pi, phase) in job.schedule.phases.iter().enumerate() {
+            k.set_learning(phase.train)?;
+            let to = if plan.neuron_phases[pi] {
+                phase.end
+            } else {
+                phase.start
+            };
+            window(k, phase.start, to)?;
+            k.prepare()?;
+            let mut t = phase.start;
+            while t < phase.end {
+                let steps = ((CHUNK_MS / dt) as u64).min(phase.end - t);
+                k.run(steps as f64 * dt)?;
+                t += steps;
+                progress(t);
+            }
+            k.cleanup()?;
+            let spikes = k.take_spikes()?;
+            for (&sender, &time) in spikes.senders.iter().zip(&spikes.times) {
+                let n = *neuron_index
+                    .get(&sender)
+                    .context("NEST reported a spike from an unknown node")?;
+                spike_events.push(((time / dt).round() as u64, n as u32));
+            }
+            if mm.is_some() {
+                samples.take(k, job, &neuron_index)?;
+            }
+        }
+        let n_steps = job.schedule.n_steps();
+        // Final learned state, in network order (before the flush step).
+        let mut weights = Vec::with_capacity(net.synapses.len());
+        let (mut s, mut q) = (Vec::new(), Vec::new());
+        let mut bias = Vec::with_capacity(net.n_neurons());
+        for (n, &id) in ids.iter().enumerate() {
+            let expect = net.incoming(n).len();
+            let w = k.weights(id)?;
+            anyhow::ensure!(
+                w.len() == expect,
+                "node {id}: {} weights, expected {expect}",
+                w.len()
+            );
+            weights.extend(w);
+            s.extend(k.neuron_vector(id, "S")?);
+            q.extend(k.neuron_vector(id, "Q")?);
+            bias.push(k.neuron_scalar(id, "bias")?);
+        }
+        if mm.is_some() {
+            k.set_learning(false)?;
+            window(k, n_steps, n_steps)?;
+            k.simulate(dt)?;
+            samples.take(k, job, &neuron_index)?;
+        }
+        let mut rec = samples.into_recording();
+
+        // Synapse traces, from the neurons' slot recordings.
+        if !plan.synapses.is_empty() {
+            let syn_pos: HashMap<usize, usize> = plan
+                .synapses
+                .iter()
+                .enumerate()
+                .map(|(i, &s)| (s, i))
+                .collect();
+            let n_syn = plan.synapses.len();
+            let mut row_of: HashMap<u64, usize> = HashMap::new();
+            let mut targets: Vec<usize> = slots_of.keys().copied().collect();
+            targets.sort_unstable();
+            let mut entries = Vec::new();
+            for n in targets {
+                let r = k.take_slot_recording(ids[n])?;
+                for i in 0..r.times.len() {
+                    let s = net.target_offsets[n] + r.slots[i] as usize;
+                    entries.push((
+                        (r.times[i] / dt).round() as u64,
+                        syn_pos[&s],
+                        r.weights[i],
+                        r.epsps[i],
+                    ));
+                }
+            }
+            let mut steps: Vec<u64> = entries.iter().map(|e| e.0).collect();
+            steps.sort_unstable();
+            steps.dedup();
+            for (i, &st) in steps.iter().enumerate() {
+                row_of.insert(st, i);
+            }
+            rec.synapse_steps = steps;
+            rec.weight = vec![f64::NAN; rec.synapse_steps.len() * n_syn];
+            rec.epsp = vec![f64::NAN; rec.synapse_steps.len() * n_syn];
+            for (st, j, w, y) in entries {
+                let row = row_of[&st];
+                rec.weight[row * n_syn + j] = w;
+                rec.epsp[row * n_syn + j] = y;
+            }
+        }
+
+        Ok(Outcome {
+            spikes: StepSpikes::from_events(net.n_neurons(), n_steps, spike_events),
+            recording: rec,
+            weights,
+            s,
+            q,
+            bias,
+            engine_version: "NEST 3.10 + seqlearnmodule".into(),
+        })
     }
 }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what seqlearn-nest needs on a fresh Debian machine: the C++ headers
+# NEST's module API needs, a project venv with NEST 3.10 (PyPI wheel) and the
+# NESTML toolchain, and (for the report test) Chromium. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+need_apt=()
+for pkg in libboost-dev libltdl-dev libgsl-dev g++ python3-venv; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ "${SEQLEARN_WITH_BROWSER:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+  need_apt+=(chromium)
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need_apt[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+PY=${SEQLEARN_BASE_PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $($PY --version)"
+  "$PY" -m venv .venv
+fi
+if ! .venv/bin/python -c "import importlib.util as u, sys; sys.exit(0 if u.find_spec('nest') else 1)" 2>/dev/null; then
+  echo "setup: installing nest-simulator==3.10.0 into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check nest-simulator==3.10.0
+fi
+if [ "${SEQLEARN_WITH_NESTML:-1}" = 1 ] && ! .venv/bin/python -c "import pynestml" 2>/dev/null; then
+  echo "setup: installing the NESTML toolchain into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check -r nestml-models/requirements.txt
+fi
+echo "setup: done (NEST venv: $(pwd)/.venv)"

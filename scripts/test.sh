@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite: set-up, Rust tests (native + NEST, which must not
+# skip), the PyNEST module test, the NESTML tests, formatting and lints.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SEQLEARN_WITH_BROWSER=1 bash scripts/setup.sh
+
+export SEQLEARN_REQUIRE_NEST=1        # build.rs: missing NEST is an error
+export SEQLEARN_REQUIRE_MODULE=1      # NESTML comparison must not skip
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+
+cargo fmt --all -- --check
+cargo clippy --release --all-targets -- -D warnings
+cargo build --release
+cargo test --release
+
+module=$(ls -t target/release/build/seqlearn-nest-*/out/seqlearnmodule.so | head -n1)
+export SEQLEARN_NEST_MODULE="$PWD/$module"
+.venv/bin/python tests/python/test_pynest_module.py "$SEQLEARN_NEST_MODULE"
+bash nestml-models/run_tests.sh
+echo "scripts/test.sh: all suites passed"

@@ -1,0 +1,364 @@
+//! The CLI end to end: outputs, determinism, replay, and bad input (exit 2,
+//! a message naming the problem, no run directory left behind).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_seqlearn-nest");
+
+const TINY: &str = r#"
+seed = 3
+[network]
+grid = [2, 3]
+k_min = 2
+k_max = 4
+n_inputs = 12
+n_conn = 10
+[input]
+t_noise_range_ms = [100.0, 200.0]
+t_pattern_ms = [100.0]
+[[phases]]
+name = "train"
+role = "train"
+duration_ms = 1500.0
+[[phases]]
+name = "fit"
+role = "readout_fit"
+duration_ms = 500.0
+mode = "alternating"
+[[phases]]
+name = "test"
+role = "test"
+duration_ms = 500.0
+mode = "alternating"
+[record]
+neurons = { random = 5 }
+synapses = { random = 4 }
+dt_rec_synapses_ms = 5.0
+phases = ["train", "test"]
+"#;
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn simulate(cfg: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut a = vec![
+        "simulate",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+        "--no-analysis",
+    ];
+    a.extend_from_slice(extra);
+    run(&a)
+}
+
+fn write_cfg(dir: &Path, text: &str) -> PathBuf {
+    let p = dir.join("exp.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+const FILES: &[(&str, &str)] = &[
+    ("circuits.csv", "circuit,x,y,k,first_neuron"),
+    ("neurons.csv", "neuron,circuit,bias_final"),
+    ("sources.csv", "source,kind,index,U,D_ms,F_ms"),
+    ("circuit_pairs.csv", "pre_circuit,post_circuit"),
+    (
+        "synapses.csv",
+        "synapse,source,target,slot,kind,w_initial,w_final,U,D_ms,F_ms",
+    ),
+    ("input_spikes.csv", "channel,time_ms"),
+    ("spikes.csv", "sender,time_ms"),
+    (
+        "phases.csv",
+        "phase,start_ms,end_ms,kind,sequence,pattern,warp,train",
+    ),
+    (
+        "protocol.csv",
+        "phase,name,role,start_ms,end_ms,train,reset",
+    ),
+    ("patterns.csv", "pattern,channel,time_ms"),
+    ("neuron_traces.csv", "time_ms,sender,u,rho"),
+    (
+        "synapse_traces.csv",
+        "time_ms,synapse,source,target,weight,epsp",
+    ),
+];
+
+#[test]
+fn simulate_writes_every_file_with_its_header() {
+    let d = tmp();
+    let cfg = write_cfg(d.path(), TINY);
+    let out = d.path().join("run");
+    ok(&simulate(&cfg, &out, &[]));
+    for (file, header) in FILES {
+        let text = std::fs::read_to_string(out.join(file)).unwrap();
+        assert_eq!(text.lines().next().unwrap(), *header, "{file}");
+        assert!(!text.contains('#'), "{file} has no comment lines");
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["backend"], "native");
+    assert_eq!(s["seed"], 3);
+    assert_eq!(s["simulated_ms"], 2500.0);
+    assert!(s["counts"]["network_spikes"].as_u64().unwrap() > 100);
+    // Neuron traces only in the recorded phases: train [0,1500) and test [2000,2500).
+    let traces = std::fs::read_to_string(out.join("neuron_traces.csv")).unwrap();
+    let times: Vec<f64> = traces
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(times.iter().all(|&t| t < 1500.0 || t >= 2000.0));
+    assert_eq!(times.len(), 5 * 2000);
+    assert!(!d.path().join("run.partial").exists());
+}
+
+#[test]
+fn same_seed_gives_identical_files_and_other_seed_differs() {
+    let d = tmp();
+    let cfg = write_cfg(d.path(), TINY);
+    let (a, b, c) = (d.path().join("a"), d.path().join("b"), d.path().join("c"));
+    ok(&simulate(&cfg, &a, &[]));
+    ok(&simulate(&cfg, &b, &[]));
+    ok(&simulate(&cfg, &c, &["--seed", "4"]));
+    for (file, _) in FILES {
+        let fa = std::fs::read(a.join(file)).unwrap();
+        assert_eq!(fa, std::fs::read(b.join(file)).unwrap(), "{file}");
+    }
+    assert_ne!(
+        std::fs::read(a.join("spikes.csv")).unwrap(),
+        std::fs::read(c.join("spikes.csv")).unwrap()
+    );
+}
+
+#[test]
+fn replay_reproduces_a_run_and_forced_spikes_are_obeyed() {
+    let d = tmp();
+    let cfg = write_cfg(d.path(), TINY);
+    let a = d.path().join("a");
+    ok(&simulate(&cfg, &a, &[]));
+    // Replay with the run's own config, network and input.
+    let r = d.path().join("r");
+    ok(&run(&[
+        "simulate",
+        "--replay",
+        a.to_str().unwrap(),
+        "--out",
+        r.to_str().unwrap(),
+        "-q",
+        "--no-analysis",
+    ]));
+    for file in [
+        "spikes.csv",
+        "synapses.csv",
+        "input_spikes.csv",
+        "neuron_traces.csv",
+    ] {
+        assert_eq!(
+            std::fs::read(a.join(file)).unwrap(),
+            std::fs::read(r.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+    // Forcing the run's spikes under another seed reproduces its traces.
+    let f = d.path().join("f");
+    let spikes = a.join("spikes.csv");
+    ok(&run(&[
+        "simulate",
+        "--replay",
+        a.to_str().unwrap(),
+        "--forced-spikes",
+        spikes.to_str().unwrap(),
+        "--seed",
+        "777",
+        "--out",
+        f.to_str().unwrap(),
+        "-q",
+        "--no-analysis",
+    ]));
+    for file in [
+        "spikes.csv",
+        "synapses.csv",
+        "neuron_traces.csv",
+        "synapse_traces.csv",
+    ] {
+        assert_eq!(
+            std::fs::read(a.join(file)).unwrap(),
+            std::fs::read(f.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn grid_prints_the_circuit_table_and_writes_network_files() {
+    let d = tmp();
+    let out = d.path().join("g");
+    let o = run(&[
+        "grid",
+        "--grid",
+        "4x3",
+        "--k-min",
+        "3",
+        "--k-max",
+        "3",
+        "--inputs",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    ok(&o);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("12 circuits, 36 neurons, 5 inputs"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("circuits.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        13
+    );
+}
+
+/// Runs a failing command: exit code 2, the message mentions every `needles`,
+/// and no run directory is left.
+fn fails(args: &[&str], out: &Path, needles: &[&str]) {
+    let o = run(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "args {args:?}\nstderr: {err}");
+    for n in needles {
+        assert!(err.contains(n), "expected `{n}` in: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!out.exists(), "no run directory after an error");
+    let mut partial = out.as_os_str().to_owned();
+    partial.push(".partial");
+    assert!(
+        !Path::new(&partial).exists(),
+        "no partial directory after an error"
+    );
+}
+
+#[test]
+fn bad_input_is_exit_2_with_a_message_and_no_output() {
+    let d = tmp();
+    let out = d.path().join("never");
+    let o = out.to_str().unwrap();
+    let cases: &[(&str, &[&str])] = &[
+        ("[network\ngrid = [2, 2]\n", &["invalid config"]),
+        ("[network]\nk_mni = 3\n", &["k_mni"]),
+        ("[network]\nk_min = 6\nk_max = 3\n", &["k_min", "k_max"]),
+        (
+            "[[phases]]\nname = \"t\"\nrole = \"train\"\nduration_ms = -100.0\n",
+            &["duration_ms"],
+        ),
+        ("[network]\nn_inputs = 0\n", &["n_inputs"]),
+        (
+            "[input]\nt_noise_range_ms = [500.0, 300.0]\n",
+            &["t_noise_range_ms"],
+        ),
+        ("[model]\nstp = \"markram\"\n", &["stp", "original"]),
+    ];
+    for (i, (text, needles)) in cases.iter().enumerate() {
+        let cfg = d.path().join(format!("bad{i}.toml"));
+        std::fs::write(&cfg, text).unwrap();
+        fails(
+            &[
+                "simulate",
+                "--config",
+                cfg.to_str().unwrap(),
+                "--out",
+                o,
+                "-q",
+            ],
+            &out,
+            needles,
+        );
+    }
+    fails(
+        &[
+            "simulate",
+            "--config",
+            "/no/such/file.toml",
+            "--out",
+            o,
+            "-q",
+        ],
+        &out,
+        &["/no/such/file.toml"],
+    );
+    fails(
+        &["simulate", "--replay", "/no/such/run", "--out", o, "-q"],
+        &out,
+        &["/no/such/run"],
+    );
+    fails(
+        &["simulate", "--grid", "10by5", "--out", o, "-q"],
+        &out,
+        &["NxM"],
+    );
+    // A forced-spike file with the wrong columns.
+    let cfg = write_cfg(d.path(), TINY);
+    let bad = d.path().join("bad_spikes.csv");
+    std::fs::write(&bad, "neuron,t\n0,1.0\n").unwrap();
+    fails(
+        &[
+            "simulate",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--forced-spikes",
+            bad.to_str().unwrap(),
+            "--out",
+            o,
+            "-q",
+        ],
+        &out,
+        &["bad_spikes.csv", "sender,time_ms"],
+    );
+    std::fs::write(&bad, "sender,time_ms\n9999,1.0\n").unwrap();
+    fails(
+        &[
+            "simulate",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--forced-spikes",
+            bad.to_str().unwrap(),
+            "--out",
+            o,
+            "-q",
+        ],
+        &out,
+        &["9999"],
+    );
+    // An existing run directory is not overwritten without --force.
+    let existing = d.path().join("exists");
+    std::fs::create_dir(&existing).unwrap();
+    let o2 = run(&[
+        "simulate",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        existing.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(o2.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o2.stderr).contains("--force"));
+}
