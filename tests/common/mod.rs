@@ -287,8 +287,14 @@ pub fn write_run(dir: &Path, spec: &Spec) -> Written {
 
     if spec.write_summary {
         let summary = serde_json::json!({
-            "config": {"dt_ms": 1.0, "tau_decay_ms": 20.0, "n_inputs": spec.n_inputs,
-                        "grid": {"n": gn, "m": gm}, "k_min": spec.k, "k_max": spec.k},
+            "config": {
+                "seed": spec.seed,
+                "network": {"grid": [gn, gm], "k_min": spec.k, "k_max": spec.k,
+                            "n_inputs": spec.n_inputs},
+                "model": {"dt_ms": 1.0, "tau_decay_ms": 20.0, "tau_rise_ms": 2.0},
+                "input": {"pattern_sequences": spec.sequences},
+                "phases": [{"name": "train", "role": "train", "duration_ms": spec.train_ms}]
+            },
             "seed": spec.seed, "backend": "synthetic", "threads": 1,
             "versions": {"seqlearn_nest": "test", "nest": null},
             "simulated_ms": end,
