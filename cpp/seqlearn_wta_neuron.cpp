@@ -84,6 +84,43 @@ times_to_steps( const std::vector< double >& times, const double dt, const std::
   steps.erase( std::unique( steps.begin(), steps.end() ), steps.end() );
   return steps;
 }
+
+//! Trace update of all slots with this step's input amplitudes (which are
+//! consumed); returns sum_j w_j * Y_j of the next step (without new input).
+__attribute__( ( noinline ) ) double
+trace_step( double* __restrict in,
+  double* __restrict e,
+  double* __restrict f,
+  const double* __restrict w,
+  const size_t n,
+  const double kd,
+  const double kr )
+{
+  double acc = 0.0;
+  for ( size_t j = 0; j < n; ++j )
+  {
+    const double a = in[ j ];
+    in[ j ] = 0.0;
+    const double ej = e[ j ] + ( a - e[ j ] * kd );
+    const double fj = f[ j ] + ( a - f[ j ] * kr );
+    e[ j ] = ej;
+    f[ j ] = fj;
+    acc += w[ j ] * ( ( ej - ej * kd ) - ( fj - fj * kr ) );
+  }
+  return acc;
+}
+
+//! sum_j w_j * Y_j of the next step (without new input).
+double
+predicted_input( const double* e, const double* f, const double* w, const size_t n, const double kd, const double kr )
+{
+  double acc = 0.0;
+  for ( size_t j = 0; j < n; ++j )
+  {
+    acc += w[ j ] * ( ( e[ j ] - e[ j ] * kd ) - ( f[ j ] - f[ j ] * kr ) );
+  }
+  return acc;
+}
 }
 
 /* ---------------------------------------------------------------- Parameters */
@@ -420,22 +457,23 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
     const long t = origin.get_steps() + lag;
     double* in = B_.in_.data() + static_cast< size_t >( nest::kernel().event_delivery_manager.get_modulo( lag ) ) * n;
 
-    // a. trace update with the spikes of step t-1, or reset
+    // a. trace update with the spikes of step t-1, or reset.  The same pass
+    // accumulates sum_j w_j * Y_j(t+1) for the prediction in f. (valid as
+    // long as w does not change in between, i.e. unless this neuron learns
+    // in this step).
+    double* e = S_.e_.data();
+    double* f = S_.f_.data();
+    const double* w = S_.w_.data();
+    double acc = 0.0;
     if ( std::binary_search( V_.reset_steps_.begin(), V_.reset_steps_.end(), t ) )
     {
       std::fill( in, in + n, 0.0 );
-      std::fill( S_.e_.begin(), S_.e_.end(), 0.0 );
-      std::fill( S_.f_.begin(), S_.f_.end(), 0.0 );
+      std::fill( e, e + n, 0.0 );
+      std::fill( f, f + n, 0.0 );
     }
     else
     {
-      for ( size_t j = 0; j < n; ++j )
-      {
-        const double a = in[ j ];
-        in[ j ] = 0.0;
-        S_.e_[ j ] += a - S_.e_[ j ] * kd;
-        S_.f_[ j ] += a - S_.f_[ j ] * kr;
-      }
+      acc = trace_step( in, e, f, w, n, kd, kr );
     }
 
     // per-slot recording: weight at the start of the step and Y
@@ -528,17 +566,17 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
 
     B_.logger_.record_data( t );
 
-    // f. prediction of the potential of step t+1
+    // f. prediction of the potential of step t+1: the jump of this step's
+    // spikes enters e and f alike and cancels in Y(t+1) = e - f.
     if ( std::binary_search( V_.reset_steps_.begin(), V_.reset_steps_.end(), t + 1 ) )
     {
       S_.u_next_ = S_.bias_;
     }
     else
     {
-      double acc = 0.0;
-      for ( size_t j = 0; j < n; ++j )
+      if ( spiked and P_.learning_ )
       {
-        acc += S_.w_[ j ] * ( ( S_.e_[ j ] - S_.e_[ j ] * kd ) - ( S_.f_[ j ] - S_.f_[ j ] * kr ) );
+        acc = predicted_input( e, f, w, n, kd, kr );  // w changed: recompute
       }
       S_.u_next_ = S_.bias_ + acc;
     }

@@ -191,3 +191,126 @@ fn nest_kernel_end_to_end() {
     let w_two: Vec<Vec<f64>> = t.neurons.iter().map(|&n| k.weights(n).unwrap()).collect();
     assert_eq!(w_long, w_two);
 }
+
+/// Paper-sized network (50 circuits of 2..10 neurons, 100 Poisson inputs,
+/// ~1000 circuit pairs all-to-all), stochastic spiking, learning on.
+/// `cargo test --release --test nest_kernel -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn nest_kernel_scale() {
+    let Some(mut k) = kernel() else { return };
+    let t0 = std::time::Instant::now();
+    k.reset(1, 99).unwrap();
+    k.set_neuron_defaults(&NeuronDefaults::default()).unwrap();
+    // deterministic pseudo-random numbers without extra dependencies
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut rnd = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let n_circ = 50;
+    let sizes: Vec<usize> = (0..n_circ).map(|_| 2 + (rnd() * 9.0) as usize).collect();
+    let mut pairs = std::collections::BTreeSet::new();
+    while pairs.len() < 1000 {
+        let a = (rnd() * n_circ as f64) as usize;
+        let b = (rnd() * n_circ as f64) as usize;
+        if a != b {
+            pairs.insert((a, b));
+        }
+    }
+    let n_inputs = 100;
+    // sources of each circuit: inputs, then neurons of presynaptic circuits
+    let mut first = vec![0usize; n_circ];
+    let mut acc = 0;
+    for c in 0..n_circ {
+        first[c] = acc;
+        acc += sizes[c];
+    }
+    let mut pre_circ: Vec<Vec<usize>> = vec![Vec::new(); n_circ];
+    for &(a, b) in &pairs {
+        pre_circ[b].push(a);
+    }
+    let mut specs = Vec::new();
+    for c in 0..n_circ {
+        let n_rec: usize = pre_circ[c].iter().map(|&a| sizes[a]).sum();
+        for i in 0..sizes[c] {
+            specs.push(NeuronSpec {
+                circuit_size: sizes[c],
+                circuit_index: i,
+                weights: vec![0.0; n_inputs + n_rec],
+            });
+        }
+    }
+    let ids = k.create_neurons(&specs).unwrap();
+    for c in 0..n_circ {
+        k.connect_circuit(&ids[first[c]..first[c] + sizes[c]])
+            .unwrap();
+    }
+    let sim_ms = 5000.0;
+    let trains: Vec<Vec<f64>> = (0..n_inputs)
+        .map(|_| {
+            (0..sim_ms as usize)
+                .filter(|_| rnd() < 0.005)
+                .map(|t| t as f64)
+                .collect()
+        })
+        .collect();
+    let inputs = k.create_inputs(&trains).unwrap();
+    let mut batch = SynapseBatch::default();
+    for c in 0..n_circ {
+        for i in 0..sizes[c] {
+            let tgt = ids[first[c] + i];
+            let mut slot = 0;
+            for &inp in &inputs {
+                batch.push(inp, tgt, slot, 1.0, 1.0, 1.0);
+                slot += 1;
+            }
+            for &a in &pre_circ[c] {
+                for j in 0..sizes[a] {
+                    batch.push(ids[first[a] + j], tgt, slot, 0.5, 110.0, 5.0);
+                    slot += 1;
+                }
+            }
+        }
+    }
+    let n_syn = batch.len();
+    k.connect(&batch, StpVariant::Original).unwrap();
+    k.set_reset_times(&[3000.0]).unwrap();
+    k.set_learning(true).unwrap();
+    k.record_spikes().unwrap();
+    let t_build = t0.elapsed();
+    let t1 = std::time::Instant::now();
+    k.prepare().unwrap();
+    for _ in 0..5 {
+        k.run(sim_ms / 5.0).unwrap();
+    }
+    k.cleanup().unwrap();
+    let t_sim = t1.elapsed();
+    let spikes = k.take_spikes().unwrap();
+    let rate = spikes.senders.len() as f64 / ids.len() as f64 / (sim_ms / 1000.0);
+    eprintln!(
+        "{} neurons, {} synapses: build {:.2?}, simulate {} ms in {:.2?} (RTF {:.3}), mean rate {:.1} Hz",
+        ids.len(),
+        n_syn,
+        t_build,
+        sim_ms,
+        t_sim,
+        t_sim.as_secs_f64() / (sim_ms / 1000.0),
+        rate
+    );
+    // every circuit fires at R_max in total: mean rate = 50 circuits * ~95 Hz / N
+    let expect = n_circ as f64 * 100.0 * (1.0 - (-0.1f64).exp()) / 0.1 / ids.len() as f64;
+    assert!(
+        (rate - expect).abs() < 0.1 * expect,
+        "rate {rate} vs {expect}"
+    );
+    assert!(k.weights(ids[0]).unwrap().iter().any(|&w| w != 0.0));
+}
+
+#[test]
+fn nest_kernel_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<NestKernel>();
+}

@@ -7,15 +7,17 @@
 //! See `docs/nest.md`.
 //!
 //! The NEST kernel is a process-wide singleton: a [`NestKernel`] holds a
-//! global lock for its lifetime, so a second `load` in another thread waits
-//! until the first handle is dropped (and one thread must not hold two).
+//! global lease for its lifetime, so a second `load` waits until the first
+//! handle is dropped (one thread must not try to hold two).  All calls into
+//! NEST run on one dedicated thread, so a `NestKernel` may be used from (and
+//! moved to) any thread.
 //!
 //! Time convention of this wrapper: all times are native step times in ms
 //! (step `t` <-> `t * dt`, `dt = 1 ms`), for input spikes, output spikes,
 //! multimeter samples, reset times and forced spikes alike.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{mpsc, Condvar, Mutex, OnceLock};
 
 use anyhow::{anyhow, bail, Context, Result};
 
@@ -315,14 +317,85 @@ pub struct StpState {
     pub u: f64,
 }
 
-static KERNEL_LOCK: Mutex<()> = Mutex::new(());
+/// Ownership of the process-wide kernel: at most one [`NestKernel`] exists at
+/// a time; `acquire` waits for the current owner to drop its handle.
+struct KernelLease;
+
+static KERNEL_BUSY: Mutex<bool> = Mutex::new(false);
+static KERNEL_FREED: Condvar = Condvar::new();
+
+impl KernelLease {
+    fn acquire() -> Self {
+        let mut busy = KERNEL_BUSY.lock().unwrap_or_else(|p| p.into_inner());
+        while *busy {
+            busy = KERNEL_FREED.wait(busy).unwrap_or_else(|p| p.into_inner());
+        }
+        *busy = true;
+        KernelLease
+    }
+}
+
+impl Drop for KernelLease {
+    fn drop(&mut self) {
+        *KERNEL_BUSY.lock().unwrap_or_else(|p| p.into_inner()) = false;
+        KERNEL_FREED.notify_one();
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// All NEST calls run on one dedicated OS thread: NEST and its OpenMP
+/// thread pool must be driven from a single master thread (calling it from
+/// changing threads, as a test harness does, crashes libgomp workers).
+fn nest_thread() -> &'static Mutex<mpsc::Sender<Job>> {
+    static SENDER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+    SENDER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("nest-kernel".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job();
+                }
+            })
+            .expect("cannot spawn the NEST thread");
+        Mutex::new(tx)
+    })
+}
+
+/// Run `f` on the NEST thread and wait for its result.
+fn exec<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> Result<R> {
+    let (tx, rx) = mpsc::sync_channel::<std::thread::Result<R>>(1);
+    let job: Job = Box::new(move || {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        let _ = tx.send(r);
+    });
+    nest_thread()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .send(job)
+        .map_err(|_| anyhow!("the NEST thread is gone"))?;
+    match rx.recv() {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(_)) => bail!("a NEST call panicked"),
+        Err(_) => bail!("the NEST thread is gone"),
+    }
+}
+
+/// Run an FFI call on the NEST thread; errors carry `what` as context.
+fn call<T: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> std::result::Result<T, cxx::Exception> + Send + 'static,
+) -> Result<T> {
+    exec(f)?.map_err(|e| anyhow!("{what}: {}", e.what()))
+}
 
 /// Handle to the (process-wide) NEST kernel with the seqlearn module.
 pub struct NestKernel {
     paths: NestPaths,
     prepared: bool,
     initialized: bool,
-    _guard: MutexGuard<'static, ()>,
+    _lease: KernelLease,
 }
 
 impl std::fmt::Debug for NestKernel {
@@ -332,10 +405,6 @@ impl std::fmt::Debug for NestKernel {
             .field("prepared", &self.prepared)
             .finish()
     }
-}
-
-fn ctx<T>(r: std::result::Result<T, cxx::Exception>, what: &str) -> Result<T> {
-    r.map_err(|e| anyhow!("{what}: {}", e.what()))
 }
 
 fn to_i64(v: usize, what: &str) -> Result<i64> {
@@ -354,18 +423,16 @@ impl NestKernel {
     /// Like [`NestKernel::load`] with explicit paths.  Within one process
     /// only one module path can ever be loaded.
     pub fn load_from(paths: NestPaths) -> Result<Self> {
-        let guard = KERNEL_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        let lease = KernelLease::acquire();
         let s = |p: &Path| p.to_string_lossy().into_owned();
-        ctx(
-            ffi::load(&s(&paths.libpython), &s(&paths.kernel), &s(&paths.module)),
-            "loading NEST",
-        )
-        .with_context(|| format!("NEST backend unavailable ({INSTALL_HINT})"))?;
+        let (py, kernel, module) = (s(&paths.libpython), s(&paths.kernel), s(&paths.module));
+        call("loading NEST", move || ffi::load(&py, &kernel, &module))
+            .with_context(|| format!("NEST backend unavailable ({INSTALL_HINT})"))?;
         Ok(NestKernel {
             paths,
             prepared: false,
             initialized: false,
-            _guard: guard,
+            _lease: lease,
         })
     }
 
@@ -381,19 +448,21 @@ impl NestKernel {
     }
 
     /// Reset the kernel (ResetKernel), set 1 ms resolution, `threads` local
-    /// threads and the RNG seed, and install the seqlearn module.  Forgets
-    /// every node created before.
+    /// threads and the RNG seed (>= 1), and install the seqlearn module.
+    /// Forgets every node created before.
     pub fn reset(&mut self, threads: usize, seed: u32) -> Result<()> {
         if self.prepared {
             self.cleanup()?;
         }
+        self.initialized = false;
         let threads = i32::try_from(threads).context("threads too large")?;
-        ctx(
-            ffi::api_init(threads, i64::from(seed)),
-            "resetting the NEST kernel",
-        )?;
+        call("resetting the NEST kernel", move || {
+            ffi::api_init(threads, i64::from(seed))
+        })?;
         let module = self.paths.module.to_string_lossy().into_owned();
-        ctx(ffi::install_module(&module), "installing seqlearnmodule")?;
+        call("installing seqlearnmodule", move || {
+            ffi::install_module(&module)
+        })?;
         self.initialized = true;
         Ok(())
     }
@@ -401,7 +470,8 @@ impl NestKernel {
     /// Defaults of `seqlearn_wta_neuron` for neurons created afterwards.
     pub fn set_neuron_defaults(&mut self, p: &NeuronDefaults) -> Result<()> {
         self.require_init()?;
-        ctx(
+        let p = p.clone();
+        call("setting neuron defaults", move || {
             ffi::set_neuron_defaults(
                 p.r_max,
                 p.tau_decay,
@@ -410,9 +480,8 @@ impl NestKernel {
                 p.variance_tracking,
                 p.bias_learning,
                 p.spike_law.as_str(),
-            ),
-            "setting neuron defaults",
-        )
+            )
+        })
     }
 
     /// Create the neurons; returns their node ids (consecutive).
@@ -431,10 +500,9 @@ impl NestKernel {
             n_in.push(to_i64(s.weights.len(), "n_incoming")?);
             weights.extend_from_slice(&s.weights);
         }
-        let first = ctx(
-            ffi::create_neurons(&size, &index, &n_in, &weights),
-            "creating neurons",
-        )?;
+        let first = call("creating neurons", move || {
+            ffi::create_neurons(&size, &index, &n_in, &weights)
+        })?;
         Ok((0..specs.len() as i64).map(|i| first + i).collect())
     }
 
@@ -442,7 +510,8 @@ impl NestKernel {
     /// that they exchange their potentials.
     pub fn connect_circuit(&mut self, ids: &[NodeId]) -> Result<()> {
         self.require_init()?;
-        ctx(ffi::connect_circuit(ids), "connecting a circuit")
+        let ids = ids.to_vec();
+        call("connecting a circuit", move || ffi::connect_circuit(&ids))
     }
 
     /// One spike_generator per channel with the given native step times (ms);
@@ -459,7 +528,9 @@ impl NestKernel {
             times.extend_from_slice(t);
             offsets.push(times.len());
         }
-        let first = ctx(ffi::create_inputs(&offsets, &times), "creating inputs")?;
+        let first = call("creating inputs", move || {
+            ffi::create_inputs(&offsets, &times)
+        })?;
         Ok((0..trains.len() as i64).map(|i| first + i).collect())
     }
 
@@ -479,39 +550,40 @@ impl NestKernel {
         {
             bail!("SynapseBatch: arrays differ in length");
         }
-        ctx(
+        let b = batch.clone();
+        call("connecting synapses", move || {
             ffi::connect(
-                &batch.sources,
-                &batch.targets,
-                &batch.slots,
-                &batch.u,
-                &batch.d,
-                &batch.f,
+                &b.sources,
+                &b.targets,
+                &b.slots,
+                &b.u,
+                &b.d,
+                &b.f,
                 variant.as_str(),
-            ),
-            "connecting synapses",
-        )
+            )
+        })
     }
 
     /// Reset times (native step times, ms) of every neuron and synapse.
     pub fn set_reset_times(&mut self, times_ms: &[f64]) -> Result<()> {
         self.require_init()?;
-        ctx(ffi::set_reset_times(times_ms), "setting reset times")
+        let t = times_ms.to_vec();
+        call("setting reset times", move || ffi::set_reset_times(&t))
     }
 
     /// Switch STDP (and bias learning) on or off for all neurons.
     pub fn set_learning(&mut self, on: bool) -> Result<()> {
         self.require_init()?;
-        ctx(ffi::set_learning(on), "setting the learning flag")
+        call("setting the learning flag", move || ffi::set_learning(on))
     }
 
     /// Make `node` spike exactly at these native step times (ms), never at random.
     pub fn set_forced_spikes(&mut self, node: NodeId, times_ms: &[f64]) -> Result<()> {
         self.require_init()?;
-        ctx(
-            ffi::set_forced_spikes(node, times_ms),
-            "setting forced spikes",
-        )
+        let t = times_ms.to_vec();
+        call("setting forced spikes", move || {
+            ffi::set_forced_spikes(node, &t)
+        })
     }
 
     /// Record weight and EPSP of these slots of `node` every `interval_ms`.
@@ -522,31 +594,31 @@ impl NestKernel {
         interval_ms: f64,
     ) -> Result<()> {
         self.require_init()?;
-        ctx(
-            ffi::set_recorded_slots(node, slots, interval_ms),
-            "setting recorded slots",
-        )
+        let s = slots.to_vec();
+        call("setting recorded slots", move || {
+            ffi::set_recorded_slots(node, &s, interval_ms)
+        })
     }
 
     /// Spike recorder on every neuron created so far.
     pub fn record_spikes(&mut self) -> Result<NodeId> {
         self.require_init()?;
-        ctx(ffi::record_spikes(), "creating the spike recorder")
+        call("creating the spike recorder", ffi::record_spikes)
     }
 
     /// Multimeter recording `u` and `rho` of `ids` every `interval_ms`.
     pub fn record_multimeter(&mut self, ids: &[NodeId], interval_ms: f64) -> Result<NodeId> {
         self.require_init()?;
-        ctx(
-            ffi::record_multimeter(ids, interval_ms),
-            "creating the multimeter",
-        )
+        let ids = ids.to_vec();
+        call("creating the multimeter", move || {
+            ffi::record_multimeter(&ids, interval_ms)
+        })
     }
 
     /// NEST Prepare (once before a series of [`NestKernel::run`] chunks).
     pub fn prepare(&mut self) -> Result<()> {
         self.require_init()?;
-        ctx(ffi::prepare(), "NEST prepare")?;
+        call("NEST prepare", ffi::prepare)?;
         self.prepared = true;
         Ok(())
     }
@@ -556,14 +628,14 @@ impl NestKernel {
         if !self.prepared {
             bail!("NestKernel::run needs prepare() first");
         }
-        ctx(ffi::run(ms), "NEST run")
+        call("NEST run", move || ffi::run(ms))
     }
 
     /// NEST Cleanup (after the last chunk).
     pub fn cleanup(&mut self) -> Result<()> {
         if self.prepared {
             self.prepared = false;
-            ctx(ffi::cleanup(), "NEST cleanup")?;
+            call("NEST cleanup", ffi::cleanup)?;
         }
         Ok(())
     }
@@ -579,77 +651,77 @@ impl NestKernel {
     /// Simulated time in ms.
     pub fn time_ms(&self) -> Result<f64> {
         self.require_init()?;
-        ctx(ffi::kernel_time(), "reading the kernel time")
+        call("reading the kernel time", ffi::kernel_time)
     }
 
     /// Spikes recorded since the last call (native step times).
     pub fn take_spikes(&mut self) -> Result<Spikes> {
         self.require_init()?;
-        let n = ctx(ffi::fetch_spikes(), "reading spikes")?;
-        let mut s = Spikes {
-            senders: vec![0; n],
-            times: vec![0.0; n],
-        };
-        ctx(
-            ffi::copy_spikes(&mut s.senders, &mut s.times),
-            "reading spikes",
-        )?;
-        Ok(s)
+        call("reading spikes", || {
+            let n = ffi::fetch_spikes()?;
+            let mut s = Spikes {
+                senders: vec![0; n],
+                times: vec![0.0; n],
+            };
+            ffi::copy_spikes(&mut s.senders, &mut s.times)?;
+            Ok(s)
+        })
     }
 
-    /// Multimeter samples since the last call (native step times).
+    /// Multimeter samples since the last call (native step times).  NEST
+    /// hands over the samples of a run's last step with the next run.
     pub fn take_multimeter(&mut self) -> Result<MultimeterData> {
         self.require_init()?;
-        let n = ctx(ffi::fetch_multimeter(), "reading the multimeter")?;
-        let mut m = MultimeterData {
-            senders: vec![0; n],
-            times: vec![0.0; n],
-            u: vec![0.0; n],
-            rho: vec![0.0; n],
-        };
-        ctx(
-            ffi::copy_multimeter(&mut m.senders, &mut m.times, &mut m.u, &mut m.rho),
-            "reading the multimeter",
-        )?;
-        Ok(m)
+        call("reading the multimeter", || {
+            let n = ffi::fetch_multimeter()?;
+            let mut m = MultimeterData {
+                senders: vec![0; n],
+                times: vec![0.0; n],
+                u: vec![0.0; n],
+                rho: vec![0.0; n],
+            };
+            ffi::copy_multimeter(&mut m.senders, &mut m.times, &mut m.u, &mut m.rho)?;
+            Ok(m)
+        })
     }
 
     /// Slot recording of `node` since the last call.
     pub fn take_slot_recording(&mut self, node: NodeId) -> Result<SlotRecording> {
         self.require_init()?;
-        let n = ctx(ffi::fetch_slot_recording(node), "reading a slot recording")?;
-        let mut r = SlotRecording {
-            times: vec![0.0; n],
-            slots: vec![0; n],
-            weights: vec![0.0; n],
-            epsps: vec![0.0; n],
-        };
-        ctx(
-            ffi::copy_slot_recording(&mut r.times, &mut r.slots, &mut r.weights, &mut r.epsps),
-            "reading a slot recording",
-        )?;
-        Ok(r)
+        call("reading a slot recording", move || {
+            let n = ffi::fetch_slot_recording(node)?;
+            let mut r = SlotRecording {
+                times: vec![0.0; n],
+                slots: vec![0; n],
+                weights: vec![0.0; n],
+                epsps: vec![0.0; n],
+            };
+            ffi::copy_slot_recording(&mut r.times, &mut r.slots, &mut r.weights, &mut r.epsps)?;
+            Ok(r)
+        })
     }
 
     /// A vector entry of a neuron's status (`weights`, `S`, `Q`, `epsp_e`,
     /// `epsp_f`, `reset_times`, `forced_spikes`, ...).
     pub fn neuron_vector(&self, node: NodeId, key: &str) -> Result<Vec<f64>> {
         self.require_init()?;
-        let what = format!("reading '{key}' of node {node}");
-        let n = ctx(ffi::get_vector_len(node, key), &what)?;
-        let mut v = vec![0.0; n];
-        ctx(ffi::get_vector(node, key, &mut v), &what)?;
-        Ok(v)
+        let k = key.to_string();
+        call(&format!("reading '{key}' of node {node}"), move || {
+            let n = ffi::get_vector_len(node, &k)?;
+            let mut v = vec![0.0; n];
+            ffi::get_vector(node, &k, &mut v)?;
+            Ok(v)
+        })
     }
 
     /// A numeric or boolean entry of a neuron's status (`bias`, `bias_S`,
     /// `bias_Q`, `n_train_steps`, `u`, `rho`, parameters, ...).
     pub fn neuron_scalar(&self, node: NodeId, key: &str) -> Result<f64> {
         self.require_init()?;
-        ctx(
-            ffi::get_scalar(node, key),
-            &format!("reading '{key}' of node {node}"),
-        )
+        let k = key.to_string();
+        call(&format!("reading '{key}' of node {node}"), move || {
+            ffi::get_scalar(node, &k)
+        })
     }
 
     pub fn weights(&self, node: NodeId) -> Result<Vec<f64>> {
@@ -658,42 +730,42 @@ impl NestKernel {
 
     pub fn set_neuron_vector(&mut self, node: NodeId, key: &str, values: &[f64]) -> Result<()> {
         self.require_init()?;
-        ctx(
-            ffi::set_vector(node, key, values),
-            &format!("setting '{key}' of node {node}"),
-        )
+        let (k, v) = (key.to_string(), values.to_vec());
+        call(&format!("setting '{key}' of node {node}"), move || {
+            ffi::set_vector(node, &k, &v)
+        })
     }
 
     pub fn set_neuron_f64(&mut self, node: NodeId, key: &str, value: f64) -> Result<()> {
         self.require_init()?;
-        ctx(
-            ffi::set_double(node, key, value),
-            &format!("setting '{key}' of node {node}"),
-        )
+        let k = key.to_string();
+        call(&format!("setting '{key}' of node {node}"), move || {
+            ffi::set_double(node, &k, value)
+        })
     }
 
     pub fn set_neuron_i64(&mut self, node: NodeId, key: &str, value: i64) -> Result<()> {
         self.require_init()?;
-        ctx(
-            ffi::set_long(node, key, value),
-            &format!("setting '{key}' of node {node}"),
-        )
+        let k = key.to_string();
+        call(&format!("setting '{key}' of node {node}"), move || {
+            ffi::set_long(node, &k, value)
+        })
     }
 
     pub fn set_neuron_bool(&mut self, node: NodeId, key: &str, value: bool) -> Result<()> {
         self.require_init()?;
-        ctx(
-            ffi::set_bool(node, key, value),
-            &format!("setting '{key}' of node {node}"),
-        )
+        let k = key.to_string();
+        call(&format!("setting '{key}' of node {node}"), move || {
+            ffi::set_bool(node, &k, value)
+        })
     }
 
     pub fn set_neuron_str(&mut self, node: NodeId, key: &str, value: &str) -> Result<()> {
         self.require_init()?;
-        ctx(
-            ffi::set_string(node, key, value),
-            &format!("setting '{key}' of node {node}"),
-        )
+        let (k, v) = (key.to_string(), value.to_string());
+        call(&format!("setting '{key}' of node {node}"), move || {
+            ffi::set_string(node, &k, &v)
+        })
     }
 
     /// STP state of the connections `pairs[i] = (source, target)`.
@@ -702,11 +774,11 @@ impl NestKernel {
         let src: Vec<i64> = pairs.iter().map(|p| p.0).collect();
         let tgt: Vec<i64> = pairs.iter().map(|p| p.1).collect();
         let n = pairs.len();
-        let (mut s, mut r, mut u) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-        ctx(
-            ffi::get_stp_state(&src, &tgt, &mut s, &mut r, &mut u),
-            "reading STP state",
-        )?;
+        let (s, r, u) = call("reading STP state", move || {
+            let (mut s, mut r, mut u) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+            ffi::get_stp_state(&src, &tgt, &mut s, &mut r, &mut u)?;
+            Ok((s, r, u))
+        })?;
         Ok((0..n)
             .map(|i| StpState {
                 s: s[i],
@@ -720,16 +792,20 @@ impl NestKernel {
 impl Drop for NestKernel {
     fn drop(&mut self) {
         if self.prepared {
-            let _ = ffi::cleanup();
+            let _ = call("NEST cleanup", ffi::cleanup);
         }
     }
 }
 
 /// Path of the module .so the current process has loaded, if any.
 pub fn loaded_module() -> Option<PathBuf> {
-    if ffi::is_loaded() {
-        Some(PathBuf::from(ffi::loaded_module_path()))
-    } else {
-        None
-    }
+    exec(|| {
+        if ffi::is_loaded() {
+            Some(PathBuf::from(ffi::loaded_module_path().to_string()))
+        } else {
+            None
+        }
+    })
+    .ok()
+    .flatten()
 }
