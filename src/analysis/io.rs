@@ -380,36 +380,165 @@ pub fn read_neuron_circuits(dir: &Path) -> Result<Vec<usize>> {
     Ok(out)
 }
 
-/// Samples of `neuron_traces.csv` restricted to `t0 <= time_ms < t1` (streamed,
-/// so a large file is not held in memory). Also returns the set of every
-/// recorded sender in the whole file.
+/// Samples of `neuron_traces.csv` inside the given windows (`t0 <= time_ms < t1`).
 pub struct RhoSamples {
     pub time_ms: Vec<f64>,
     pub sender: Vec<u32>,
     pub rho: Vec<f64>,
-    pub all_senders: BTreeSet<u32>,
+    /// Every sender with at least one sample inside a window.
+    pub window_senders: BTreeSet<u32>,
 }
 
+/// Files larger than this are entered by binary search on `time_ms`.
+const SEEK_ABOVE_BYTES: u64 = 64 << 20;
+
+/// Reads the samples of `neuron_traces.csv` inside `windows`, streamed (the
+/// file can be many GB). The file is written in time order; reading stops
+/// after the last window, and a file above 64 MiB is entered by a binary
+/// search on `time_ms` near the first window instead of being read from the
+/// top. (If the rows turn out not to be in time order, the whole file is
+/// read.)
 pub fn read_rho_window(dir: &Path, windows: &[(f64, f64)]) -> Result<RhoSamples> {
-    let mut f = CsvFile::open(dir, "neuron_traces.csv")?;
-    let [t, s, rho] = f.cols(["time_ms", "sender", "rho"])?;
+    read_rho_window_seeking(dir, windows, SEEK_ABOVE_BYTES)
+}
+
+/// [`read_rho_window`] with the size above which the file is entered by seeking.
+pub fn read_rho_window_seeking(
+    dir: &Path,
+    windows: &[(f64, f64)],
+    seek_above_bytes: u64,
+) -> Result<RhoSamples> {
+    use std::io::{BufRead, BufReader, Seek, SeekFrom};
+    let head = CsvFile::open(dir, "neuron_traces.csv")?;
+    let [t, s, rho] = head.cols(["time_ms", "sender", "rho"])?;
+    let path = head.path.clone();
+    let ncols = head.headers.len();
+    drop(head);
     let mut out = RhoSamples {
         time_ms: Vec::new(),
         sender: Vec::new(),
         rho: Vec::new(),
-        all_senders: BTreeSet::new(),
+        window_senders: BTreeSet::new(),
     };
-    f.for_each(|r| {
-        let sender = r.usize(s)? as u32;
-        out.all_senders.insert(sender);
-        let time = r.f64(t)?;
-        if windows.iter().any(|&(a, b)| time >= a && time < b) {
-            out.time_ms.push(time);
-            out.sender.push(sender);
-            out.rho.push(r.f64(rho)?);
+    if windows.is_empty() {
+        return Ok(out);
+    }
+    let first = windows.iter().map(|w| w.0).fold(f64::INFINITY, f64::min);
+    let last = windows
+        .iter()
+        .map(|w| w.1)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let open = || File::open(&path).with_context(|| format!("cannot open {}", path.display()));
+    let size = std::fs::metadata(&path)?.len();
+    // time of the first complete line at or after byte `off`
+    let time_at = |off: u64| -> Result<Option<f64>> {
+        let mut r = BufReader::new(open()?);
+        r.seek(SeekFrom::Start(off))?;
+        let mut line = String::new();
+        r.read_line(&mut line)?; // partial line
+        line.clear();
+        if r.read_line(&mut line)? == 0 {
+            return Ok(None);
         }
-        Ok(())
-    })?;
+        Ok(line
+            .trim()
+            .split(',')
+            .nth(t)
+            .and_then(|v| v.trim().parse().ok()))
+    };
+    let mut start = 0u64;
+    if size > seek_above_bytes {
+        let (mut lo, mut hi) = (0u64, size);
+        while hi - lo > 1 << 16 {
+            let mid = lo + (hi - lo) / 2;
+            match time_at(mid)? {
+                Some(x) if x < first => lo = mid,
+                _ => hi = mid,
+            }
+        }
+        start = lo;
+    }
+    let mut reader = BufReader::new(open()?);
+    let mut skipped = String::new();
+    if start == 0 {
+        reader.read_line(&mut skipped)?; // header
+    } else {
+        reader.seek(SeekFrom::Start(start))?;
+        reader.read_line(&mut skipped)?; // partial line
+    }
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(reader);
+    let mut rec = csv::StringRecord::new();
+    let mut prev = f64::NEG_INFINITY;
+    let mut sorted = true;
+    let mut row = 0usize;
+    let where_ = |row: usize| {
+        if start == 0 {
+            format!("{}:{}", path.display(), row + 1)
+        } else {
+            format!("{} (row {} after byte {start})", path.display(), row)
+        }
+    };
+    while csv
+        .read_record(&mut rec)
+        .with_context(|| format!("{}: malformed CSV", where_(row + 1)))?
+    {
+        row += 1;
+        if rec.len() < ncols {
+            bail!("{}: {} fields, expected {}", where_(row), rec.len(), ncols);
+        }
+        let field = |i: usize, what: &str| -> Result<f64> {
+            rec[i].parse::<f64>().map_err(|_| {
+                anyhow!(
+                    "{}: column `{what}`: cannot parse {:?} as a number",
+                    where_(row),
+                    &rec[i]
+                )
+            })
+        };
+        let time = field(t, "time_ms")?;
+        if time < prev {
+            sorted = false;
+        }
+        prev = time;
+        if sorted && time >= last {
+            break;
+        }
+        if windows.iter().any(|&(a, b)| time >= a && time < b) {
+            let sender = field(s, "sender")?;
+            if sender < 0.0 || sender.fract() != 0.0 {
+                bail!("{}: column `sender`: {sender} is not an id", where_(row));
+            }
+            out.time_ms.push(time);
+            out.sender.push(sender as u32);
+            out.window_senders.insert(sender as u32);
+            out.rho.push(field(rho, "rho")?);
+        }
+    }
+    if !sorted && start > 0 {
+        // entered by seeking but not in time order: read it all
+        out = RhoSamples {
+            time_ms: Vec::new(),
+            sender: Vec::new(),
+            rho: Vec::new(),
+            window_senders: BTreeSet::new(),
+        };
+        let mut f = CsvFile::open(dir, "neuron_traces.csv")?;
+        f.for_each(|r| {
+            let time = r.f64(t)?;
+            if windows.iter().any(|&(a, b)| time >= a && time < b) {
+                let sender = r.usize(s)? as u32;
+                out.time_ms.push(time);
+                out.sender.push(sender);
+                out.window_senders.insert(sender);
+                out.rho.push(r.f64(rho)?);
+            }
+            Ok(())
+        })?;
+    }
     Ok(out)
 }
 
@@ -491,5 +620,32 @@ pub fn run_constants(summary: Option<&serde_json::Value>) -> RunConstants {
         dt_from,
         tau_decay_ms,
         tau_decay_from,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fmt::Write as _;
+
+    #[test]
+    fn rho_window_by_seeking_equals_full_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut text = String::from("time_ms,sender,u,rho\n");
+        for t in 0..20_000 {
+            for k in 0..10 {
+                let _ = writeln!(text, "{t},{k},0.5,{}", (t * 10 + k) as f64 * 1e-6);
+            }
+        }
+        std::fs::write(tmp.path().join("neuron_traces.csv"), text).unwrap();
+        let w = [(12_000.0, 12_300.0), (15_000.5, 15_010.0)];
+        let full = read_rho_window_seeking(tmp.path(), &w, u64::MAX).unwrap();
+        let seek = read_rho_window_seeking(tmp.path(), &w, 0).unwrap();
+        assert_eq!(full.time_ms.len(), 3090);
+        assert_eq!(full.time_ms, seek.time_ms);
+        assert_eq!(full.sender, seek.sender);
+        assert_eq!(full.rho, seek.rho);
+        assert_eq!(seek.window_senders.len(), 10);
+        assert_eq!(seek.time_ms[0], 12_000.0);
     }
 }

@@ -85,14 +85,26 @@ pub fn compute(
             })
             .collect();
         let r = io::read_rho_window(dir, &windows).context("reading neuron_traces.csv")?;
-        let all = r.all_senders.len() >= n && (0..n as u32).all(|k| r.all_senders.contains(&k));
-        if all {
+        // every neuron must have samples inside each reference window
+        let covered = |a: f64, b: f64| {
+            let mut seen = vec![false; n];
+            for i in 0..r.time_ms.len() {
+                if r.time_ms[i] >= a && r.time_ms[i] < b && (r.sender[i] as usize) < n {
+                    seen[r.sender[i] as usize] = true;
+                }
+            }
+            seen.iter().filter(|&&x| x).count()
+        };
+        let worst = windows
+            .iter()
+            .map(|&(a, b)| covered(a, b))
+            .min()
+            .unwrap_or(0);
+        if worst >= n {
             Some(r)
         } else {
             warnings.push(format!(
-                "ordering: neuron_traces.csv records {} of {} neurons, using spike trains",
-                r.all_senders.len(),
-                n
+                "ordering: neuron_traces.csv records {worst} of {n} neurons in the reference presentation, using spike trains"
             ));
             None
         }

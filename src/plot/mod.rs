@@ -3,7 +3,7 @@
 //!
 //! Spike rasters are drawn as one compact `<path class="spikes">` (one
 //! `M x y v h` segment per spike) laid over a plotters chart, so a raster
-//! of 150 000 spikes stays around 2 MB; above that, or when asked, the
+//! of 60 000 spikes stays around 1.2 MB; above that, or when asked, the
 //! window is drawn as a density image (`<path class="density-N">`).
 
 pub mod grid;
@@ -16,7 +16,7 @@ use plotters::style::RGBColor;
 use std::path::{Path, PathBuf};
 
 /// Largest number of spikes drawn one by one in a raster.
-pub const MAX_MARKS: usize = 150_000;
+pub const MAX_MARKS: usize = 60_000;
 /// Length of each default raster window (ms).
 pub const DEFAULT_WINDOW_MS: f64 = 3000.0;
 
