@@ -185,6 +185,27 @@ fn nest_kernel_end_to_end() {
     // the kernel still works afterwards
     assert_eq!(k.weights(n0).unwrap(), w_chunk[0]);
 
+    // ---- reset at step 6 through the C API (after the synapses exist):
+    // traces zeroed at 6, the input spike of step 5 (arriving at 6) is
+    // discarded, STP restarts lazily at the spike of step 10 (R = 1)
+    let t = build_tiny(&mut k, 1, false);
+    k.set_reset_times(&[6.0]).unwrap();
+    k.simulate(20.0).unwrap();
+    for &n in &t.neurons {
+        let ee = k.neuron_vector(n, "epsp_e").unwrap();
+        let ff = k.neuron_vector(n, "epsp_f").unwrap();
+        assert!(close(ee[0], 0.95_f64.powi(8)), "e after reset {}", ee[0]);
+        assert!(close(ff[0], 0.5_f64.powi(8)), "f after reset {}", ff[0]);
+        assert_eq!((ee[1], ff[1]), (0.0, 0.0));
+        assert_eq!(k.neuron_vector(n, "reset_times").unwrap(), vec![6.0]);
+    }
+    let stp = k.stp_state(&[(t.inputs[0], t.neurons[0])]).unwrap();
+    assert!(
+        close(stp[0].r, 1.0 - (-4.0 / (1.0 + eps)).exp()),
+        "R {}",
+        stp[0].r
+    );
+
     // ---- two threads give the same result in forced mode
     let t = build_tiny(&mut k, 2, true);
     k.simulate(40.0).unwrap();
