@@ -3,7 +3,7 @@
 //! For each target (sequence content), over its last complete presentation
 //! of length `L`: `phase_k = angle(sum_t a_k(t) e^{2πi t/L})` mapped to
 //! `[0, L)`, with `a_k = rho_k` from `neuron_traces.csv` when that file
-//! records every neuron inside that presentation. Otherwise `a_k` is the
+//! has samples of every neuron inside that presentation. Otherwise `a_k` is the
 //! spike train, pooled over the last `ordering_presentations` complete
 //! presentations (each spike at relative phase `(t - start_p) / L_p`, so time
 //! warps are handled), because a single presentation holds too few spikes

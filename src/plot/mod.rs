@@ -4,9 +4,10 @@
 //! Spike rasters are drawn as one compact `<path class="spikes">` (one
 //! `M x y v h` segment per spike) laid over a plotters chart, so a raster
 //! of 60 000 spikes stays around 1.2 MB; above that, or when asked, the
-//! window is drawn as a density image (`<path class="density-N">`).
+//! window is drawn as a density image (an inline PNG, `<image class="density">`).
 
 pub mod grid;
+pub mod png;
 pub mod raster;
 pub mod readout;
 pub mod synapses;

@@ -167,33 +167,28 @@ pub fn draw_raster(path: &Path, r: &Raster<'_>) -> Result<RasterMode> {
                 }
             }
             let cmax = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
-            let mut levels = vec![String::new(); 8];
-            let bw = (x1 - x0) / nb_t as f64;
-            let bh = (y0 - y1).abs() / nb_r as f64;
-            for bt in 0..nb_t {
-                for br in 0..nb_r {
+            // grey + alpha image, row 0 of the image = top row of the plot;
+            // empty bins transparent so the phase shading shows through
+            let mut px_ga = Vec::with_capacity(nb_t * nb_r * 2);
+            for br in (0..nb_r).rev() {
+                for bt in 0..nb_t {
                     let c = counts[bt * nb_r + br];
-                    if c == 0 {
-                        continue;
-                    }
-                    let l = ((8.0 * (c as f64 / cmax).sqrt()).ceil() as usize).clamp(1, 8) - 1;
-                    let x = x0 + bt as f64 * bw;
-                    let y = y0 - (br + 1) as f64 * bh;
-                    let _ = write!(levels[l], "M{x:.1} {y:.1}h{bw:.1}v{bh:.1}h-{bw:.1}z");
+                    let a = if c == 0 {
+                        0
+                    } else {
+                        (40.0 + 215.0 * (c as f64 / cmax).sqrt()).round() as u8
+                    };
+                    px_ga.extend_from_slice(&[0, a]);
                 }
             }
-            let mut s = String::new();
-            for (l, d) in levels.iter().enumerate() {
-                if d.is_empty() {
-                    continue;
-                }
-                let g = 230 - (l as u32 * 230 / 7);
-                let _ = writeln!(
-                    s,
-                    "<path class=\"density-{l}\" fill=\"rgb({g},{g},{g})\" stroke=\"none\" d=\"{d}\"/>"
-                );
-            }
-            extra = s;
+            let png = super::png::encode_gray_alpha(nb_t as u32, nb_r as u32, &px_ga);
+            extra = format!(
+                "<image class=\"density\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" preserveAspectRatio=\"none\" style=\"image-rendering:pixelated\" href=\"data:image/png;base64,{}\"/>\n",
+                y1.min(y0),
+                x1 - x0,
+                (y0 - y1).abs(),
+                super::png::base64(&png)
+            );
         }
     }
     write_svg(path, buf, &extra)?;
