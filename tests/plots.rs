@@ -172,6 +172,24 @@ fn synthetic_run_renders_every_plot() {
     assert!(t.iter().any(|s| s == "readout output") && t.iter().any(|s| s == "time (ms)"));
     let w = svg_doc(&dir.join("plots/synapse_weights.svg"));
     assert!(texts(&w).iter().any(|s| s == "weight w"));
+    // weights and EPSPs: one line per sampled synapse (3), each with its samples
+    for f in ["synapse_weights.svg", "synapse_epsp.svg"] {
+        let svg = svg_doc(&dir.join("plots").join(f));
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let lines: Vec<usize> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("polyline"))
+            .map(|n| {
+                n.attribute("points")
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .count()
+            })
+            .filter(|&k| k > 2)
+            .collect();
+        assert_eq!(lines.len(), 3, "{f}: {lines:?}");
+        assert!(lines.iter().all(|&k| k >= 50), "{f}: {lines:?}");
+    }
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Weight evolution and EPSP traces of the sampled synapses
 //! (synapse_traces.csv), weight histograms before/after (synapses.csv).
 
-use super::{default_windows, palette, pe, write_svg};
+use super::{palette, pe, write_svg};
 use crate::analysis::io::CsvFile;
 use anyhow::Result;
 use plotters::prelude::*;
@@ -254,8 +254,11 @@ pub fn render(dir: &Path, out: &Path, window: Option<(f64, f64)>) -> Result<Vec<
     if dir.join("synapse_traces.csv").exists() {
         let traces = read_traces(dir)?;
         if !traces.is_empty() {
-            let (t0, t1) = bounds(traces.values().flat_map(|t| t.t.iter().copied()));
-            let (t0, t1) = (t0.max(0.0), t1);
+            // exact recorded time range (no padding)
+            let times = || traces.values().flat_map(|t| t.t.iter().copied());
+            let t0 = times().fold(f64::INFINITY, f64::min).max(0.0);
+            let t1 = times().fold(f64::NEG_INFINITY, f64::max);
+            let t1 = if t1 > t0 { t1 } else { t0 + 1.0 };
             let path = out.join("synapse_weights.svg");
             let (wa, wb) = window.unwrap_or((t0, t1));
             line_plot(
@@ -268,20 +271,31 @@ pub fn render(dir: &Path, out: &Path, window: Option<(f64, f64)>) -> Result<Vec<
                 &|t| &t.w,
             )?;
             files.push(path);
-            // EPSPs are fast: show a short window (the given one, else the last
-            // second of the default end window)
+            // EPSPs are fast: a short window at the end of the recording (the
+            // given window if any): 1 s, or 100 samples when sampled coarsely
             let (ea, eb) = match window {
                 Some(w) => w,
                 None => {
-                    let last = default_windows(t1, None).last().cloned().unwrap();
-                    ((last.2 - 1000.0).max(last.1), last.2)
+                    let first = traces
+                        .values()
+                        .next()
+                        .map(|t| t.t.clone())
+                        .unwrap_or_default();
+                    let mut d: Vec<f64> = first
+                        .windows(2)
+                        .map(|w| w[1] - w[0])
+                        .filter(|d| *d > 0.0)
+                        .collect();
+                    d.sort_by(|a, b| a.total_cmp(b));
+                    let dt = d.get(d.len() / 2).copied().unwrap_or(1.0);
+                    ((t1 - (100.0 * dt).max(1000.0)).max(t0), t1)
                 }
             };
             let path = out.join("synapse_epsp.svg");
             line_plot(
                 &path,
                 &format!(
-                    "Unweighted EPSP Y of the sources of {} sampled synapses",
+                    "Unweighted EPSP Y of the sources of {} sampled synapses, {ea:.0}–{eb:.0} ms",
                     traces.len()
                 ),
                 "EPSP Y",
