@@ -19,3 +19,4 @@ pub mod record;
 pub mod report;
 pub mod rng;
 pub mod run;
+pub mod verify;

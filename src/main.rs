@@ -31,6 +31,9 @@ enum Command {
     Grid(GridArgs),
     /// Redraw the plots (and optionally the analyses) of a run directory from its CSVs.
     Plot(PlotArgs),
+    /// Run the forced-spike scenarios on the native engine and on NEST and
+    /// compare every recorded quantity (exit 0 only within tolerance).
+    Verify(VerifyArgs),
     /// Benchmark both engines and a NEST baseline of the same size.
     Bench(seqlearn_nest::bench::BenchArgs),
 }
@@ -111,6 +114,16 @@ struct SimulateArgs {
     /// Skip analyses, plots and the report (CSV recordings only).
     #[arg(long)]
     no_analysis: bool,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// NEST threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Also write the deviations as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -214,6 +227,43 @@ fn grid(a: GridArgs) -> Result<()> {
     Ok(())
 }
 
+fn verify(a: VerifyArgs) -> Result<()> {
+    use seqlearn_nest::verify;
+    let mut nest = seqlearn_nest::engine::nest::NestEngine::load()?;
+    let mut all = Vec::new();
+    println!(
+        "{:<22} {:<11} {:>8} {:>12}",
+        "scenario", "quantity", "values", "max |dev|"
+    );
+    for s in verify::scenarios() {
+        for d in verify::run_scenario(&s, &mut nest, a.threads)
+            .with_context(|| format!("scenario {}", s.name))?
+        {
+            println!(
+                "{:<22} {:<11} {:>8} {:>12.3e}",
+                d.scenario, d.quantity, d.values, d.max_abs
+            );
+            all.push(d);
+        }
+    }
+    if let Some(path) = &a.json {
+        seqlearn_nest::io::write_json(path, &all)?;
+    }
+    let worst = all.iter().map(|d| d.max_abs).fold(0.0, f64::max);
+    if worst <= verify::TOLERANCE {
+        println!(
+            "verify: NEST and native agree within {:e} (largest deviation {worst:.3e})",
+            verify::TOLERANCE
+        );
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "NEST and native differ by up to {worst:.3e} (tolerance {:e}); see the table above",
+            verify::TOLERANCE
+        )
+    }
+}
+
 fn plot(a: PlotArgs) -> Result<()> {
     if !a.run_dir.join("summary.json").is_file() {
         return Err(seqlearn_nest::usage!(
@@ -238,6 +288,7 @@ fn main() -> ExitCode {
         Command::Grid(a) => grid(a),
         Command::Bench(a) => seqlearn_nest::bench::run(&a),
         Command::Plot(a) => plot(a),
+        Command::Verify(a) => verify(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -335,6 +335,9 @@ impl Engine for NestEngine {
             for n in targets {
                 let r = k.take_slot_recording(ids[n])?;
                 for i in 0..r.times.len() {
+                    if (r.times[i] / dt).round() as u64 >= n_steps {
+                        continue; // the flush step after the run
+                    }
                     let s = net.target_offsets[n] + r.slots[i] as usize;
                     entries.push((
                         (r.times[i] / dt).round() as u64,
