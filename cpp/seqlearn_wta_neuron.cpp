@@ -334,6 +334,7 @@ seqlearn_wta_neuron::seqlearn_wta_neuron()
   , P_()
   , S_()
   , B_( *this )
+  , max_connected_slot_( -1 )
 {
   recordablesMap_.create();
 }
@@ -343,6 +344,7 @@ seqlearn_wta_neuron::seqlearn_wta_neuron( const seqlearn_wta_neuron& n )
   , P_( n.P_ )
   , S_( n.S_ )
   , B_( n.B_, *this )
+  , max_connected_slot_( n.max_connected_slot_ )
 {
 }
 
@@ -367,6 +369,11 @@ seqlearn_wta_neuron::set_status( const Dictionary& d )
 {
   Parameters_ ptmp = P_;
   ptmp.set( d );
+  if ( ptmp.n_incoming_ <= max_connected_slot_ )
+  {
+    throw nest::BadProperty( "n_incoming cannot drop below the number of connected slots ("
+      + std::to_string( max_connected_slot_ + 1 ) + ")." );
+  }
   State_ stmp = S_;
   stmp.set( d, ptmp );
   bool clear_rec = false;
@@ -598,6 +605,7 @@ seqlearn_wta_neuron::handles_test_event( nest::SpikeEvent&, size_t receptor_type
   {
     throw nest::UnknownReceptorType( static_cast< long >( receptor_type ), get_name() );
   }
+  max_connected_slot_ = std::max( max_connected_slot_, static_cast< long >( receptor_type ) );
   return receptor_type;
 }
 

@@ -199,6 +199,9 @@ private:
   Variables_ V_;
   Buffers_ B_;
 
+  //! highest slot an incoming spike connection uses (n_incoming may not drop below it)
+  long max_connected_slot_;
+
   static nest::RecordablesMap< seqlearn_wta_neuron > recordablesMap_;
 };
 

@@ -173,6 +173,9 @@ fn nest_kernel_end_to_end() {
     assert!(k.set_neuron_f64(n0, "no_such_parameter", 1.0).is_err());
     assert!(k.set_neuron_vector(n0, "weights", &[1.0]).is_err());
     assert!(k.neuron_vector(n0, "no_such_key").is_err());
+    // slot 1 is connected: n_incoming cannot shrink below 2
+    assert!(k.set_neuron_i64(n0, "n_incoming", 1).is_err());
+    assert_eq!(k.weights(n0).unwrap().len(), 2);
     assert!(k.run(1.0).is_err(), "run without prepare must fail");
     let mut bad = SynapseBatch::default();
     bad.push(t.inputs[0], n0, 7, 1.0, 1.0, 1.0); // slot 7 does not exist
