@@ -126,6 +126,8 @@ fn caption(name: &str) -> String {
         )
     } else if stem == "readout" {
         "Linear readout output (ridge, CV penalty) vs target over the first test phase; shaded: target = 1; top: network state, bottom: input baseline.".into()
+    } else if stem == "assemblies" {
+        "Assemblies: each neuron's activation phase within the pattern presentation vs its phase locking across presentations, coloured by the sign of its significant rate modulation (assemblies.csv).".into()
     } else if stem == "synapse_weights" {
         "Weight evolution of the sampled synapses (synapse_traces.csv).".into()
     } else if stem == "synapse_epsp" {
@@ -139,13 +141,14 @@ fn caption(name: &str) -> String {
 
 /// Display order of the plots.
 fn rank(name: &str) -> usize {
-    const ORDER: [&str; 9] = [
+    const ORDER: [&str; 10] = [
         "grid_heatmap",
         "grid_bars3d",
         "input_raster",
         "network_raster_ordered",
         "network_raster",
         "readout",
+        "assemblies",
         "synapse_weights",
         "synapse_epsp",
         "weight_histograms",

@@ -155,6 +155,7 @@ fn synthetic_run_renders_every_plot() {
         "synapse_epsp.svg",
         "weight_histograms.svg",
         "readout.svg",
+        "assemblies.svg",
     ] {
         assert!(names.contains(&f.to_string()), "{f} missing from {names:?}");
     }
@@ -170,6 +171,14 @@ fn synthetic_run_renders_every_plot() {
     let ro = svg_doc(&dir.join("plots/readout.svg"));
     let t = texts(&ro);
     assert!(t.iter().any(|s| s == "readout output") && t.iter().any(|s| s == "time (ms)"));
+    // assemblies: one dot per neuron with a phase and a locking (40 planted, all up)
+    let a = svg_doc(&dir.join("plots/assemblies.svg"));
+    let doc = roxmltree::Document::parse(&a).unwrap();
+    let dots = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("circle") && n.attribute("r") == Some("2"))
+        .count();
+    assert_eq!(dots, 40);
     let w = svg_doc(&dir.join("plots/synapse_weights.svg"));
     assert!(texts(&w).iter().any(|s| s == "weight w"));
     // weights and EPSPs: one line per sampled synapse (3), each with its samples

@@ -6,6 +6,7 @@
 //! of 60 000 spikes stays around 1.2 MB; above that, or when asked, the
 //! window is drawn as a density image (an inline PNG, `<image class="density">`).
 
+pub mod assemblies;
 pub mod grid;
 pub mod png;
 pub mod raster;
@@ -113,6 +114,9 @@ pub fn render_plots(dir: &Path, window: Option<(f64, f64)>) -> Result<Vec<PathBu
     files.extend(synapses::render(dir, &out, window).context("synapse plots")?);
     if dir.join("readout_output.csv").exists() {
         files.extend(readout::render(dir, &out).context("readout plot")?);
+    }
+    if dir.join("assemblies.csv").exists() {
+        files.extend(assemblies::render(dir, &out).context("assembly plot")?);
     }
     Ok(files)
 }

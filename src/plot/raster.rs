@@ -58,6 +58,7 @@ pub fn draw_raster(path: &Path, r: &Raster<'_>) -> Result<RasterMode> {
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 16))
             .margin(12)
+            .margin_right(28)
             .x_label_area_size(40)
             .y_label_area_size(60)
             .build_cartesian_2d(r.t0..r.t1, 0.0..rows)
