@@ -461,7 +461,11 @@ impl Config {
                 );
             }
             let sum: f64 = i.sequence_probabilities.iter().sum();
-            if i.sequence_probabilities.iter().any(|p| !(*p >= 0.0)) || (sum - 1.0).abs() > 1e-9 {
+            if i.sequence_probabilities
+                .iter()
+                .any(|p| p.is_nan() || *p < 0.0)
+                || (sum - 1.0).abs() > 1e-9
+            {
                 return bad(
                     "input.sequence_probabilities",
                     format!("must be >= 0 and sum to 1, got sum {sum}"),

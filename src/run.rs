@@ -220,13 +220,11 @@ pub fn run_engine(engine: &mut dyn Engine, job: &Job, quiet: bool) -> Result<Out
 
 /// Prepares the output directory: `DIR.partial`, renamed on success.
 fn staging_dir(out: &Path, force: bool) -> Result<PathBuf> {
-    if out.exists() {
-        if !force {
-            return Err(usage!(
-                "output directory {} already exists; choose another --out or pass --force to replace it",
-                out.display()
-            ));
-        }
+    if out.exists() && !force {
+        return Err(usage!(
+            "output directory {} already exists; choose another --out or pass --force to replace it",
+            out.display()
+        ));
     }
     let mut partial = out.as_os_str().to_owned();
     partial.push(".partial");

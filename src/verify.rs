@@ -41,8 +41,10 @@ fn phase(name: &str, role: PhaseRole, ms: f64) -> PhaseConfig {
 /// The base scenario: a 3x2 grid, fast input, a training phase, a test
 /// phase with reset, more training and another test; everything recorded.
 pub fn base_config() -> Config {
-    let mut c = Config::default();
-    c.seed = 2013;
+    let mut c = Config {
+        seed: 2013,
+        ..Config::default()
+    };
     c.network.grid = [3, 2];
     c.network.k_min = 2;
     c.network.k_max = 4;

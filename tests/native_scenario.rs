@@ -29,8 +29,10 @@ fn phase(name: &str, role: PhaseRole, ms: f64) -> PhaseConfig {
 }
 
 fn scenario_config() -> Config {
-    let mut c = Config::default();
-    c.seed = 99;
+    let mut c = Config {
+        seed: 99,
+        ..Config::default()
+    };
     c.network.grid = [2, 2];
     c.network.k_min = 2;
     c.network.k_max = 3;
