@@ -23,7 +23,9 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import glob
+import hashlib
 import importlib.metadata
+import json
 import importlib.util
 import os
 import shutil
@@ -118,15 +120,40 @@ def compile_module(src_dir: str, out_so: str, jobs: int = 2) -> None:
         raise RuntimeError(f"linking {out_so} failed:\n{r.stderr[-4000:]}")
 
 
-def build(out_dir: str, jobs: int = 2) -> str:
+def build_key() -> str:
+    """Hash of everything the module depends on: models, this script, tool versions, compiler."""
+    h = hashlib.sha256()
+    for f in nestml_files() + [os.path.abspath(__file__)]:
+        h.update(os.path.basename(f).encode())
+        with open(f, "rb") as fh:
+            h.update(fh.read())
+    for pkg in ("nestml", "nest-simulator"):
+        h.update(f"{pkg}=={importlib.metadata.version(pkg)}".encode())
+    h.update(os.environ.get("CXX", "g++").encode())
+    return h.hexdigest()
+
+
+def build(out_dir: str, jobs: int = 2, reuse: bool = False) -> str:
+    """Generate and compile; with reuse, keep an existing module built from identical inputs."""
     out_dir = os.path.abspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
+    so = os.path.join(out_dir, MODULE_NAME + ".so")
+    stamp = os.path.join(out_dir, "build-key.json")
+    key = build_key()
+    if reuse and os.path.isfile(so) and os.path.isfile(stamp):
+        with open(stamp) as fh:
+            if json.load(fh).get("key") == key:
+                return so
+    for f in (so, stamp):
+        if os.path.exists(f):
+            os.remove(f)
     src_dir = os.path.join(out_dir, "src")
     if os.path.isdir(src_dir):
         shutil.rmtree(src_dir)
     generate(src_dir)
-    so = os.path.join(out_dir, MODULE_NAME + ".so")
     compile_module(src_dir, so, jobs)
+    with open(stamp, "w") as fh:
+        json.dump({"key": key}, fh)
     return so
 
 
@@ -134,8 +161,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=os.path.join(HERE, "build"), help="build directory")
     ap.add_argument("--jobs", type=int, default=2, help="parallel compiler processes")
+    ap.add_argument("--reuse", action="store_true", help="keep a module built from identical inputs")
     args = ap.parse_args()
-    so = build(args.out, args.jobs)
+    so = build(args.out, args.jobs, args.reuse)
     print(so)
     return 0
 

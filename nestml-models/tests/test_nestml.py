@@ -337,10 +337,14 @@ def test_every_model_is_tested():
 
 @test
 def test_codegen_and_compile():
+    # SEQLEARN_NESTML_BUILD: a kept build directory, reused when models and tools are unchanged
     out = os.environ.get("SEQLEARN_NESTML_BUILD") or tempfile.mkdtemp(prefix="seqlearn-nestml-")
+    reuse = bool(os.environ.get("SEQLEARN_NESTML_BUILD"))
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import build_module; "
-            "print('SO', build_module.build(sys.argv[2]))")
-    p = subprocess.run([sys.executable, "-c", code, MODELS_DIR, out], capture_output=True, text=True, timeout=600)
+            "print('SO', build_module.build(sys.argv[2], reuse=sys.argv[3] == '1'))")
+    t0 = time.time()
+    p = subprocess.run([sys.executable, "-c", code, MODELS_DIR, out, "1" if reuse else "0"],
+                       capture_output=True, text=True, timeout=900)
     so = [ln[3:] for ln in p.stdout.splitlines() if ln.startswith("SO ")]
     assert p.returncode == 0 and so and os.path.isfile(so[0]), \
         f"NESTML code generation / compile failed:\n{p.stdout[-3000:]}\n{p.stderr[-5000:]}"
@@ -348,6 +352,7 @@ def test_codegen_and_compile():
     src = os.path.join(out, "src")
     for f in ("seqlearn_stp_synapse_nestml.h", "seqlearn_wta_neuron_nestml.h", "seqlearn_wta_neuron_nestml.cpp"):
         assert os.path.isfile(os.path.join(src, f)), f + " not generated"
+    return f"{so[0]} ({time.time() - t0:.0f}s" + (", reused if unchanged)" if reuse else ")")
 
 
 def _stp_cases():
