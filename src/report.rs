@@ -215,6 +215,7 @@ pub fn write_report(dir: &Path) -> Result<PathBuf> {
         esc(&name)
     );
 
+    h.push_str("<p class=\"small\"><a href=\"#summary\">summary</a> · <a href=\"#readout\">readouts</a> · <a href=\"#assemblies\">assemblies</a> · <a href=\"#protocol\">protocol</a> · <a href=\"#plots\">plots</a> · <a href=\"#parameters\">parameters</a></p>\n");
     // --- run summary
     h.push_str("<h2 id=\"summary\">Summary</h2>\n");
     let g = |k: &str| summary.get(k);

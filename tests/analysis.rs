@@ -311,6 +311,35 @@ fn missing_or_malformed_files_give_clear_errors() {
         analyse_run(dir, &AnalysisOptions::default()).unwrap_err()
     );
     assert!(e.contains("spikes.csv:2") && e.contains("time_ms"), "{e}");
+    // empty file
+    std::fs::write(dir.join("spikes.csv"), "").unwrap();
+    let e = format!(
+        "{:#}",
+        analyse_run(dir, &AnalysisOptions::default()).unwrap_err()
+    );
+    assert!(e.contains("spikes.csv") && e.contains("empty"), "{e}");
+    // header row missing (data in the first line)
+    std::fs::write(dir.join("spikes.csv"), "3,10\n4,11\n").unwrap();
+    let e = format!(
+        "{:#}",
+        analyse_run(dir, &AnalysisOptions::default()).unwrap_err()
+    );
+    assert!(
+        e.contains("missing column `sender`") && e.contains("header is `3,10`"),
+        "{e}"
+    );
+    // invalid summary.json
+    std::fs::write(dir.join("spikes.csv"), "sender,time_ms\n1,2\n").unwrap();
+    std::fs::write(dir.join("summary.json"), "{ not json").unwrap();
+    let e = format!(
+        "{:#}",
+        analyse_run(dir, &AnalysisOptions::default()).unwrap_err()
+    );
+    assert!(
+        e.contains("summary.json") && e.contains("invalid JSON"),
+        "{e}"
+    );
+    std::fs::remove_file(dir.join("summary.json")).unwrap();
     // missing file
     std::fs::remove_file(dir.join("phases.csv")).unwrap();
     let e = format!(
