@@ -350,10 +350,8 @@ impl Engine for NativeEngine {
                 }
                 if plan.samples_neurons(pi, t) {
                     rec.neuron_steps.push(t);
-                    for &k in &plan.neurons {
-                        rec.u.push(u[k]);
-                        rec.rho.push(rho[k]);
-                    }
+                    rec.u.extend(plan.neurons.iter().map(|&k| u[k]));
+                    rec.rho.extend(plan.neurons.iter().map(|&k| rho[k]));
                 }
                 if plan.samples_synapses(t) {
                     rec.synapse_steps.push(t);
@@ -487,6 +485,33 @@ fn reserve_recording(rec: &mut Recording, job: &Job) {
     rec.synapse_steps.reserve(synapse_samples);
     rec.weight.reserve(synapse_samples * plan.synapses.len());
     rec.epsp.reserve(synapse_samples * plan.synapses.len());
+    for v in [&rec.u, &rec.rho, &rec.weight, &rec.epsp] {
+        advise_huge_pages(v);
+    }
+}
+
+/// Asks the kernel for transparent huge pages behind a large buffer: filling
+/// a recording buffer otherwise takes one page fault per 4 KiB, which costs
+/// about as much as the stores themselves (≈1 µs per step at 100 recorded
+/// neurons, 10 % of a step). Only advice; nothing changes if refused.
+fn advise_huge_pages(v: &Vec<f64>) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = v.as_ptr() as usize;
+        let end = start + v.capacity() * std::mem::size_of::<f64>();
+        let lo = start.next_multiple_of(HUGE);
+        let hi = end / HUGE * HUGE;
+        if hi > lo {
+            // SAFETY: the range lies inside the vector's allocation; madvise
+            // with MADV_HUGEPAGE does not change its contents.
+            unsafe {
+                libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
 }
 
 /// Multiples of `every` in `[a, b)`.
@@ -682,7 +707,7 @@ const LOG2E: f64 = std::f64::consts::LOG2_E;
 // fdlibm's split of ln 2: n * LN2_HI is exact for |n| < 2^11.
 const LN2_HI: f64 = 0.693_147_180_369_123_8; // 0x3fe62e42fee00000
 const LN2_LO: f64 = 1.908_214_929_270_587_7e-10; // 0x3dea39ef35793c76
-// 1.5 * 2^52: adding it rounds to an integer held in the low bits.
+                                                 // 1.5 * 2^52: adding it rounds to an integer held in the low bits.
 const SHIFT: f64 = 6_755_399_441_055_744.0;
 /// Taylor coefficients 1/k!, k = 0..13.
 const C: [f64; 14] = [
