@@ -29,8 +29,11 @@ struct DriverState
 {
   bool nest_initialized = false;
   std::vector< long > neurons;  //!< every seqlearn neuron created so far
+  bool in_context = false;  //!< between sl_prepare and sl_cleanup
   long spike_recorder = 0;
   long multimeter = 0;
+  size_t spikes_taken = 0;  //!< recorder events already handed out (inside a context)
+  size_t mm_taken = 0;
   std::vector< long > spike_senders;
   std::vector< double > spike_times;
   std::vector< long > mm_senders;
@@ -194,6 +197,33 @@ status_entry( const Dictionary& d, const std::string& key )
     throw ArgError( "no status entry '" + key + "'" );
   }
   return d.at( key );
+}
+
+template < typename T >
+void
+drop_front( std::vector< T >& v, size_t k )
+{
+  v.erase( v.begin(), v.begin() + static_cast< std::ptrdiff_t >( std::min( k, v.size() ) ) );
+}
+
+/**
+ * Recorders cannot be modified inside a Prepare/Run/Cleanup context.  Outside
+ * one, empty the recorder; inside, remember how many events were handed out.
+ */
+void
+consume_recorder( long recorder, size_t total, size_t& taken )
+{
+  if ( g.in_context )
+  {
+    taken = total;
+  }
+  else
+  {
+    Dictionary clear;
+    clear[ "n_events" ] = 0L;
+    nest::set_node_status( static_cast< size_t >( recorder ), clear );
+    taken = 0;
+  }
 }
 
 void
@@ -555,7 +585,12 @@ extern "C"
   int
   sl_prepare( void )
   {
-    return guarded( "sl_prepare", [] { nest::prepare(); } );
+    return guarded( "sl_prepare",
+      []
+      {
+        nest::prepare();
+        g.in_context = true;
+      } );
   }
 
   int
@@ -572,7 +607,12 @@ extern "C"
   int
   sl_cleanup( void )
   {
-    return guarded( "sl_cleanup", [] { nest::cleanup(); } );
+    return guarded( "sl_cleanup",
+      []
+      {
+        g.in_context = false;
+        nest::cleanup();
+      } );
   }
 
   int
@@ -606,14 +646,15 @@ extern "C"
         {
           throw StateError( "recorder returned senders and times of different length" );
         }
+        const size_t total = g.spike_senders.size();
+        drop_front( g.spike_senders, g.spikes_taken );
+        drop_front( g.spike_times, g.spikes_taken );
         const double dt = resolution_ms();
         for ( double& t : g.spike_times )
         {
           t -= dt;  // stamp (t+1)*dt -> native step time t*dt
         }
-        Dictionary clear;
-        clear[ "n_events" ] = 0L;
-        nest::set_node_status( static_cast< size_t >( g.spike_recorder ), clear );
+        consume_recorder( g.spike_recorder, total, g.spikes_taken );
         *n = g.spike_senders.size();
       } );
   }
@@ -653,15 +694,17 @@ extern "C"
         {
           throw StateError( "multimeter returned columns of different length" );
         }
+        drop_front( g.mm_senders, g.mm_taken );
+        drop_front( g.mm_times, g.mm_taken );
+        drop_front( g.mm_u, g.mm_taken );
+        drop_front( g.mm_rho, g.mm_taken );
         const double dt = resolution_ms();
         for ( double& t : g.mm_times )
         {
           t -= dt;
         }
-        Dictionary clear;
-        clear[ "n_events" ] = 0L;
-        nest::set_node_status( static_cast< size_t >( g.multimeter ), clear );
-        *n = m;
+        consume_recorder( g.multimeter, m, g.mm_taken );
+        *n = g.mm_senders.size();
       } );
   }
 

@@ -107,10 +107,13 @@ int sl_cleanup( void );
 /* biological time of the kernel in ms */
 int sl_kernel_time( double* ms );
 
-/* Take the recorded spikes (the recorder is emptied). */
+/* Take the spikes recorded since the last take.  Outside a Prepare/Cleanup
+ * context the recorder is emptied; inside one (NEST refuses to modify
+ * recorders there) the events stay in NEST and only the new ones are handed
+ * out, so read after sl_cleanup in long runs to bound memory. */
 int sl_fetch_spikes( size_t* n );
 int sl_copy_spikes( long* senders, double* times, size_t cap );
-/* Take the multimeter data (emptied). */
+/* Take the multimeter samples since the last take (same rules as spikes). */
 int sl_fetch_multimeter( size_t* n );
 int sl_copy_multimeter( long* senders, double* times, double* u, double* rho, size_t cap );
 /* Take the slot recording of one neuron (emptied). */

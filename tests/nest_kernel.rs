@@ -149,6 +149,8 @@ fn nest_kernel_end_to_end() {
     k.simulate(40.0).unwrap();
     let w_long: Vec<Vec<f64>> = t.neurons.iter().map(|&n| k.weights(n).unwrap()).collect();
     let mm_long = k.take_multimeter().unwrap();
+    let sp_long = k.take_spikes().unwrap();
+    assert_eq!(sp_long.times.len(), 3);
     assert_eq!(
         k.neuron_scalar(t.neurons[0], "n_train_steps").unwrap(),
         40.0
@@ -157,14 +159,29 @@ fn nest_kernel_end_to_end() {
 
     let t = build_tiny(&mut k, 1, true);
     k.prepare().unwrap();
+    // recorders are read inside the Prepare/Cleanup context too
+    let mut mm_chunk = seqlearn_nest::nest::MultimeterData::default();
+    let mut sp_chunk = seqlearn_nest::nest::Spikes::default();
+    let mut append = |k: &mut NestKernel| {
+        let m = k.take_multimeter().unwrap();
+        mm_chunk.senders.extend(m.senders);
+        mm_chunk.times.extend(m.times);
+        mm_chunk.u.extend(m.u);
+        mm_chunk.rho.extend(m.rho);
+        let s = k.take_spikes().unwrap();
+        sp_chunk.senders.extend(s.senders);
+        sp_chunk.times.extend(s.times);
+    };
     for chunk in [7.0, 1.0, 12.0, 20.0] {
         k.run(chunk).unwrap();
+        append(&mut k);
     }
     k.cleanup().unwrap();
+    append(&mut k);
     let w_chunk: Vec<Vec<f64>> = t.neurons.iter().map(|&n| k.weights(n).unwrap()).collect();
-    let mm_chunk = k.take_multimeter().unwrap();
     assert_eq!(w_long, w_chunk);
     assert_eq!(mm_long, mm_chunk);
+    assert_eq!(sp_long, sp_chunk);
 
     // ---- errors come back as Err, not aborts
     let n0 = t.neurons[0];

@@ -654,7 +654,9 @@ impl NestKernel {
         call("reading the kernel time", ffi::kernel_time)
     }
 
-    /// Spikes recorded since the last call (native step times).
+    /// Spikes recorded since the last call (native step times).  Works
+    /// inside a prepare/cleanup context too; NEST only lets the recorder be
+    /// emptied outside one, so in long runs read after `cleanup` as well.
     pub fn take_spikes(&mut self) -> Result<Spikes> {
         self.require_init()?;
         call("reading spikes", || {
@@ -668,8 +670,9 @@ impl NestKernel {
         })
     }
 
-    /// Multimeter samples since the last call (native step times).  NEST
-    /// hands over the samples of a run's last step with the next run.
+    /// Multimeter samples since the last call (native step times; same
+    /// rules as [`NestKernel::take_spikes`]).  NEST hands over the samples of
+    /// a run's last step with the next run.
     pub fn take_multimeter(&mut self) -> Result<MultimeterData> {
         self.require_init()?;
         call("reading the multimeter", || {
