@@ -150,6 +150,13 @@ fn two_sequences_classify_by_argmax_and_identical_content_merges() {
     assert!(net.test_accuracy > 0.8, "{}", net.test_accuracy);
     let noise_r = readout_value(dir, ["ridge_cv", "network", "test", "noise", "r"]);
     assert!(noise_r > 0.7);
+    // half of the neurons belong to each sequence: they, and only they, are
+    // modulated, locked and consistent
+    for a in &s.assemblies {
+        assert!((a.fraction_modulated - 0.5).abs() < 0.08, "{a:?}");
+        assert!(a.locking_mean_modulated > 0.9, "{a:?}");
+        assert!(a.split_half_corr > 0.9 && a.n_split_half >= 18, "{a:?}");
+    }
 
     let tmp2 = tempfile::tempdir().unwrap();
     write_run(

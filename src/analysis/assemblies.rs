@@ -2,7 +2,7 @@
 //! phase locking, split-half consistency of activation phases, per-circuit
 //! rates. All from spikes.csv; methods in docs/analysis.md.
 
-use super::stats::{circ_corr, mann_whitney, nanmean, Phasor};
+use super::stats::{circ_corr_fl, mann_whitney, nanmean, Phasor};
 use super::{
     fmt_f, write_text, AnalysisOptions, AnalysisSummary, Presentation, RunData, SegKind, Targets,
 };
@@ -34,12 +34,16 @@ pub struct AssemblySummary {
     /// The same statistic expected for random phases (mean of sqrt(pi/(4 m_k))).
     pub locking_chance: f64,
     pub n_locking: usize,
-    /// Circular correlation (Jammalamadaka) of the activation phases of
-    /// even vs odd presentations across neurons with >= 3 spikes in each half.
+    /// Circular correlation (Fisher & Lee) of the activation phases of
+    /// even vs odd presentations across the modulated neurons with >= 3
+    /// spikes in each half.
     pub split_half_corr: f64,
     /// Mean of cos(phase_even - phase_odd) over the same neurons.
     pub split_half_mean_cos: f64,
     pub n_split_half: usize,
+    /// The circular correlation over all neurons with >= 3 spikes in each
+    /// half (unmodulated neurons add noise).
+    pub split_half_corr_all: f64,
     /// Mean rate per neuron (Hz) during the target's presentations / noise.
     pub rate_pattern_hz: f64,
     pub rate_noise_hz: f64,
@@ -190,14 +194,19 @@ pub fn run_assemblies(
             }
         }
         let (mut pa, mut pb) = (Vec::new(), Vec::new());
-        for h in &halves {
+        let (mut qa, mut qb) = (Vec::new(), Vec::new());
+        for (k, h) in halves.iter().enumerate() {
             if h[0].count >= 3
                 && h[1].count >= 3
                 && h[0].angle().is_finite()
                 && h[1].angle().is_finite()
             {
-                pa.push(h[0].angle());
-                pb.push(h[1].angle());
+                qa.push(h[0].angle());
+                qb.push(h[1].angle());
+                if modulation[k] != 0 {
+                    pa.push(h[0].angle());
+                    pb.push(h[1].angle());
+                }
             }
         }
         let mean_cos = nanmean(pa.iter().zip(&pb).map(|(a, b)| (a - b).cos()));
@@ -233,9 +242,10 @@ pub fn run_assemblies(
             ),
             locking_chance: nanmean(chance.iter().copied()),
             n_locking: locking.iter().filter(|x| x.is_finite()).count(),
-            split_half_corr: circ_corr(&pa, &pb),
+            split_half_corr: circ_corr_fl(&pa, &pb),
             split_half_mean_cos: mean_cos,
             n_split_half: pa.len(),
+            split_half_corr_all: circ_corr_fl(&qa, &qb),
             rate_pattern_hz: hz(cp.iter().sum::<f64>() / nf, pat_ms),
             rate_noise_hz: hz(cn.iter().sum::<f64>() / nf, noise_ms),
         };
@@ -257,6 +267,7 @@ pub fn run_assemblies(
         net(&mut csv, "split_half_corr", s.split_half_corr);
         net(&mut csv, "split_half_mean_cos", s.split_half_mean_cos);
         net(&mut csv, "n_split_half", s.n_split_half as f64);
+        net(&mut csv, "split_half_corr_all", s.split_half_corr_all);
         net(&mut csv, "rate_pattern_hz", s.rate_pattern_hz);
         net(&mut csv, "rate_noise_hz", s.rate_noise_hz);
         // per circuit: total circuit rate (sum over its neurons)

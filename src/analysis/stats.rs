@@ -98,6 +98,40 @@ pub fn circ_corr(a: &[f64], b: &[f64]) -> f64 {
     num / (sa * sb).sqrt()
 }
 
+/// Fisher & Lee (1983) circular correlation, in the O(n) form of
+/// `Σ_{i<j} sin(a_i - a_j) sin(b_i - b_j) / sqrt(Σ_{i<j} sin²(a_i - a_j) Σ_{i<j} sin²(b_i - b_j))`.
+/// 1 when `b = a + const`; well defined also when the angles cover the whole
+/// circle (unlike the mean-based coefficient). NaN with fewer than 3 pairs or
+/// no spread.
+pub fn circ_corr_fl(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    if n < 3 {
+        return f64::NAN;
+    }
+    let (mut ss, mut cc, mut sc, mut cs) = (0.0, 0.0, 0.0, 0.0);
+    let (mut saa, mut caa, mut sca, mut sbb, mut cbb, mut scb) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    for i in 0..n {
+        let (sa, ca, sb, cb) = (a[i].sin(), a[i].cos(), b[i].sin(), b[i].cos());
+        ss += sa * sb;
+        cc += ca * cb;
+        sc += sa * cb;
+        cs += ca * sb;
+        saa += sa * sa;
+        caa += ca * ca;
+        sca += sa * ca;
+        sbb += sb * sb;
+        cbb += cb * cb;
+        scb += sb * cb;
+    }
+    let num = ss * cc - sc * cs;
+    let da = saa * caa - sca * sca;
+    let db = sbb * cbb - scb * scb;
+    if da <= 1e-12 || db <= 1e-12 {
+        return f64::NAN;
+    }
+    num / (da * db).sqrt()
+}
+
 /// Complementary error function (Numerical Recipes `erfcc`, |rel. error| < 1.2e-7).
 pub fn erfc(x: f64) -> f64 {
     let z = x.abs();
@@ -243,6 +277,27 @@ mod tests {
     fn circular() {
         let a = [0.1, 1.0, 2.0, 3.0, 4.0, 5.0];
         assert!((circ_corr(&a, &a) - 1.0).abs() < 1e-12);
+        // angles covering the whole circle evenly: Fisher–Lee stays 1 for
+        // identical or shifted phases, ~0 for unrelated ones
+        let u: Vec<f64> = (0..20).map(|i| i as f64 * 0.3141592653589793).collect();
+        let shifted: Vec<f64> = u.iter().map(|x| x + 0.7).collect();
+        assert!((circ_corr_fl(&u, &u) - 1.0).abs() < 1e-9);
+        assert!((circ_corr_fl(&u, &shifted) - 1.0).abs() < 1e-9);
+        let scrambled: Vec<f64> = (0..20).map(|i| u[(i * 7) % 20]).collect();
+        assert!(circ_corr_fl(&u, &scrambled).abs() < 0.5);
+        let brute = {
+            let (mut num, mut da, mut db) = (0.0, 0.0, 0.0);
+            for i in 0..20 {
+                for j in i + 1..20 {
+                    let (x, y) = ((u[i] - u[j]).sin(), (scrambled[i] - scrambled[j]).sin());
+                    num += x * y;
+                    da += x * x;
+                    db += y * y;
+                }
+            }
+            num / (da * db).sqrt()
+        };
+        assert!((circ_corr_fl(&u, &scrambled) - brute).abs() < 1e-9);
         let mut p = Phasor::default();
         p.add(1.0, 1.0);
         p.add(1.0, 2.0);
