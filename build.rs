@@ -51,17 +51,21 @@ fn main() {
     for f in MODULE_SOURCES.iter().chain(MODULE_HEADERS) {
         println!("cargo:rerun-if-changed={f}");
     }
+    // (PATH is deliberately not tracked: it changes between shells and would
+    // rebuild the module every time.)
     for v in [
         "SEQLEARN_PYTHON",
         "NEST_CONFIG",
-        "PATH",
         "SEQLEARN_REQUIRE_NEST",
         "CXX",
     ] {
         println!("cargo:rerun-if-env-changed={v}");
     }
+    // a missing path would make cargo rerun the script on every build
     let venv_python = manifest.join(".venv/bin/python");
-    println!("cargo:rerun-if-changed={}", venv_python.display());
+    if venv_python.exists() {
+        println!("cargo:rerun-if-changed={}", venv_python.display());
+    }
 
     // 1. the cxx bridge
     cxx_build::bridge("src/nest/mod.rs")
