@@ -37,6 +37,7 @@ import glob
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -340,6 +341,8 @@ def test_codegen_and_compile():
     # SEQLEARN_NESTML_BUILD: a kept build directory, reused when models and tools are unchanged
     out = os.environ.get("SEQLEARN_NESTML_BUILD") or tempfile.mkdtemp(prefix="seqlearn-nestml-")
     reuse = bool(os.environ.get("SEQLEARN_NESTML_BUILD"))
+    if not reuse:
+        STATE["tmp_build"] = out  # removed at the end of the run
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import build_module; "
             "print('SO', build_module.build(sys.argv[2], reuse=sys.argv[3] == '1'))")
     t0 = time.time()
@@ -405,7 +408,7 @@ def test_nestml_synapse_matches_handwritten_synapse():
         n += len(ra["weights"])
     # and the C++ synapse agrees with the formulas too (sanity of the comparison itself)
     _compare_amplitudes(cases, b, "c++")
-    return f"{n} amplitudes in {len(cases)} trains identical (bit for bit) to {os.path.basename(hand)}"
+    return f"{n} amplitudes in {len(cases)} trains identical (bit for bit) to {hand}"
 
 
 @test
@@ -529,6 +532,8 @@ def main() -> int:
             print(f"FAIL {name} ({time.time() - t0:.1f}s): {e}", flush=True)
             if a.v:
                 traceback.print_exc()
+    if STATE.get("tmp_build"):
+        shutil.rmtree(STATE["tmp_build"], ignore_errors=True)
     print(f"total {time.time() - t_all:.1f}s")
     print(f"{passed} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0
