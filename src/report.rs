@@ -125,7 +125,7 @@ fn caption(name: &str) -> String {
             window(stem)
         )
     } else if stem == "readout" {
-        "Linear readout output (ridge, CV penalty) vs target over the first test phase; shaded: target = 1; top: network state, bottom: input baseline.".into()
+        "Linear readout output (ridge, CV penalty) vs target over a test phase (the first one scored by the last readout fit); shaded: target = 1; top: network state, bottom: input baseline.".into()
     } else if stem == "assemblies" {
         "Assemblies: each neuron's activation phase within the pattern presentation vs its phase locking across presentations, coloured by the sign of its significant rate modulation (assemblies.csv).".into()
     } else if stem == "synapse_weights" {
@@ -242,7 +242,7 @@ pub fn write_report(dir: &Path) -> Result<PathBuf> {
     table(&mut h, &["quantity", "value"], &rows);
 
     // --- readout
-    h.push_str("<h2 id=\"readout\">Linear readouts</h2>\n<p>Held-out test phases pooled; <em>fit</em> = in-sample on the readout_fit phase(s). Targets: sequences with identical content are one target. Accuracy: argmax over targets and noise (threshold 0.5 for one target); chance = always answering the most frequent class. Details: docs/analysis.md, all numbers: readout.csv.</p>\n");
+    h.push_str("<h2 id=\"readout\">Linear readouts</h2>\n<p>Held-out test phases pooled (per fit group: the test phases after each run of readout_fit phases); <em>fit</em> = in-sample on the readout_fit phase(s). Targets: sequences with identical content are one target. Accuracy: argmax over targets and noise (threshold 0.5 for one target); chance = always answering the most frequent class. Details: docs/analysis.md, all numbers: readout.csv.</p>\n");
     let mut rows = Vec::new();
     if let Some(Value::Array(ro)) = an.get("readout") {
         for r in ro {

@@ -366,3 +366,41 @@ fn missing_or_malformed_files_give_clear_errors() {
     );
     assert!(e.contains("phases.csv:2") && e.contains("bogus"), "{e}");
 }
+
+#[test]
+fn each_test_phase_is_scored_by_the_latest_readout_fit_before_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // protocol: readout_fit 0, test 1 (network not yet locked to the
+    // pattern), train 2, readout_fit 3, test 4, test 5
+    write_run(
+        dir,
+        &Spec {
+            pre_training_readout: true,
+            ..Spec::default()
+        },
+    );
+    let s = analyse_run(dir, &AnalysisOptions::default()).unwrap();
+    let nets: Vec<_> = s
+        .readout
+        .iter()
+        .filter(|r| r.protocol == "ridge_cv" && r.features == "network")
+        .collect();
+    assert_eq!(nets.len(), 2);
+    assert_eq!(
+        (nets[0].fit_phases.clone(), nets[0].test_phases.clone()),
+        (vec![0], vec![1])
+    );
+    assert_eq!(
+        (nets[1].fit_phases.clone(), nets[1].test_phases.clone()),
+        (vec![3], vec![4, 5])
+    );
+    let before = readout_value(dir, ["ridge_cv", "network", "test:0", "0", "r"]);
+    let after = readout_value(dir, ["ridge_cv", "network", "test:3", "0", "r"]);
+    assert!(
+        before.is_nan() || before.abs() < 0.25,
+        "before training r = {before}"
+    );
+    assert!(after > 0.8, "after training r = {after}");
+    assert!(readout_value(dir, ["ridge_cv", "network", "fit:3", "all", "lambda"]) > 0.0);
+}

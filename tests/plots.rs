@@ -311,3 +311,23 @@ fn base64_decode(s: &str) -> Vec<u8> {
     }
     out
 }
+
+#[test]
+fn readout_plot_shows_the_test_after_the_last_fit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    common::write_run(
+        dir,
+        &common::Spec {
+            pre_training_readout: true,
+            train_ms: 4000.0,
+            ..common::Spec::default()
+        },
+    );
+    seqlearn_nest::analysis::analyse_run(dir, &Default::default()).unwrap();
+    let files = render_plots(dir, None).unwrap();
+    let ro = files.iter().find(|p| p.ends_with("readout.svg")).unwrap();
+    let t = texts(&svg_doc(ro));
+    // protocol: readout_fit 0, test 1, train 2, readout_fit 3, test 4, test 5
+    assert!(t.iter().any(|s| s.ends_with("test phase 4")), "{t:?}");
+}

@@ -200,6 +200,38 @@ fn push_scores(csv: &mut String, proto: &str, feat: &str, phase: &str, s: &Score
     let _ = writeln!(csv, "{proto},{feat},{phase},all,n_samples,{}", s.n);
 }
 
+/// Readout_fit groups and the test phases each one scores: consecutive
+/// `readout_fit` phases form a group; a test phase is scored by the latest
+/// group that starts before it, or by the first group when none does (so a
+/// protocol `test, train, readout_fit, test` scores the same readout before
+/// and after training).
+pub fn fit_groups(
+    protocol: &[io::ProtocolPhase],
+) -> Vec<(Vec<&io::ProtocolPhase>, Vec<&io::ProtocolPhase>)> {
+    let mut groups: Vec<(Vec<&io::ProtocolPhase>, Vec<&io::ProtocolPhase>)> = Vec::new();
+    let mut prev_fit = false;
+    for p in protocol {
+        if p.role == "readout_fit" {
+            if prev_fit {
+                groups.last_mut().unwrap().0.push(p);
+            } else {
+                groups.push((vec![p], Vec::new()));
+            }
+        }
+        prev_fit = p.role == "readout_fit";
+    }
+    for p in protocol.iter().filter(|p| p.role == "test") {
+        let g = groups
+            .iter()
+            .rposition(|g| g.0[0].start_ms <= p.start_ms)
+            .unwrap_or(0);
+        if let Some(g) = groups.get_mut(g) {
+            g.1.push(p);
+        }
+    }
+    groups
+}
+
 /// Fits and evaluates all readouts; writes `readout.csv` and `readout_output.csv`.
 pub fn run_readouts(
     dir: &Path,
@@ -211,20 +243,14 @@ pub fn run_readouts(
     if targets.is_empty() {
         return Ok(());
     }
-    let fit_phases: Vec<&io::ProtocolPhase> = run
-        .protocol
-        .iter()
-        .filter(|p| p.role == "readout_fit")
-        .collect();
-    let test_phases: Vec<&io::ProtocolPhase> =
-        run.protocol.iter().filter(|p| p.role == "test").collect();
-    if fit_phases.is_empty() {
+    let groups = fit_groups(&run.protocol);
+    if groups.is_empty() {
         summary
             .warnings
             .push("protocol.csv has no phase with role `readout_fit`: readouts skipped".into());
         return Ok(());
     }
-    if test_phases.is_empty() {
+    if !run.protocol.iter().any(|p| p.role == "test") {
         summary.warnings.push(
             "protocol.csv has no phase with role `test`: readouts scored in-sample only".into(),
         );
@@ -243,112 +269,129 @@ pub fn run_readouts(
     }
     let mut csv = String::from("protocol,features,phase,sequence,metric,value\n");
     let mut out_csv = String::from("protocol,features,phase,time_ms,sequence,target,output\n");
-    for proto in protocols {
-        let (stride, offset) = match (proto, opts.every_step) {
-            (Protocol::RidgeCv, true) => (1, 0),
-            _ => (stride, stride - 1),
+    let single = groups.len() == 1;
+    for (fit_phases, test_phases) in &groups {
+        let (fit_label, test_label) = if single {
+            ("fit".to_string(), "test".to_string())
+        } else {
+            (
+                format!("fit:{}", fit_phases[0].phase),
+                format!("test:{}", fit_phases[0].phase),
+            )
         };
-        let fit_steps: Vec<i64> = fit_phases
-            .iter()
-            .flat_map(|p| phase_samples(p, c.dt_ms, stride, offset))
-            .collect();
-        let test_steps: Vec<Vec<i64>> = test_phases
-            .iter()
-            .map(|p| phase_samples(p, c.dt_ms, stride, offset))
-            .collect();
-        let (y_fit, cls_fit) = target_matrix(run, targets, &fit_steps);
-        for (feat, spikes, n) in [
-            ("network", &run.spikes, run.n_neurons),
-            ("input", &input_spikes, n_inputs),
-        ] {
-            let pname = proto.name();
-            let x_fit =
-                sample_readout_state(spikes, n, c.dt_ms, c.tau_decay_ms, &resets, &fit_steps);
-            if fit_steps.len() < 2 {
-                summary.warnings.push(format!(
-                    "{pname}/{feat}: only {} fit samples, readout skipped",
-                    fit_steps.len()
-                ));
-                continue;
-            }
-            let (fit, lambda) = match proto {
-                Protocol::RidgeCv => {
-                    let cv = choose_lambda(&x_fit, &y_fit, opts.cv_folds);
-                    let dec = Decomposed::new(&x_fit, &y_fit);
-                    let _ = writeln!(csv, "{pname},{feat},fit,all,lambda,{}", fmt_f(cv.lambda));
-                    let _ = writeln!(csv, "{pname},{feat},fit,all,cv_folds,{}", cv.folds);
-                    (dec.solve(Some(cv.lambda)), Some(cv.lambda))
-                }
-                Protocol::OriginalLstsq => (Decomposed::new(&x_fit, &y_fit).solve(None), None),
+        for &proto in &protocols {
+            let (stride, offset) = match (proto, opts.every_step) {
+                (Protocol::RidgeCv, true) => (1, 0),
+                _ => (stride, stride - 1),
             };
-            let _ = writeln!(csv, "{pname},{feat},fit,all,n_features,{n}");
-            let fit_scores = score(&fit.predict(&x_fit), &y_fit, &cls_fit, targets);
-            push_scores(&mut csv, pname, feat, "fit", &fit_scores);
-
-            let mut pooled_out: Vec<DMatrix<f64>> = Vec::new();
-            let mut pooled_y: Vec<DMatrix<f64>> = Vec::new();
-            let mut pooled_cls: Vec<usize> = Vec::new();
-            for (p, steps) in test_phases.iter().zip(&test_steps) {
-                if steps.is_empty() {
+            let fit_steps: Vec<i64> = fit_phases
+                .iter()
+                .flat_map(|p| phase_samples(p, c.dt_ms, stride, offset))
+                .collect();
+            let test_steps: Vec<Vec<i64>> = test_phases
+                .iter()
+                .map(|p| phase_samples(p, c.dt_ms, stride, offset))
+                .collect();
+            let (y_fit, cls_fit) = target_matrix(run, targets, &fit_steps);
+            for (feat, spikes, n) in [
+                ("network", &run.spikes, run.n_neurons),
+                ("input", &input_spikes, n_inputs),
+            ] {
+                let pname = proto.name();
+                let x_fit =
+                    sample_readout_state(spikes, n, c.dt_ms, c.tau_decay_ms, &resets, &fit_steps);
+                if fit_steps.len() < 2 {
+                    summary.warnings.push(format!(
+                        "{pname}/{feat}: only {} fit samples, readout skipped",
+                        fit_steps.len()
+                    ));
                     continue;
                 }
-                let x = sample_readout_state(spikes, n, c.dt_ms, c.tau_decay_ms, &resets, steps);
-                let (y, cls) = target_matrix(run, targets, steps);
-                let out = fit.predict(&x);
-                let s = score(&out, &y, &cls, targets);
-                push_scores(&mut csv, pname, feat, &p.phase.to_string(), &s);
-                for (i, &st) in steps.iter().enumerate() {
-                    let t_ms = st as f64 * c.dt_ms;
-                    for j in 0..y.ncols() {
-                        let label = targets.labels.get(j).map_or("noise", String::as_str);
+                let (fit, lambda) = match proto {
+                    Protocol::RidgeCv => {
+                        let cv = choose_lambda(&x_fit, &y_fit, opts.cv_folds);
+                        let dec = Decomposed::new(&x_fit, &y_fit);
                         let _ = writeln!(
-                            out_csv,
-                            "{pname},{feat},{},{},{label},{},{}",
-                            p.phase,
-                            fmt_f(t_ms),
-                            y[(i, j)],
-                            fmt_f(out[(i, j)])
+                            csv,
+                            "{pname},{feat},{fit_label},all,lambda,{}",
+                            fmt_f(cv.lambda)
                         );
+                        let _ =
+                            writeln!(csv, "{pname},{feat},{fit_label},all,cv_folds,{}", cv.folds);
+                        (dec.solve(Some(cv.lambda)), Some(cv.lambda))
                     }
+                    Protocol::OriginalLstsq => (Decomposed::new(&x_fit, &y_fit).solve(None), None),
+                };
+                let _ = writeln!(csv, "{pname},{feat},{fit_label},all,n_features,{n}");
+                let fit_scores = score(&fit.predict(&x_fit), &y_fit, &cls_fit, targets);
+                push_scores(&mut csv, pname, feat, &fit_label, &fit_scores);
+
+                let mut pooled_out: Vec<DMatrix<f64>> = Vec::new();
+                let mut pooled_y: Vec<DMatrix<f64>> = Vec::new();
+                let mut pooled_cls: Vec<usize> = Vec::new();
+                for (p, steps) in test_phases.iter().zip(&test_steps) {
+                    if steps.is_empty() {
+                        continue;
+                    }
+                    let x =
+                        sample_readout_state(spikes, n, c.dt_ms, c.tau_decay_ms, &resets, steps);
+                    let (y, cls) = target_matrix(run, targets, steps);
+                    let out = fit.predict(&x);
+                    let s = score(&out, &y, &cls, targets);
+                    push_scores(&mut csv, pname, feat, &p.phase.to_string(), &s);
+                    for (i, &st) in steps.iter().enumerate() {
+                        let t_ms = st as f64 * c.dt_ms;
+                        for j in 0..y.ncols() {
+                            let label = targets.labels.get(j).map_or("noise", String::as_str);
+                            let _ = writeln!(
+                                out_csv,
+                                "{pname},{feat},{},{},{label},{},{}",
+                                p.phase,
+                                fmt_f(t_ms),
+                                y[(i, j)],
+                                fmt_f(out[(i, j)])
+                            );
+                        }
+                    }
+                    pooled_out.push(out);
+                    pooled_y.push(y);
+                    pooled_cls.extend(cls);
                 }
-                pooled_out.push(out);
-                pooled_y.push(y);
-                pooled_cls.extend(cls);
-            }
-            let stack = |ms: &[DMatrix<f64>], q: usize| -> DMatrix<f64> {
-                let rows: usize = ms.iter().map(|m| m.nrows()).sum();
-                let mut all = DMatrix::zeros(rows, q);
-                let mut r0 = 0;
-                for m in ms {
-                    all.rows_mut(r0, m.nrows()).copy_from(m);
-                    r0 += m.nrows();
+                let stack = |ms: &[DMatrix<f64>], q: usize| -> DMatrix<f64> {
+                    let rows: usize = ms.iter().map(|m| m.nrows()).sum();
+                    let mut all = DMatrix::zeros(rows, q);
+                    let mut r0 = 0;
+                    for m in ms {
+                        all.rows_mut(r0, m.nrows()).copy_from(m);
+                        r0 += m.nrows();
+                    }
+                    all
+                };
+                let q = y_fit.ncols();
+                let test_scores = score(
+                    &stack(&pooled_out, q),
+                    &stack(&pooled_y, q),
+                    &pooled_cls,
+                    targets,
+                );
+                if !pooled_cls.is_empty() {
+                    push_scores(&mut csv, pname, feat, &test_label, &test_scores);
                 }
-                all
-            };
-            let q = y_fit.ncols();
-            let test_scores = score(
-                &stack(&pooled_out, q),
-                &stack(&pooled_y, q),
-                &pooled_cls,
-                targets,
-            );
-            if !pooled_cls.is_empty() {
-                push_scores(&mut csv, pname, feat, "test", &test_scores);
+                summary.readout.push(ReadoutSummary {
+                    protocol: pname.into(),
+                    features: feat.into(),
+                    n_features: n,
+                    n_fit_samples: fit_steps.len(),
+                    n_test_samples: pooled_cls.len(),
+                    lambda,
+                    fit_phases: fit_phases.iter().map(|p| p.phase).collect(),
+                    test_phases: test_phases.iter().map(|p| p.phase).collect(),
+                    fit: fit_scores.per_target,
+                    test: test_scores.per_target,
+                    test_accuracy: test_scores.accuracy,
+                    test_accuracy_chance: test_scores.chance,
+                });
             }
-            summary.readout.push(ReadoutSummary {
-                protocol: pname.into(),
-                features: feat.into(),
-                n_features: n,
-                n_fit_samples: fit_steps.len(),
-                n_test_samples: pooled_cls.len(),
-                lambda,
-                fit_phases: fit_phases.iter().map(|p| p.phase).collect(),
-                test_phases: test_phases.iter().map(|p| p.phase).collect(),
-                fit: fit_scores.per_target,
-                test: test_scores.per_target,
-                test_accuracy: test_scores.accuracy,
-                test_accuracy_chance: test_scores.chance,
-            });
         }
     }
     write_text(dir, "readout.csv", &csv, &mut summary.files)?;

@@ -1,4 +1,5 @@
-//! Readout output vs target over the first test phase (readout_output.csv).
+//! Readout output vs target over a test phase (readout_output.csv): the
+//! first one scored by the last readout fit.
 
 use super::{palette, pe, write_svg};
 use crate::analysis::io::CsvFile;
@@ -16,7 +17,15 @@ pub fn render(dir: &Path, out: &Path) -> Result<Vec<PathBuf>> {
     ])?;
     // features -> label -> points, for protocol ridge_cv (else the first seen)
     let mut data: BTreeMap<(String, String, String), Series> = BTreeMap::new();
+    // the first test phase scored by the last readout fit (after training)
     let mut first_phase: Option<String> = None;
+    if dir.join("protocol.csv").exists() {
+        let prot = crate::analysis::io::read_protocol(dir)?;
+        let groups = crate::analysis::readout::fit_groups(&prot);
+        if let Some(p) = groups.last().and_then(|g| g.1.first()) {
+            first_phase = Some(p.phase.to_string());
+        }
+    }
     f.for_each(|r| {
         let phase = r.str(ph)?.to_string();
         let fp = first_phase.get_or_insert_with(|| phase.clone());

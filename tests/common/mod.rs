@@ -54,6 +54,9 @@ pub struct Spec {
     /// Record rho of these many neurons in neuron_traces.csv (0 = no file).
     pub rho_neurons: usize,
     pub write_summary: bool,
+    /// Prepend a readout_fit and a test phase (each `fit_ms` / `test_ms`)
+    /// before training, during which the network is Null (not yet "learned").
+    pub pre_training_readout: bool,
 }
 
 impl Default for Spec {
@@ -75,6 +78,7 @@ impl Default for Spec {
             burst_p: 0.3,
             rho_neurons: 0,
             write_summary: true,
+            pre_training_readout: false,
         }
     }
 }
@@ -112,8 +116,17 @@ pub fn write_run(dir: &Path, spec: &Spec) -> Written {
     std::fs::write(dir.join("neurons.csv"), s).unwrap();
 
     // protocol
-    let mut protocol = vec![("train", 0.0, spec.train_ms, true, false)];
-    let mut t = spec.train_ms;
+    let mut protocol = Vec::new();
+    let mut t = 0.0;
+    if spec.pre_training_readout {
+        protocol.push(("readout_fit", t, t + spec.fit_ms, false, true));
+        t += spec.fit_ms;
+        protocol.push(("test", t, t + spec.test_ms, false, true));
+        t += spec.test_ms;
+    }
+    let learned_from = t;
+    protocol.push(("train", t, t + spec.train_ms, true, false));
+    t += spec.train_ms;
     protocol.push(("readout_fit", t, t + spec.fit_ms, false, true));
     t += spec.fit_ms;
     for _ in 0..spec.n_tests {
@@ -236,7 +249,7 @@ pub fn write_run(dir: &Path, spec: &Spec) -> Written {
         }
         for k in 0..n {
             let mut p = bg;
-            if spec.net == Net::Planted {
+            if spec.net == Net::Planted && tm >= learned_from {
                 if let Some(sq) = g.seq {
                     let rel = tm - seq_start[seg_of[st]];
                     if k % nseq == sq && (rel - planted[k]).abs() < 10.0 {
