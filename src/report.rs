@@ -257,9 +257,16 @@ pub fn write_report(dir: &Path) -> Result<PathBuf> {
                 .cloned()
                 .unwrap_or_default();
             for (i, t) in test.iter().enumerate() {
+                let phases = |k: &str| {
+                    r.get(k)
+                        .and_then(|v| v.as_array())
+                        .map(|a| a.iter().map(show).collect::<Vec<_>>().join(","))
+                        .unwrap_or_default()
+                };
                 rows.push(vec![
                     show(r.get("protocol").unwrap_or(&Value::Null)),
                     show(r.get("features").unwrap_or(&Value::Null)),
+                    format!("{} → {}", phases("fit_phases"), phases("test_phases")),
                     show(t.get("target").unwrap_or(&Value::Null)),
                     num(t.get("r")),
                     num(t.get("accuracy")),
@@ -284,6 +291,7 @@ pub fn write_report(dir: &Path) -> Result<PathBuf> {
             &[
                 "protocol",
                 "features",
+                "phases fit → test",
                 "target",
                 "test r",
                 "test accuracy",
