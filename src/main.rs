@@ -183,6 +183,7 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         summary.analysis = Some(serde_json::to_value(&found)?);
         seqlearn_nest::io::write_json(&dir.join("summary.json"), summary)?;
         seqlearn_nest::plot::render_plots(dir, None).context("plotting the run")?;
+        seqlearn_nest::report::write_report(dir).context("writing report.html")?;
         Ok(())
     })?;
     if !a.quiet {
@@ -278,6 +279,8 @@ fn plot(a: PlotArgs) -> Result<()> {
     for f in files {
         println!("{}", f.display());
     }
+    let report = seqlearn_nest::report::write_report(&a.run_dir)?;
+    println!("{}", report.display());
     Ok(())
 }
 
