@@ -161,11 +161,13 @@ fn rank(name: &str) -> usize {
 
 /// Writes `DIR/report.html` and returns its path. Runs [`analysis::analyse_run`]
 /// (default options) when `analysis.json` is absent, and
-/// [`crate::plot::render_plots`] (default windows) when `plots/` holds no SVG.
+/// [`crate::plot::render_plots`] (default windows) then or when `plots/`
+/// holds no SVG.
 /// Every plot is inlined, so the file is self-contained.
 pub fn write_report(dir: &Path) -> Result<PathBuf> {
     let analysis_path = dir.join("analysis.json");
-    if !analysis_path.exists() {
+    let analysed_now = !analysis_path.exists();
+    if analysed_now {
         analysis::analyse_run(dir, &analysis::AnalysisOptions::default())?;
     }
     let an: Value = serde_json::from_str(
@@ -194,7 +196,7 @@ pub fn write_report(dir: &Path) -> Result<PathBuf> {
         });
         v
     };
-    if list_svgs().is_empty() {
+    if analysed_now || list_svgs().is_empty() {
         crate::plot::render_plots(dir, None)?;
     }
     let svgs = list_svgs();

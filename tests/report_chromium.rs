@@ -41,6 +41,7 @@ fn run_chromium(bin: &Path, profile: &Path, extra: &[String], url: &str) -> Chro
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
+        "--disable-dev-shm-usage",
     ])
     .arg(format!("--user-data-dir={}", profile.display()))
     .args(extra)

@@ -154,7 +154,12 @@ pub fn render(dir: &Path, out: &Path) -> Result<Vec<PathBuf>> {
                         (c.x as f64 + 0.9, c.k as f64, c.y as f64 + 0.9),
                     ],
                     seq_color(norm(c.k)).mix(0.9).filled(),
-                    BLACK.mix(0.6),
+                    // edges only while they stay readable (and the file small)
+                    if circuits.len() <= 200 {
+                        BLACK.mix(0.6)
+                    } else {
+                        TRANSPARENT
+                    },
                 )
             }))
             .map_err(pe)?;
