@@ -48,7 +48,7 @@ impl Default for AnalysisOptions {
             cv_folds: 5,
             original_protocol: true,
             alpha: 0.01,
-            min_presentations: 20,
+            min_presentations: 40,
             ordering_presentations: 10,
         }
     }
