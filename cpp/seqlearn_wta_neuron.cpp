@@ -42,6 +42,7 @@ const std::string k_variance_tracking = "variance_tracking";
 const std::string k_learning = "learning";
 const std::string k_bias_learning = "bias_learning";
 const std::string k_spike_law = "spike_law";
+const std::string k_trace_mode = "trace_mode";
 const std::string k_n_incoming = "n_incoming";
 const std::string k_circuit_size = "circuit_size";
 const std::string k_circuit_index = "circuit_index";
@@ -134,6 +135,7 @@ seqlearn_wta_neuron::Parameters_::Parameters_()
   , learning_( false )
   , bias_learning_( false )
   , spike_law_( SpikeLaw::EXPONENTIAL )
+  , trace_mode_( TraceMode::LAZY )
   , n_incoming_( 0 )
   , circuit_size_( 1 )
   , circuit_index_( 0 )
@@ -156,6 +158,7 @@ seqlearn_wta_neuron::Parameters_::get( Dictionary& d ) const
   d[ k_learning ] = learning_;
   d[ k_bias_learning ] = bias_learning_;
   d[ k_spike_law ] = std::string( spike_law_ == SpikeLaw::EXPONENTIAL ? "exponential" : "linear" );
+  d[ k_trace_mode ] = std::string( trace_mode_ == TraceMode::LAZY ? "lazy" : "exact" );
   d[ k_n_incoming ] = n_incoming_;
   d[ k_circuit_size ] = circuit_size_;
   d[ k_circuit_index ] = circuit_index_;
@@ -190,6 +193,22 @@ seqlearn_wta_neuron::Parameters_::set( const Dictionary& d )
     else
     {
       throw nest::BadProperty( "spike_law must be 'exponential' or 'linear', got '" + law + "'." );
+    }
+  }
+  std::string mode;
+  if ( d.update_value( k_trace_mode, mode ) )
+  {
+    if ( mode == "lazy" )
+    {
+      trace_mode_ = TraceMode::LAZY;
+    }
+    else if ( mode == "exact" )
+    {
+      trace_mode_ = TraceMode::EXACT;
+    }
+    else
+    {
+      throw nest::BadProperty( "trace_mode must be 'lazy' or 'exact', got '" + mode + "'." );
     }
   }
   d.update_integer_value( k_n_incoming, n_incoming_ );
@@ -252,6 +271,10 @@ seqlearn_wta_neuron::State_::State_()
   , u_( 0.0 )
   , rho_( 0.0 )
   , u_next_( 0.0 )
+  , last_step_( -1 )
+  , se_( 0.0 )
+  , sf_( 0.0 )
+  , sums_valid_( false )
 {
 }
 
@@ -261,6 +284,7 @@ seqlearn_wta_neuron::State_::resize( size_t n )
   w_.resize( n, 0.0 );
   e_.resize( n, 0.0 );
   f_.resize( n, 0.0 );
+  tau_.resize( n, last_step_ );
   S_.resize( n, 0.0 );
   Q_.resize( n, 1.0 );
 }
@@ -268,9 +292,7 @@ seqlearn_wta_neuron::State_::resize( size_t n )
 void
 seqlearn_wta_neuron::State_::get( Dictionary& d ) const
 {
-  d[ k_weights ] = w_;
-  d[ k_epsp_e ] = e_;
-  d[ k_epsp_f ] = f_;
+  d[ k_weights ] = w_;  // epsp_e, epsp_f: see seqlearn_wta_neuron::get_status
   d[ k_S ] = S_;
   d[ k_Q ] = Q_;
   d[ k_bias ] = bias_;
@@ -316,14 +338,12 @@ seqlearn_wta_neuron::State_::set( const Dictionary& d, const Parameters_& p )
 /* ------------------------------------------------------------------- Buffers */
 
 seqlearn_wta_neuron::Buffers_::Buffers_( seqlearn_wta_neuron& n )
-  : ring_len_( 0 )
-  , logger_( n )
+  : logger_( n )
 {
 }
 
 seqlearn_wta_neuron::Buffers_::Buffers_( const Buffers_&, seqlearn_wta_neuron& n )
-  : ring_len_( 0 )
-  , logger_( n )
+  : logger_( n )
 {
 }
 
@@ -353,6 +373,11 @@ seqlearn_wta_neuron::get_status( Dictionary& d ) const
 {
   P_.get( d );
   S_.get( d );
+  // traces as of the last computed step (lazy mode stores older values)
+  State_ cur = S_;
+  normalize_( cur, cur.last_step_ );
+  d[ k_epsp_e ] = cur.e_;
+  d[ k_epsp_f ] = cur.f_;
   ArchivingNode::get_status( d );
   d[ nest::names::recordables ] = recordablesMap_.get_list();
 
@@ -375,7 +400,9 @@ seqlearn_wta_neuron::set_status( const Dictionary& d )
       + std::to_string( max_connected_slot_ + 1 ) + ")." );
   }
   State_ stmp = S_;
+  normalize_( stmp, stmp.last_step_ );  // traces given are as of the last step
   stmp.set( d, ptmp );
+  stmp.sums_valid_ = false;
   bool clear_rec = false;
   d.update_value( k_clear_slot_recording, clear_rec );
 
@@ -397,19 +424,21 @@ seqlearn_wta_neuron::resize_input_buffer_()
 {
   const size_t len = static_cast< size_t >(
     nest::kernel().connection_manager.get_min_delay() + nest::kernel().connection_manager.get_max_delay() );
-  const size_t want = len * static_cast< size_t >( P_.n_incoming_ );
-  if ( B_.ring_len_ != len or B_.in_.size() != want )
+  if ( B_.in_rows_.size() != len )
   {
-    B_.ring_len_ = len;
-    B_.in_.assign( want, 0.0 );
+    B_.in_rows_.assign( len, std::vector< Buffers_::Input >() );
+  }
+  if ( B_.dense_in_.size() != static_cast< size_t >( P_.n_incoming_ ) )
+  {
+    B_.dense_in_.assign( static_cast< size_t >( P_.n_incoming_ ), 0.0 );
   }
 }
 
 void
 seqlearn_wta_neuron::init_buffers_()
 {
-  B_.ring_len_ = 0;
-  B_.in_.clear();
+  B_.in_rows_.clear();
+  B_.dense_in_.clear();
   B_.circuit_u_.assign( static_cast< size_t >( P_.circuit_size_ ), 0.0 );
   B_.rec_times_.clear();
   B_.rec_slots_.clear();
@@ -417,6 +446,70 @@ seqlearn_wta_neuron::init_buffers_()
   B_.rec_epsps_.clear();
   B_.logger_.reset();
   ArchivingNode::clear_history();
+}
+
+namespace
+{
+const size_t POW_TABLE_SIZE = 4096;
+
+std::vector< double >
+power_table( const double base )
+{
+  std::vector< double > t( POW_TABLE_SIZE );
+  t[ 0 ] = 1.0;
+  for ( size_t k = 1; k < POW_TABLE_SIZE; ++k )
+  {
+    t[ k ] = t[ k - 1 ] * base;
+  }
+  return t;
+}
+}
+
+inline __attribute__( ( always_inline ) ) double
+seqlearn_wta_neuron::pow_d_( long k ) const
+{
+  if ( k <= 0 )
+  {
+    return 1.0;
+  }
+  return static_cast< size_t >( k ) < V_.pow_d_.size() ? V_.pow_d_[ k ]
+                                                      : std::pow( 1.0 - V_.kd_, static_cast< double >( k ) );
+}
+
+inline __attribute__( ( always_inline ) ) double
+seqlearn_wta_neuron::pow_r_( long k ) const
+{
+  if ( k <= 0 )
+  {
+    return 1.0;
+  }
+  return static_cast< size_t >( k ) < V_.pow_r_.size() ? V_.pow_r_[ k ]
+                                                      : std::pow( 1.0 - V_.kr_, static_cast< double >( k ) );
+}
+
+inline __attribute__( ( always_inline ) ) void
+seqlearn_wta_neuron::decay_slot_( State_& s, size_t j, long t ) const
+{
+  const long k = t - s.tau_[ j ];
+  if ( k > 0 )
+  {
+    s.e_[ j ] *= pow_d_( k );
+    s.f_[ j ] *= pow_r_( k );
+    s.tau_[ j ] = t;
+  }
+}
+
+void
+seqlearn_wta_neuron::normalize_( State_& s, long t ) const
+{
+  for ( size_t j = 0; j < s.e_.size(); ++j )
+  {
+    if ( P_.trace_mode_ == TraceMode::LAZY )
+    {
+      decay_slot_( s, j, t );
+    }
+    s.tau_[ j ] = t;
+  }
 }
 
 void
@@ -435,6 +528,8 @@ seqlearn_wta_neuron::pre_run_hook()
   V_.dt_s_ = V_.dt_ms_ / 1000.0;
   V_.kd_ = V_.dt_ms_ / P_.tau_decay_;
   V_.kr_ = V_.dt_ms_ / P_.tau_rise_;
+  V_.pow_d_ = power_table( 1.0 - V_.kd_ );
+  V_.pow_r_ = power_table( 1.0 - V_.kr_ );
   V_.reset_steps_ = times_to_steps( P_.reset_times_, V_.dt_ms_, k_reset_times );
   V_.forced_steps_ = times_to_steps( P_.forced_spikes_, V_.dt_ms_, k_forced_spikes );
   V_.rec_interval_steps_ = std::max( 1L, static_cast< long >( std::round( P_.slot_recording_interval_ / V_.dt_ms_ ) ) );
@@ -446,6 +541,7 @@ seqlearn_wta_neuron::pre_run_hook()
   {
     B_.circuit_u_.resize( static_cast< size_t >( P_.circuit_size_ ), 0.0 );
   }
+  S_.sums_valid_ = false;
 }
 
 void
@@ -456,43 +552,83 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
   const size_t ci = static_cast< size_t >( P_.circuit_index_ );
   const double kd = V_.kd_;
   const double kr = V_.kr_;
+  const bool lazy = P_.trace_mode_ == TraceMode::LAZY;
 
   std::vector< double > sent_u( static_cast< size_t >( nest::kernel().connection_manager.get_min_delay() ), 0.0 );
 
   for ( long lag = from; lag < to; ++lag )
   {
     const long t = origin.get_steps() + lag;
-    double* in = B_.in_.data() + static_cast< size_t >( nest::kernel().event_delivery_manager.get_modulo( lag ) ) * n;
-
-    // a. trace update with the spikes of step t-1, or reset.  The same pass
-    // accumulates sum_j w_j * Y_j(t+1) for the prediction in f. (valid as
-    // long as w does not change in between, i.e. unless this neuron learns
-    // in this step).
+    std::vector< Buffers_::Input >& row =
+      B_.in_rows_[ static_cast< size_t >( nest::kernel().event_delivery_manager.get_modulo( lag ) ) ];
     double* e = S_.e_.data();
     double* f = S_.f_.data();
     const double* w = S_.w_.data();
-    double acc = 0.0;
+
+    // a. trace update with the spikes of step t-1, or reset.
+    double acc = 0.0;  // exact mode: sum_j w_j Y_j(t+1) without new input
     if ( std::binary_search( V_.reset_steps_.begin(), V_.reset_steps_.end(), t ) )
     {
-      std::fill( in, in + n, 0.0 );
-      std::fill( e, e + n, 0.0 );
-      std::fill( f, f + n, 0.0 );
+      row.clear();
+      std::fill( S_.e_.begin(), S_.e_.end(), 0.0 );
+      std::fill( S_.f_.begin(), S_.f_.end(), 0.0 );
+      std::fill( S_.tau_.begin(), S_.tau_.end(), t );
+      S_.se_ = 0.0;
+      S_.sf_ = 0.0;
+      S_.sums_valid_ = true;
+    }
+    else if ( lazy )
+    {
+      if ( not S_.sums_valid_ )
+      {
+        normalize_( S_, t - 1 );
+        S_.se_ = 0.0;
+        S_.sf_ = 0.0;
+        for ( size_t j = 0; j < n; ++j )
+        {
+          S_.se_ += w[ j ] * e[ j ];
+          S_.sf_ += w[ j ] * f[ j ];
+        }
+        S_.sums_valid_ = true;
+      }
+      // e(t) = e(t-1) (1 - kd) + a, summed over the slots with weights
+      S_.se_ -= S_.se_ * kd;
+      S_.sf_ -= S_.sf_ * kr;
+      for ( const Buffers_::Input& in : row )
+      {
+        decay_slot_( S_, in.slot, t );
+        e[ in.slot ] += in.amplitude;
+        f[ in.slot ] += in.amplitude;
+        S_.se_ += w[ in.slot ] * in.amplitude;
+        S_.sf_ += w[ in.slot ] * in.amplitude;
+      }
+      row.clear();
     }
     else
     {
-      acc = trace_step( in, e, f, w, n, kd, kr );
+      double* dense = B_.dense_in_.data();
+      for ( const Buffers_::Input& in : row )
+      {
+        dense[ in.slot ] += in.amplitude;
+      }
+      row.clear();
+      acc = trace_step( dense, e, f, w, n, kd, kr );
     }
 
     // per-slot recording: weight at the start of the step and Y
     if ( not P_.recorded_slots_.empty() and t % V_.rec_interval_steps_ == 0 )
     {
-      for ( const long s : P_.recorded_slots_ )
+      for ( const long sl : P_.recorded_slots_ )
       {
-        const size_t j = static_cast< size_t >( s );
+        const size_t j = static_cast< size_t >( sl );
+        if ( lazy )
+        {
+          decay_slot_( S_, j, t );
+        }
         B_.rec_times_.push_back( static_cast< double >( t ) * V_.dt_ms_ );
-        B_.rec_slots_.push_back( s );
+        B_.rec_slots_.push_back( sl );
         B_.rec_weights_.push_back( S_.w_[ j ] );
-        B_.rec_epsps_.push_back( S_.e_[ j ] - S_.f_[ j ] );
+        B_.rec_epsps_.push_back( e[ j ] - f[ j ] );
       }
     }
 
@@ -532,15 +668,20 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
     }
 
     // e. learning
+    const bool weights_change = P_.learning_ and spiked;
     if ( P_.learning_ )
     {
       ++S_.n_train_steps_;
       const double n_steps = static_cast< double >( S_.n_train_steps_ );
       if ( spiked )
       {
+        if ( lazy )
+        {
+          normalize_( S_, t );
+        }
         for ( size_t j = 0; j < n; ++j )
         {
-          const double Y = S_.e_[ j ] - S_.f_[ j ];
+          const double Y = e[ j ] - f[ j ];
           const double eta_kj = P_.variance_tracking_
             ? P_.eta_ * ( S_.Q_[ j ] - S_.S_[ j ] * S_.S_[ j ] ) / ( std::exp( -S_.S_[ j ] ) + 1.0 )
             : P_.eta_ / n_steps;
@@ -548,9 +689,9 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
           S_.w_[ j ] += eta_kj * ( Y - P ) / std::max( P, eta_kj );
           if ( P_.variance_tracking_ )
           {
-            const double w = S_.w_[ j ];
-            S_.S_[ j ] += eta_kj * ( w - S_.S_[ j ] );
-            S_.Q_[ j ] += eta_kj * ( w * w - S_.Q_[ j ] );
+            const double wj = S_.w_[ j ];
+            S_.S_[ j ] += eta_kj * ( wj - S_.S_[ j ] );
+            S_.Q_[ j ] += eta_kj * ( wj * wj - S_.Q_[ j ] );
           }
         }
       }
@@ -573,15 +714,32 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
 
     B_.logger_.record_data( t );
 
+    // the weighted trace sums of step t after learning
+    if ( lazy and weights_change )
+    {
+      S_.se_ = 0.0;
+      S_.sf_ = 0.0;
+      for ( size_t j = 0; j < n; ++j )
+      {
+        S_.se_ += w[ j ] * e[ j ];
+        S_.sf_ += w[ j ] * f[ j ];
+      }
+    }
+    S_.last_step_ = t;
+
     // f. prediction of the potential of step t+1: the jump of this step's
     // spikes enters e and f alike and cancels in Y(t+1) = e - f.
     if ( std::binary_search( V_.reset_steps_.begin(), V_.reset_steps_.end(), t + 1 ) )
     {
       S_.u_next_ = S_.bias_;
     }
+    else if ( lazy )
+    {
+      S_.u_next_ = S_.bias_ + ( ( S_.se_ - S_.se_ * kd ) - ( S_.sf_ - S_.sf_ * kr ) );
+    }
     else
     {
-      if ( spiked and P_.learning_ )
+      if ( weights_change )
       {
         acc = predicted_input( e, f, w, n, kd, kr );  // w changed: recompute
       }
@@ -622,11 +780,10 @@ seqlearn_wta_neuron::handles_test_event( nest::InstantaneousRateConnectionEvent&
 void
 seqlearn_wta_neuron::handle( nest::SpikeEvent& e )
 {
-  const size_t j = e.get_rport();
-  const long slot_row = nest::kernel().event_delivery_manager.get_modulo(
+  const long row = nest::kernel().event_delivery_manager.get_modulo(
     e.get_rel_delivery_steps( nest::kernel().simulation_manager.get_slice_origin() ) );
-  B_.in_[ static_cast< size_t >( slot_row ) * static_cast< size_t >( P_.n_incoming_ ) + j ] +=
-    e.get_weight() * e.get_multiplicity();
+  B_.in_rows_[ static_cast< size_t >( row ) ].push_back(
+    Buffers_::Input { e.get_rport(), e.get_weight() * e.get_multiplicity() } );
 }
 
 void

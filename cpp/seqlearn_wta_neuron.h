@@ -104,6 +104,15 @@ private:
     LINEAR
   };
 
+  //! LAZY: traces decay in closed form, touched only on input / learning /
+  //! read-out (O(inputs) per step).  EXACT: every slot updated every step
+  //! with e += a - e*kd (O(n_incoming) per step, bit-exact Euler form).
+  enum class TraceMode
+  {
+    LAZY,
+    EXACT
+  };
+
   struct Parameters_
   {
     double r_max_;                        //!< Hz
@@ -114,6 +123,7 @@ private:
     bool learning_;                       //!< STDP on/off
     bool bias_learning_;                  //!< prior learning on/off
     SpikeLaw spike_law_;                  //!< p = 1-exp(-r dt) or r dt
+    TraceMode trace_mode_;                //!< lazy (default) or exact traces
     long n_incoming_;                     //!< number of slots
     long circuit_size_;                   //!< K
     long circuit_index_;                  //!< own position in the circuit
@@ -131,8 +141,9 @@ private:
   struct State_
   {
     std::vector< double > w_;  //!< weight per slot
-    std::vector< double > e_;  //!< decay trace per slot
-    std::vector< double > f_;  //!< rise trace per slot
+    std::vector< double > e_;  //!< decay trace per slot (as of step tau_)
+    std::vector< double > f_;  //!< rise trace per slot (as of step tau_)
+    std::vector< long > tau_;  //!< lazy mode: step at which e_, f_ are valid
     std::vector< double > S_;  //!< variance tracking: running mean of w
     std::vector< double > Q_;  //!< variance tracking: running mean of w^2
     double bias_;
@@ -142,6 +153,10 @@ private:
     double u_;       //!< potential used in the current step
     double rho_;     //!< rate fraction used in the current step
     double u_next_;  //!< own potential predicted for the next step
+    long last_step_;  //!< last native step computed (-1 before the first)
+    double se_;       //!< lazy mode: sum_j w_j e_j at last_step_
+    double sf_;       //!< lazy mode: sum_j w_j f_j at last_step_
+    bool sums_valid_; //!< se_, sf_ match w_, e_, f_
 
     State_();
     void resize( size_t n );
@@ -154,9 +169,15 @@ private:
     Buffers_( seqlearn_wta_neuron& );
     Buffers_( const Buffers_&, seqlearn_wta_neuron& );
 
-    //! incoming spike amplitudes, ring_len_ rows of n_incoming slots
-    std::vector< double > in_;
-    size_t ring_len_;
+    //! incoming (slot, amplitude) pairs, one list per ring-buffer row
+    struct Input
+    {
+      size_t slot;
+      double amplitude;
+    };
+    std::vector< std::vector< Input > > in_rows_;
+    //! exact mode: dense per-slot amplitudes of the current step
+    std::vector< double > dense_in_;
     //! potentials of all circuit members for the current step
     std::vector< double > circuit_u_;
 
@@ -175,6 +196,8 @@ private:
     double dt_s_;
     double kd_;
     double kr_;
+    std::vector< double > pow_d_;  //!< (1 - kd)^k, k < table size
+    std::vector< double > pow_r_;  //!< (1 - kr)^k
     std::vector< long > reset_steps_;
     std::vector< long > forced_steps_;
     long rec_interval_steps_;
@@ -193,6 +216,12 @@ private:
   }
 
   void resize_input_buffer_();
+  //! lazy mode: bring slot j of state s to step t (no input in between)
+  void decay_slot_( State_& s, size_t j, long t ) const;
+  //! bring every slot to step t and set tau = t (both modes)
+  void normalize_( State_& s, long t ) const;
+  double pow_d_( long k ) const;
+  double pow_r_( long k ) const;
 
   Parameters_ P_;
   State_ S_;

@@ -186,6 +186,7 @@ def build(cfg, threads=1):
         "forced": True,
         "reset_times": [r * DT for r in RESETS],
         "circuit_size": 2,
+        "trace_mode": cfg.get("trace_mode", "lazy"),
     }
     neurons = nest.Create("seqlearn_wta_neuron", 2)
     for k in range(2):
@@ -323,16 +324,41 @@ def test_install():
 
 
 def test_reference():
-    for cfg in (
-        dict(variance_tracking=True, bias_learning=False, variant="original"),
-        dict(variance_tracking=False, bias_learning=True, variant="tsodyks_markram"),
-        dict(variance_tracking=True, bias_learning=True, variant="off"),
-    ):
-        check_against_reference(cfg)
+    for mode in ("lazy", "exact"):
+        for cfg in (
+            dict(variance_tracking=True, bias_learning=False, variant="original"),
+            dict(variance_tracking=False, bias_learning=True, variant="tsodyks_markram"),
+            dict(variance_tracking=True, bias_learning=True, variant="off"),
+        ):
+            cfg["trace_mode"] = mode
+            check_against_reference(cfg)
 
 
 def test_chunks_and_threads():
-    cfg = dict(variance_tracking=True, bias_learning=False, variant="original")
+    for mode in ("lazy", "exact"):
+        chunks_and_threads(dict(variance_tracking=True, bias_learning=False, variant="original", trace_mode=mode))
+
+
+def test_trace_modes_agree():
+    """Lazy (closed-form decay) and exact (per-step Euler) traces agree to
+    rounding, and the state read back mid-run is consistent."""
+    res = {}
+    for mode in ("lazy", "exact"):
+        cfg = dict(variance_tracking=True, bias_learning=False, variant="original", trace_mode=mode)
+        neurons, gens, mm, sr = build(cfg)
+        nest.Prepare()
+        nest.Run(25.0)
+        mid = [list(neurons[k].epsp_e) + list(neurons[k].epsp_f) for k in range(2)]
+        # setting the traces mid-run: lazy state must take them as of now
+        neurons[1].epsp_e = [0.5] * len(W0[1])
+        nest.Run(T - 25.0)
+        nest.Cleanup()
+        res[mode] = (mid, [list(neurons[k].weights) + list(neurons[k].epsp_e) for k in range(2)])
+    for a, b in zip(res["lazy"][0] + res["lazy"][1], res["exact"][0] + res["exact"][1]):
+        close_vec(a, b, "lazy vs exact")
+
+
+def chunks_and_threads(cfg):
     w1, tr1 = weights_and_trace(cfg, 1, [T])
     w2, tr2 = weights_and_trace(cfg, 1, [1, 6, 13, 20, 20])
     assert w1 == w2, (w1, w2)
@@ -365,7 +391,7 @@ def test_stochastic_rates():
 
 
 def main():
-    tests = [test_install, test_reference, test_chunks_and_threads, test_stochastic_rates]
+    tests = [test_install, test_reference, test_chunks_and_threads, test_trace_modes_agree, test_stochastic_rates]
     failed = 0
     for t in tests:
         try:
