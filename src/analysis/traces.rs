@@ -61,7 +61,7 @@ pub fn sample_readout_state(
             let next_reset = reset_steps.get(ri).copied();
             // A reset at step r happens before the spikes of step r.
             match (next_spike, next_reset) {
-                (_, Some(r)) if r <= s && next_spike.map_or(true, |t| r <= t) => {
+                (_, Some(r)) if r <= s && next_spike.is_none_or(|t| r <= t) => {
                     x.iter_mut().for_each(|v| *v = 0.0);
                     last.iter_mut().for_each(|v| *v = i64::MIN);
                     ri += 1;
