@@ -52,9 +52,9 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', value_parser = run::parse_grid,
           default_value = "10x5,20x10,40x20,40x40")]
     pub grids: Vec<[usize; 2]>,
-    /// Simulated seconds per scaling case (default: --seconds).
-    #[arg(long)]
-    pub scaling_seconds: Option<f64>,
+    /// Simulated seconds per scaling case.
+    #[arg(long, default_value_t = 2.0)]
+    pub scaling_seconds: f64,
     /// Run every case this many times and keep the fastest (wall time) run:
     /// on a shared machine other load only ever slows a run down.
     #[arg(long, default_value_t = 1)]
@@ -435,6 +435,12 @@ fn run_baseline(row: &Row, target_hz: f64, input_hz: f64, seconds: f64) -> Resul
         .args(["--target-rate", &format!("{target_hz}")])
         .args(["--seconds", &format!("{seconds}")])
         .args(["--threads", &row.threads.to_string()])
+        // The drive calibration runs ~8 short simulations; shorter ones
+        // for large networks (the rate per drive does not depend on size).
+        .args([
+            "--calib-seconds",
+            if row.neurons > 2000 { "0.3" } else { "1.0" },
+        ])
         .stdin(Stdio::null())
         .stderr(Stdio::piped())
         .stdout(Stdio::piped());
@@ -580,7 +586,7 @@ fn run_all(args: &BenchArgs) -> Result<()> {
         print_ratios(&rows, "");
     }
     if scaling {
-        let secs = args.scaling_seconds.unwrap_or(args.seconds);
+        let secs = args.scaling_seconds;
         println!(
             "\nScaling sweep (n_conn = {PAIRS_PER_CIRCUIT} per circuit), {secs} s simulated per case:"
         );

@@ -75,7 +75,7 @@ fn native_rows_have_the_schema_and_positive_values() {
 #[test]
 fn scaling_only_runs_the_grids_given() {
     let (_, rows) = bench(&[
-        "--seconds",
+        "--scaling-seconds",
         "0.1",
         "--scaling-only",
         "--grids",
@@ -93,5 +93,6 @@ fn scaling_only_runs_the_grids_given() {
     for row in rows {
         positive(row, "rtf");
         positive(row, "peak_rss_mib");
+        assert!((row["simulated_s"].as_f64().unwrap() - 0.1).abs() < 1e-9);
     }
 }
