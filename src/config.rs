@@ -167,6 +167,19 @@ pub struct PhaseConfig {
 }
 
 impl PhaseConfig {
+    /// A phase with the input settings of `[input]`.
+    pub fn new(name: &str, role: PhaseRole, duration_ms: f64) -> PhaseConfig {
+        PhaseConfig {
+            name: name.into(),
+            role,
+            duration_ms,
+            train: None,
+            mode: None,
+            t_noise_range_ms: None,
+            time_warp_range: None,
+        }
+    }
+
     pub fn learns(&self) -> bool {
         self.train.unwrap_or(self.role == PhaseRole::Train)
     }
@@ -211,32 +224,14 @@ impl Default for Config {
             model: ModelConfig::default(),
             input: InputConfig::default(),
             phases: vec![
+                PhaseConfig::new("train", PhaseRole::Train, 100_000.0),
                 PhaseConfig {
-                    name: "train".into(),
-                    role: PhaseRole::Train,
-                    duration_ms: 100_000.0,
-                    train: None,
-                    mode: None,
-                    t_noise_range_ms: None,
-                    time_warp_range: None,
+                    mode: Some(SequenceMode::Alternating),
+                    ..PhaseConfig::new("readout_fit", PhaseRole::ReadoutFit, 3000.0)
                 },
                 PhaseConfig {
-                    name: "readout_fit".into(),
-                    role: PhaseRole::ReadoutFit,
-                    duration_ms: 3000.0,
-                    train: None,
                     mode: Some(SequenceMode::Alternating),
-                    t_noise_range_ms: None,
-                    time_warp_range: None,
-                },
-                PhaseConfig {
-                    name: "test".into(),
-                    role: PhaseRole::Test,
-                    duration_ms: 3000.0,
-                    train: None,
-                    mode: Some(SequenceMode::Alternating),
-                    t_noise_range_ms: None,
-                    time_warp_range: None,
+                    ..PhaseConfig::new("test", PhaseRole::Test, 3000.0)
                 },
             ],
             record: RecordConfig::default(),

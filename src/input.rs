@@ -350,15 +350,7 @@ mod tests {
         c.input.n_patterns = n_patterns;
         c.input.pattern_sequences = seqs;
         c.input.mode = mode;
-        c.phases = vec![PhaseConfig {
-            name: "train".into(),
-            role: PhaseRole::Train,
-            duration_ms: 60_000.0,
-            train: None,
-            mode: None,
-            t_noise_range_ms: None,
-            time_warp_range: None,
-        }];
+        c.phases = vec![PhaseConfig::new("train", PhaseRole::Train, 60_000.0)];
         c
     }
 

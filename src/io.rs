@@ -13,6 +13,34 @@ use crate::network::{Circuit, Network, StpParams, Synapse};
 use crate::record::{RecordPlan, Recording};
 use crate::usage;
 
+/// Columns of `circuits.csv`.
+pub const CIRCUITS: &[&str] = &["circuit", "x", "y", "k", "first_neuron"];
+/// Columns of `neurons.csv`.
+pub const NEURONS: &[&str] = &["neuron", "circuit", "bias_final"];
+/// Columns of `sources.csv`.
+pub const SOURCES: &[&str] = &["source", "kind", "index", "U", "D_ms", "F_ms"];
+/// Columns of `circuit_pairs.csv`.
+pub const CIRCUIT_PAIRS: &[&str] = &["pre_circuit", "post_circuit"];
+/// Columns of `synapses.csv`.
+pub const SYNAPSES: &[&str] = &[
+    "synapse",
+    "source",
+    "target",
+    "slot",
+    "kind",
+    "w_initial",
+    "w_final",
+    "U",
+    "D_ms",
+    "F_ms",
+];
+/// Columns of `phases.csv`.
+pub const PHASES: &[&str] = &[
+    "phase", "start_ms", "end_ms", "kind", "sequence", "pattern", "warp", "train",
+];
+/// Columns of `patterns.csv`.
+pub const PATTERNS: &[&str] = &["pattern", "channel", "time_ms"];
+
 /// A CSV writer on a buffered file, with the header written.
 pub struct Table {
     w: csv::Writer<BufWriter<File>>,
@@ -73,27 +101,18 @@ pub struct FinalState<'a> {
 
 /// Writes circuits, neurons, sources, circuit pairs and synapses.
 pub fn write_network(dir: &Path, net: &Network, fin: Option<FinalState>) -> Result<()> {
-    let mut t = Table::create(
-        &dir.join("circuits.csv"),
-        &["circuit", "x", "y", "k", "first_neuron"],
-    )?;
+    let mut t = Table::create(&dir.join("circuits.csv"), CIRCUITS)?;
     for (i, c) in net.circuits.iter().enumerate() {
         t.row([i, c.x, c.y, c.k, c.first_neuron].map(|v| v.to_string()))?;
     }
     t.finish()?;
-    let mut t = Table::create(
-        &dir.join("neurons.csv"),
-        &["neuron", "circuit", "bias_final"],
-    )?;
+    let mut t = Table::create(&dir.join("neurons.csv"), NEURONS)?;
     for (k, c) in net.neuron_circuit.iter().enumerate() {
         let b = fin.as_ref().map(|s| f(s.bias[k])).unwrap_or_default();
         t.row([k.to_string(), c.to_string(), b])?;
     }
     t.finish()?;
-    let mut t = Table::create(
-        &dir.join("sources.csv"),
-        &["source", "kind", "index", "U", "D_ms", "F_ms"],
-    )?;
+    let mut t = Table::create(&dir.join("sources.csv"), SOURCES)?;
     for (j, p) in net.source_stp.iter().enumerate() {
         let (kind, index) = if net.is_input_source(j) {
             ("input", j)
@@ -110,29 +129,12 @@ pub fn write_network(dir: &Path, net: &Network, fin: Option<FinalState>) -> Resu
         ])?;
     }
     t.finish()?;
-    let mut t = Table::create(
-        &dir.join("circuit_pairs.csv"),
-        &["pre_circuit", "post_circuit"],
-    )?;
+    let mut t = Table::create(&dir.join("circuit_pairs.csv"), CIRCUIT_PAIRS)?;
     for &(a, b) in &net.circuit_pairs {
         t.row([a.to_string(), b.to_string()])?;
     }
     t.finish()?;
-    let mut t = Table::create(
-        &dir.join("synapses.csv"),
-        &[
-            "synapse",
-            "source",
-            "target",
-            "slot",
-            "kind",
-            "w_initial",
-            "w_final",
-            "U",
-            "D_ms",
-            "F_ms",
-        ],
-    )?;
+    let mut t = Table::create(&dir.join("synapses.csv"), SYNAPSES)?;
     for (i, s) in net.synapses.iter().enumerate() {
         let kind = if net.is_input_source(s.source) {
             "input"
@@ -159,22 +161,14 @@ pub fn write_network(dir: &Path, net: &Network, fin: Option<FinalState>) -> Resu
 /// Writes input spikes, patterns, the segment log and the protocol.
 pub fn write_input(dir: &Path, input: &Input, schedule: &Schedule, dt: f64) -> Result<()> {
     write_spikes(&dir.join("input_spikes.csv"), "channel", &input.spikes, dt)?;
-    let mut t = Table::create(
-        &dir.join("patterns.csv"),
-        &["pattern", "channel", "time_ms"],
-    )?;
+    let mut t = Table::create(&dir.join("patterns.csv"), PATTERNS)?;
     for (p, pat) in input.patterns.iter().enumerate() {
         for &(s, ch) in pat {
             t.row([p.to_string(), ch.to_string(), f(s)])?;
         }
     }
     t.finish()?;
-    let mut t = Table::create(
-        &dir.join("phases.csv"),
-        &[
-            "phase", "start_ms", "end_ms", "kind", "sequence", "pattern", "warp", "train",
-        ],
-    )?;
+    let mut t = Table::create(&dir.join("phases.csv"), PHASES)?;
     for g in &input.segments {
         t.row([
             g.phase.to_string(),
@@ -365,37 +359,11 @@ pub fn read_network(dir: &Path, stp_per_synapse: bool) -> Result<Network> {
         f64,
         f64,
     );
-    let cs: Vec<C> = read_table(
-        &dir.join("circuits.csv"),
-        &["circuit", "x", "y", "k", "first_neuron"],
-    )?;
-    let ns: Vec<N> = read_table(
-        &dir.join("neurons.csv"),
-        &["neuron", "circuit", "bias_final"],
-    )?;
-    let ss: Vec<S> = read_table(
-        &dir.join("sources.csv"),
-        &["source", "kind", "index", "U", "D_ms", "F_ms"],
-    )?;
-    let ps: Vec<P> = read_table(
-        &dir.join("circuit_pairs.csv"),
-        &["pre_circuit", "post_circuit"],
-    )?;
-    let ys: Vec<Y> = read_table(
-        &dir.join("synapses.csv"),
-        &[
-            "synapse",
-            "source",
-            "target",
-            "slot",
-            "kind",
-            "w_initial",
-            "w_final",
-            "U",
-            "D_ms",
-            "F_ms",
-        ],
-    )?;
+    let cs: Vec<C> = read_table(&dir.join("circuits.csv"), CIRCUITS)?;
+    let ns: Vec<N> = read_table(&dir.join("neurons.csv"), NEURONS)?;
+    let ss: Vec<S> = read_table(&dir.join("sources.csv"), SOURCES)?;
+    let ps: Vec<P> = read_table(&dir.join("circuit_pairs.csv"), CIRCUIT_PAIRS)?;
+    let ys: Vec<Y> = read_table(&dir.join("synapses.csv"), SYNAPSES)?;
     let bad = |file: &str, why: String| usage!("{}: {why}", dir.join(file).display());
     let circuits: Vec<Circuit> = cs
         .iter()
@@ -526,12 +494,7 @@ pub fn read_input(dir: &Path, n_channels: usize, schedule: &Schedule, dt: f64) -
         bool,
     );
     let path = dir.join("phases.csv");
-    let rows: Vec<G> = read_table(
-        &path,
-        &[
-            "phase", "start_ms", "end_ms", "kind", "sequence", "pattern", "warp", "train",
-        ],
-    )?;
+    let rows: Vec<G> = read_table(&path, PHASES)?;
     let mut segments = Vec::with_capacity(rows.len());
     for g in rows {
         let kind = match g.3.as_str() {
@@ -556,10 +519,7 @@ pub fn read_input(dir: &Path, n_channels: usize, schedule: &Schedule, dt: f64) -
     }
     #[derive(Deserialize)]
     struct Pt(usize, u32, f64);
-    let pats: Vec<Pt> = read_table(
-        &dir.join("patterns.csv"),
-        &["pattern", "channel", "time_ms"],
-    )?;
+    let pats: Vec<Pt> = read_table(&dir.join("patterns.csv"), PATTERNS)?;
     let mut patterns: Vec<Vec<(f64, u32)>> = Vec::new();
     for p in pats {
         if patterns.len() <= p.0 {

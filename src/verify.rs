@@ -26,18 +26,6 @@ pub struct Scenario {
     pub config: Config,
 }
 
-fn phase(name: &str, role: PhaseRole, ms: f64) -> PhaseConfig {
-    PhaseConfig {
-        name: name.into(),
-        role,
-        duration_ms: ms,
-        train: None,
-        mode: None,
-        t_noise_range_ms: None,
-        time_warp_range: None,
-    }
-}
-
 /// The base scenario: a 3x2 grid, fast input, a training phase, a test
 /// phase with reset, more training and another test; everything recorded.
 pub fn base_config() -> Config {
@@ -55,10 +43,10 @@ pub fn base_config() -> Config {
     c.input.t_noise_range_ms = [60.0, 100.0];
     c.input.t_pattern_ms = vec![80.0];
     c.phases = vec![
-        phase("train", PhaseRole::Train, 600.0),
-        phase("test", PhaseRole::Test, 200.0),
-        phase("train2", PhaseRole::Train, 300.0),
-        phase("test2", PhaseRole::Test, 200.0),
+        PhaseConfig::new("train", PhaseRole::Train, 600.0),
+        PhaseConfig::new("test", PhaseRole::Test, 200.0),
+        PhaseConfig::new("train2", PhaseRole::Train, 300.0),
+        PhaseConfig::new("test2", PhaseRole::Test, 200.0),
     ];
     c.record.neurons = Selection::Keyword(SelectionKeyword::All);
     c.record.synapses = Selection::Keyword(SelectionKeyword::All);

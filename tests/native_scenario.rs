@@ -16,18 +16,6 @@ use seqlearn_nest::model::ModelParams;
 use seqlearn_nest::network::Network;
 use seqlearn_nest::record::RecordPlan;
 
-fn phase(name: &str, role: PhaseRole, ms: f64) -> PhaseConfig {
-    PhaseConfig {
-        name: name.into(),
-        role,
-        duration_ms: ms,
-        train: None,
-        mode: None,
-        t_noise_range_ms: None,
-        time_warp_range: None,
-    }
-}
-
 fn scenario_config() -> Config {
     let mut c = Config {
         seed: 99,
@@ -43,10 +31,10 @@ fn scenario_config() -> Config {
     c.input.t_pattern_ms = vec![60.0];
     c.input.r_input_hz = 40.0;
     c.phases = vec![
-        phase("train", PhaseRole::Train, 500.0),
-        phase("fit", PhaseRole::ReadoutFit, 150.0),
-        phase("train2", PhaseRole::Train, 150.0),
-        phase("test", PhaseRole::Test, 200.0),
+        PhaseConfig::new("train", PhaseRole::Train, 500.0),
+        PhaseConfig::new("fit", PhaseRole::ReadoutFit, 150.0),
+        PhaseConfig::new("train2", PhaseRole::Train, 150.0),
+        PhaseConfig::new("test", PhaseRole::Test, 200.0),
     ];
     c.record.neurons = Selection::Keyword(SelectionKeyword::All);
     c.record.synapses = Selection::Keyword(SelectionKeyword::All);
