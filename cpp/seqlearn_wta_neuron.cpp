@@ -86,13 +86,12 @@ times_to_steps( const std::vector< double >& times, const double dt, const std::
   return steps;
 }
 
-//! Trace update of all slots with this step's input amplitudes (which are
-//! consumed); returns sum_j w_j * Y_j of the next step (without new input).
+//! Exact mode: trace update of all slots with this step's input amplitudes
+//! (which are consumed); returns sum_j w_j * Y_j of the next step (without
+//! new input).
 __attribute__( ( noinline ) ) double
 trace_step( double* __restrict in,
-  double* __restrict e,
-  double* __restrict f,
-  const double* __restrict w,
+  seqlearn_wta_neuron::Slot* __restrict sl,
   const size_t n,
   const double kd,
   const double kr )
@@ -102,23 +101,23 @@ trace_step( double* __restrict in,
   {
     const double a = in[ j ];
     in[ j ] = 0.0;
-    const double ej = e[ j ] + ( a - e[ j ] * kd );
-    const double fj = f[ j ] + ( a - f[ j ] * kr );
-    e[ j ] = ej;
-    f[ j ] = fj;
-    acc += w[ j ] * ( ( ej - ej * kd ) - ( fj - fj * kr ) );
+    const double ej = sl[ j ].e + ( a - sl[ j ].e * kd );
+    const double fj = sl[ j ].f + ( a - sl[ j ].f * kr );
+    sl[ j ].e = ej;
+    sl[ j ].f = fj;
+    acc += sl[ j ].w * ( ( ej - ej * kd ) - ( fj - fj * kr ) );
   }
   return acc;
 }
 
 //! sum_j w_j * Y_j of the next step (without new input).
 double
-predicted_input( const double* e, const double* f, const double* w, const size_t n, const double kd, const double kr )
+predicted_input( const seqlearn_wta_neuron::Slot* sl, const size_t n, const double kd, const double kr )
 {
   double acc = 0.0;
   for ( size_t j = 0; j < n; ++j )
   {
-    acc += w[ j ] * ( ( e[ j ] - e[ j ] * kd ) - ( f[ j ] - f[ j ] * kr ) );
+    acc += sl[ j ].w * ( ( sl[ j ].e - sl[ j ].e * kd ) - ( sl[ j ].f - sl[ j ].f * kr ) );
   }
   return acc;
 }
@@ -281,10 +280,7 @@ seqlearn_wta_neuron::State_::State_()
 void
 seqlearn_wta_neuron::State_::resize( size_t n )
 {
-  w_.resize( n, 0.0 );
-  e_.resize( n, 0.0 );
-  f_.resize( n, 0.0 );
-  tau_.resize( n, last_step_ );
+  slot_.resize( n, Slot { 0.0, 0.0, 0.0, last_step_ } );
   S_.resize( n, 0.0 );
   Q_.resize( n, 1.0 );
 }
@@ -292,7 +288,12 @@ seqlearn_wta_neuron::State_::resize( size_t n )
 void
 seqlearn_wta_neuron::State_::get( Dictionary& d ) const
 {
-  d[ k_weights ] = w_;  // epsp_e, epsp_f: see seqlearn_wta_neuron::get_status
+  std::vector< double > w( slot_.size() );
+  for ( size_t j = 0; j < slot_.size(); ++j )
+  {
+    w[ j ] = slot_[ j ].w;
+  }
+  d[ k_weights ] = w;  // epsp_e, epsp_f: see seqlearn_wta_neuron::get_status
   d[ k_S ] = S_;
   d[ k_Q ] = Q_;
   d[ k_bias ] = bias_;
@@ -320,9 +321,24 @@ seqlearn_wta_neuron::State_::set( const Dictionary& d, const Parameters_& p )
       v = tmp;
     }
   };
-  set_vec( k_weights, w_ );
-  set_vec( k_epsp_e, e_ );
-  set_vec( k_epsp_f, f_ );
+  auto set_slot = [ &d, n, this ]( const std::string& key, double Slot::*member )
+  {
+    std::vector< double > tmp;
+    if ( update_double_vector( d, key, tmp ) )
+    {
+      if ( tmp.size() != n )
+      {
+        throw nest::BadProperty( key + " must have n_incoming entries." );
+      }
+      for ( size_t j = 0; j < n; ++j )
+      {
+        slot_[ j ].*member = tmp[ j ];
+      }
+    }
+  };
+  set_slot( k_weights, &Slot::w );
+  set_slot( k_epsp_e, &Slot::e );
+  set_slot( k_epsp_f, &Slot::f );
   set_vec( k_S, S_ );
   set_vec( k_Q, Q_ );
   update_double( d, k_bias, bias_ );
@@ -376,8 +392,14 @@ seqlearn_wta_neuron::get_status( Dictionary& d ) const
   // traces as of the last computed step (lazy mode stores older values)
   State_ cur = S_;
   normalize_( cur, cur.last_step_ );
-  d[ k_epsp_e ] = cur.e_;
-  d[ k_epsp_f ] = cur.f_;
+  std::vector< double > e( cur.slot_.size() ), f( cur.slot_.size() );
+  for ( size_t j = 0; j < cur.slot_.size(); ++j )
+  {
+    e[ j ] = cur.slot_[ j ].e;
+    f[ j ] = cur.slot_[ j ].f;
+  }
+  d[ k_epsp_e ] = e;
+  d[ k_epsp_f ] = f;
   ArchivingNode::get_status( d );
   d[ nest::names::recordables ] = recordablesMap_.get_list();
 
@@ -490,25 +512,27 @@ seqlearn_wta_neuron::pow_r_( long k ) const
 inline __attribute__( ( always_inline ) ) void
 seqlearn_wta_neuron::decay_slot_( State_& s, size_t j, long t ) const
 {
-  const long k = t - s.tau_[ j ];
+  Slot& x = s.slot_[ j ];
+  const long k = t - x.tau;
   if ( k > 0 )
   {
-    s.e_[ j ] *= pow_d_( k );
-    s.f_[ j ] *= pow_r_( k );
-    s.tau_[ j ] = t;
+    x.e *= pow_d_( k );
+    x.f *= pow_r_( k );
+    x.tau = t;
   }
 }
 
 void
 seqlearn_wta_neuron::normalize_( State_& s, long t ) const
 {
-  for ( size_t j = 0; j < s.e_.size(); ++j )
+  const bool lazy = P_.trace_mode_ == TraceMode::LAZY;
+  for ( size_t j = 0; j < s.slot_.size(); ++j )
   {
-    if ( P_.trace_mode_ == TraceMode::LAZY )
+    if ( lazy )
     {
       decay_slot_( s, j, t );
     }
-    s.tau_[ j ] = t;
+    s.slot_[ j ].tau = t;
   }
 }
 
@@ -561,18 +585,19 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
     const long t = origin.get_steps() + lag;
     std::vector< Buffers_::Input >& row =
       B_.in_rows_[ static_cast< size_t >( nest::kernel().event_delivery_manager.get_modulo( lag ) ) ];
-    double* e = S_.e_.data();
-    double* f = S_.f_.data();
-    const double* w = S_.w_.data();
+    Slot* sl = S_.slot_.data();
 
     // a. trace update with the spikes of step t-1, or reset.
     double acc = 0.0;  // exact mode: sum_j w_j Y_j(t+1) without new input
     if ( std::binary_search( V_.reset_steps_.begin(), V_.reset_steps_.end(), t ) )
     {
       row.clear();
-      std::fill( S_.e_.begin(), S_.e_.end(), 0.0 );
-      std::fill( S_.f_.begin(), S_.f_.end(), 0.0 );
-      std::fill( S_.tau_.begin(), S_.tau_.end(), t );
+      for ( size_t j = 0; j < n; ++j )
+      {
+        sl[ j ].e = 0.0;
+        sl[ j ].f = 0.0;
+        sl[ j ].tau = t;
+      }
       S_.se_ = 0.0;
       S_.sf_ = 0.0;
       S_.sums_valid_ = true;
@@ -586,8 +611,8 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
         S_.sf_ = 0.0;
         for ( size_t j = 0; j < n; ++j )
         {
-          S_.se_ += w[ j ] * e[ j ];
-          S_.sf_ += w[ j ] * f[ j ];
+          S_.se_ += sl[ j ].w * sl[ j ].e;
+          S_.sf_ += sl[ j ].w * sl[ j ].f;
         }
         S_.sums_valid_ = true;
       }
@@ -597,10 +622,11 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
       for ( const Buffers_::Input& in : row )
       {
         decay_slot_( S_, in.slot, t );
-        e[ in.slot ] += in.amplitude;
-        f[ in.slot ] += in.amplitude;
-        S_.se_ += w[ in.slot ] * in.amplitude;
-        S_.sf_ += w[ in.slot ] * in.amplitude;
+        Slot& x = sl[ in.slot ];
+        x.e += in.amplitude;
+        x.f += in.amplitude;
+        S_.se_ += x.w * in.amplitude;
+        S_.sf_ += x.w * in.amplitude;
       }
       row.clear();
     }
@@ -612,23 +638,23 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
         dense[ in.slot ] += in.amplitude;
       }
       row.clear();
-      acc = trace_step( dense, e, f, w, n, kd, kr );
+      acc = trace_step( dense, sl, n, kd, kr );
     }
 
     // per-slot recording: weight at the start of the step and Y
     if ( not P_.recorded_slots_.empty() and t % V_.rec_interval_steps_ == 0 )
     {
-      for ( const long sl : P_.recorded_slots_ )
+      for ( const long rs : P_.recorded_slots_ )
       {
-        const size_t j = static_cast< size_t >( sl );
+        const size_t j = static_cast< size_t >( rs );
         if ( lazy )
         {
           decay_slot_( S_, j, t );
         }
         B_.rec_times_.push_back( static_cast< double >( t ) * V_.dt_ms_ );
-        B_.rec_slots_.push_back( sl );
-        B_.rec_weights_.push_back( S_.w_[ j ] );
-        B_.rec_epsps_.push_back( e[ j ] - f[ j ] );
+        B_.rec_slots_.push_back( rs );
+        B_.rec_weights_.push_back( sl[ j ].w );
+        B_.rec_epsps_.push_back( sl[ j ].e - sl[ j ].f );
       }
     }
 
@@ -681,15 +707,15 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
         }
         for ( size_t j = 0; j < n; ++j )
         {
-          const double Y = e[ j ] - f[ j ];
+          const double Y = sl[ j ].e - sl[ j ].f;
           const double eta_kj = P_.variance_tracking_
             ? P_.eta_ * ( S_.Q_[ j ] - S_.S_[ j ] * S_.S_[ j ] ) / ( std::exp( -S_.S_[ j ] ) + 1.0 )
             : P_.eta_ / n_steps;
-          const double P = std::exp( S_.w_[ j ] );
-          S_.w_[ j ] += eta_kj * ( Y - P ) / std::max( P, eta_kj );
+          const double P = std::exp( sl[ j ].w );
+          sl[ j ].w += eta_kj * ( Y - P ) / std::max( P, eta_kj );
           if ( P_.variance_tracking_ )
           {
-            const double wj = S_.w_[ j ];
+            const double wj = sl[ j ].w;
             S_.S_[ j ] += eta_kj * ( wj - S_.S_[ j ] );
             S_.Q_[ j ] += eta_kj * ( wj * wj - S_.Q_[ j ] );
           }
@@ -721,8 +747,8 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
       S_.sf_ = 0.0;
       for ( size_t j = 0; j < n; ++j )
       {
-        S_.se_ += w[ j ] * e[ j ];
-        S_.sf_ += w[ j ] * f[ j ];
+        S_.se_ += sl[ j ].w * sl[ j ].e;
+        S_.sf_ += sl[ j ].w * sl[ j ].f;
       }
     }
     S_.last_step_ = t;
@@ -741,7 +767,7 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
     {
       if ( weights_change )
       {
-        acc = predicted_input( e, f, w, n, kd, kr );  // w changed: recompute
+        acc = predicted_input( sl, n, kd, kr );  // w changed: recompute
       }
       S_.u_next_ = S_.bias_ + acc;
     }

@@ -138,12 +138,20 @@ private:
     void set( const Dictionary& );
   };
 
+public:
+  //! Per-slot data touched by every incoming spike, kept together (one cache line).
+  struct Slot
+  {
+    double e;  //!< decay trace (as of step tau)
+    double f;  //!< rise trace (as of step tau)
+    double w;  //!< weight
+    long tau;  //!< lazy mode: step at which e, f are valid
+  };
+
+private:
   struct State_
   {
-    std::vector< double > w_;  //!< weight per slot
-    std::vector< double > e_;  //!< decay trace per slot (as of step tau_)
-    std::vector< double > f_;  //!< rise trace per slot (as of step tau_)
-    std::vector< long > tau_;  //!< lazy mode: step at which e_, f_ are valid
+    std::vector< Slot > slot_;  //!< per slot: traces, weight
     std::vector< double > S_;  //!< variance tracking: running mean of w
     std::vector< double > Q_;  //!< variance tracking: running mean of w^2
     double bias_;
