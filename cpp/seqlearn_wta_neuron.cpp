@@ -472,7 +472,7 @@ seqlearn_wta_neuron::init_buffers_()
 
 namespace
 {
-const size_t POW_TABLE_SIZE = 4096;
+const size_t POW_TABLE_SIZE = 1024;
 
 std::vector< double >
 power_table( const double base )
@@ -578,7 +578,8 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
   const double kr = V_.kr_;
   const bool lazy = P_.trace_mode_ == TraceMode::LAZY;
 
-  std::vector< double > sent_u( static_cast< size_t >( nest::kernel().connection_manager.get_min_delay() ), 0.0 );
+  std::vector< double >& sent_u = B_.sent_u_;
+  sent_u.assign( static_cast< size_t >( nest::kernel().connection_manager.get_min_delay() ), 0.0 );
 
   for ( long lag = from; lag < to; ++lag )
   {
@@ -619,8 +620,15 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
       // e(t) = e(t-1) (1 - kd) + a, summed over the slots with weights
       S_.se_ -= S_.se_ * kd;
       S_.sf_ -= S_.sf_ * kr;
-      for ( const Buffers_::Input& in : row )
+      const size_t n_in = row.size();
+      for ( size_t i = 0; i < n_in; ++i )
       {
+        // the slots are scattered in memory: fetch a few inputs ahead
+        if ( i + 8 < n_in )
+        {
+          __builtin_prefetch( sl + row[ i + 8 ].slot, 1 );
+        }
+        const Buffers_::Input& in = row[ i ];
         decay_slot_( S_, in.slot, t );
         Slot& x = sl[ in.slot ];
         x.e += in.amplitude;

@@ -188,6 +188,8 @@ private:
     std::vector< double > dense_in_;
     //! potentials of all circuit members for the current step
     std::vector< double > circuit_u_;
+    //! own predicted potentials sent at the end of a slice
+    std::vector< double > sent_u_;
 
     //! per-slot recording
     std::vector< double > rec_times_;
