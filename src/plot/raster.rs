@@ -156,8 +156,16 @@ pub fn draw_raster(path: &Path, r: &Raster<'_>) -> Result<RasterMode> {
                 "<path class=\"spikes\" fill=\"none\" stroke=\"black\" stroke-width=\"{sw}\" d=\"{d}\"/>\n"
             );
         } else {
-            let nb_t = (((x1 - x0) / 2.0) as usize).max(1);
-            let nb_r = r.n_rows.min((((y0 - y1).abs()) / 2.0) as usize).max(1);
+            // ~2 px bins; coarser when that leaves fewer than ~8 spikes per
+            // bin on average (sparse counts make a noisy image)
+            let mut nb_t = (((x1 - x0) / 2.0) as usize).max(1);
+            let mut nb_r = r.n_rows.min((((y0 - y1).abs()) / 2.0) as usize).max(1);
+            let mean = n_in as f64 / (nb_t * nb_r) as f64;
+            if mean < 8.0 {
+                let f = (8.0 / mean.max(1e-9)).sqrt();
+                nb_t = ((nb_t as f64 / f) as usize).max(100.min(nb_t));
+                nb_r = ((nb_r as f64 / f) as usize).max(50.min(nb_r));
+            }
             let mut counts = vec![0u32; nb_t * nb_r];
             for i in range {
                 if let Some(row) = (r.row_of)(r.spikes.id[i]) {
@@ -167,7 +175,17 @@ pub fn draw_raster(path: &Path, r: &Raster<'_>) -> Result<RasterMode> {
                     counts[bt.min(nb_t - 1) * nb_r + br.min(nb_r - 1)] += 1;
                 }
             }
-            let cmax = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
+            // contrast from the spread of the counts: the 2nd..99.5th
+            // percentile of the non-empty bins maps to alpha 30..255
+            let mut nz: Vec<u32> = counts.iter().copied().filter(|&c| c > 0).collect();
+            nz.sort_unstable();
+            let pct = |q: f64| {
+                nz.get(((nz.len() as f64 - 1.0) * q) as usize)
+                    .copied()
+                    .unwrap_or(1) as f64
+            };
+            let (lo, hi) = (pct(0.02), pct(0.995));
+            let lo = if hi > lo { lo } else { 0.0 };
             // grey + alpha image, row 0 of the image = top row of the plot;
             // empty bins transparent so the phase shading shows through
             let mut px_ga = Vec::with_capacity(nb_t * nb_r * 2);
@@ -177,7 +195,8 @@ pub fn draw_raster(path: &Path, r: &Raster<'_>) -> Result<RasterMode> {
                     let a = if c == 0 {
                         0
                     } else {
-                        (40.0 + 215.0 * (c as f64 / cmax).sqrt()).round() as u8
+                        let f = ((c as f64 - lo) / (hi - lo).max(1e-9)).clamp(0.0, 1.0);
+                        (30.0 + 225.0 * f).round() as u8
                     };
                     px_ga.extend_from_slice(&[0, a]);
                 }
