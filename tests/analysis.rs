@@ -404,3 +404,13 @@ fn each_test_phase_is_scored_by_the_latest_readout_fit_before_it() {
     assert!(after > 0.8, "after training r = {after}");
     assert!(readout_value(dir, ["ridge_cv", "network", "fit:3", "all", "lambda"]) > 0.0);
 }
+
+#[test]
+fn options_deserialise_with_defaults() {
+    let o: AnalysisOptions =
+        serde_json::from_str(r#"{"every_step": true, "alpha": 0.05}"#).unwrap();
+    assert!(o.every_step);
+    assert_eq!(o.alpha, 0.05);
+    assert_eq!(o.cv_folds, AnalysisOptions::default().cv_folds);
+    assert!(serde_json::from_str::<AnalysisOptions>(r#"{"alhpa": 0.05}"#).is_err());
+}

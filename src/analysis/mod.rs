@@ -21,7 +21,9 @@ use std::path::Path;
 pub use io::{RunConstants, SegKind, Segment, Spikes};
 
 /// Options of [`analyse_run`]. `Default` is the documented default protocol.
-#[derive(Clone, Debug, Serialize)]
+/// Deserialisable with every field optional (e.g. from an `[analysis]` table).
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct AnalysisOptions {
     /// Sample the readout state every step instead of every `tau_decay/dt`
     /// steps (steps 19, 39, ... of each phase by default).
