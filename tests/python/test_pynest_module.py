@@ -288,12 +288,16 @@ def check_against_reference(cfg):
         assert stp[(ids[0], ids[1])][2] > REC_STP[0] + 0.01
 
 
-def weights_and_trace(cfg, threads, chunks):
+def weights_and_trace(cfg, threads, chunks, separate_contexts=False):
     neurons, gens, mm, sr = build(cfg, threads)
-    nest.Prepare()
-    for c in chunks:
-        nest.Run(c * DT)
-    nest.Cleanup()
+    if separate_contexts:
+        for c in chunks:
+            nest.Simulate(c * DT)  # Prepare + Run + Cleanup per chunk
+    else:
+        nest.Prepare()
+        for c in chunks:
+            nest.Run(c * DT)
+        nest.Cleanup()
     ev = mm.events
     trace = sorted(zip(ev["times"], ev["senders"], ev["u"], ev["rho"]))
     w = [list(neurons[k].weights) for k in range(2)]
@@ -363,6 +367,9 @@ def chunks_and_threads(cfg):
     w2, tr2 = weights_and_trace(cfg, 1, [1, 6, 13, 20, 20])
     assert w1 == w2, (w1, w2)
     assert tr1 == tr2
+    w2b, tr2b = weights_and_trace(cfg, 1, [9, 21, 30], separate_contexts=True)
+    assert w1 == w2b, (w1, w2b)
+    assert tr1 == tr2b
     w3, tr3 = weights_and_trace(cfg, 2, [T])
     assert w1 == w3, (w1, w3)
     assert [x[:2] for x in tr1] == [x[:2] for x in tr3]
