@@ -491,23 +491,37 @@ fn reserve_recording(rec: &mut Recording, job: &Job) {
     }
 }
 
-/// Asks the kernel for transparent huge pages behind a large buffer: filling
-/// a recording buffer otherwise takes one page fault per 4 KiB, which costs
-/// about as much as the stores themselves (≈1 µs per step at 100 recorded
-/// neurons, 10 % of a step). Only advice; nothing changes if refused.
+/// Prepares a large recording buffer: transparent huge pages, and its pages
+/// mapped in one call. Filling it page by page would take one page fault per
+/// 4 KiB, which in a VM costs more than the stores themselves (≈1.5 µs per
+/// step at 100 recorded neurons, 15 % of a step). Advice only: nothing
+/// changes if the kernel refuses (old kernels lack MADV_POPULATE_WRITE).
 fn advise_huge_pages(v: &Vec<f64>) {
     #[cfg(target_os = "linux")]
     {
+        const PAGE: usize = 4096;
         const HUGE: usize = 2 << 20;
+        let bytes = v.capacity() * std::mem::size_of::<f64>();
+        if bytes < HUGE {
+            return;
+        }
         let start = v.as_ptr() as usize;
-        let end = start + v.capacity() * std::mem::size_of::<f64>();
-        let lo = start.next_multiple_of(HUGE);
-        let hi = end / HUGE * HUGE;
-        if hi > lo {
-            // SAFETY: the range lies inside the vector's allocation; madvise
-            // with MADV_HUGEPAGE does not change its contents.
-            unsafe {
+        let end = start + bytes;
+        let (lo, hi) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
+        let (plo, phi) = (start.next_multiple_of(PAGE), end / PAGE * PAGE);
+        // SAFETY: both ranges lie inside the vector's allocation; neither
+        // advice changes its contents (populating maps zero pages or keeps
+        // the existing ones).
+        unsafe {
+            if hi > lo {
                 libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_HUGEPAGE);
+            }
+            if phi > plo {
+                libc::madvise(
+                    plo as *mut libc::c_void,
+                    phi - plo,
+                    libc::MADV_POPULATE_WRITE,
+                );
             }
         }
     }
