@@ -320,12 +320,19 @@ fn bad_input_is_exit_2_with_a_message_and_no_output() {
         &out,
         &["NxM"],
     );
-    // A forced-spike file with the wrong columns.
+    // Forced-spike files with wrong columns, or an unknown sender.
     let cfg = write_cfg(d.path(), TINY);
     let bad = d.path().join("bad_spikes.csv");
-    std::fs::write(&bad, "neuron,t\n0,1.0\n").unwrap();
-    fails(
-        &[
+    for (content, needles) in [
+        (
+            "neuron,t\n0,1.0\n",
+            &["bad_spikes.csv", "sender,time_ms"][..],
+        ),
+        ("sender,time_ms\n9999,1.0\n", &["9999"][..]),
+        ("sender,time_ms\n0,1.5\n", &["1.5", "step grid"][..]),
+    ] {
+        std::fs::write(&bad, content).unwrap();
+        let args = [
             "simulate",
             "--config",
             cfg.to_str().unwrap(),
@@ -334,25 +341,9 @@ fn bad_input_is_exit_2_with_a_message_and_no_output() {
             "--out",
             o,
             "-q",
-        ],
-        &out,
-        &["bad_spikes.csv", "sender,time_ms"],
-    );
-    std::fs::write(&bad, "sender,time_ms\n9999,1.0\n").unwrap();
-    fails(
-        &[
-            "simulate",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--forced-spikes",
-            bad.to_str().unwrap(),
-            "--out",
-            o,
-            "-q",
-        ],
-        &out,
-        &["9999"],
-    );
+        ];
+        fails(&args, &out, needles);
+    }
     // An existing run directory is not overwritten without --force.
     let existing = d.path().join("exists");
     std::fs::create_dir(&existing).unwrap();
