@@ -561,10 +561,6 @@ fn run_all(args: &BenchArgs) -> Result<()> {
     let machine = machine_description();
     println!("{machine}");
     let mut rows: Vec<Row> = Vec::new();
-    let report = |row: Row, rows: &mut Vec<Row>| {
-        print_row(&row);
-        rows.push(row);
-    };
     let scaling = args.scaling || args.scaling_only;
     if !args.scaling_only {
         println!(
@@ -574,14 +570,50 @@ fn run_all(args: &BenchArgs) -> Result<()> {
             n_conn_for(PAPER_GRID),
             args.seconds
         );
-        print_header();
+        // Repeats go round-robin over the cases, so that a burst of other
+        // load on a shared machine does not hit every repeat of one case.
+        let cases: Vec<&CaseSpec> = CASES
+            .iter()
+            .filter(|c| selected(c.name, &args.cases))
+            .collect();
+        let repeat = args.repeat.max(1);
+        let mut best: Vec<Option<Row>> = vec![None; cases.len()];
         let mut model_rate = None;
-        for c in CASES.iter().filter(|c| selected(c.name, &args.cases)) {
-            let row = spawn_best(c.name, PAPER_GRID, args.seconds, model_rate, args.repeat);
-            if c.kind == Kind::Native && !c.record && model_rate.is_none() {
-                model_rate = row.network_rate_hz;
+        for pass in 0..repeat {
+            if repeat > 1 {
+                eprintln!("pass {} of {repeat}", pass + 1);
+            } else {
+                print_header();
             }
-            report(row, &mut rows);
+            for (i, c) in cases.iter().enumerate() {
+                if best[i].as_ref().is_some_and(|b| b.skipped.is_some()) {
+                    continue;
+                }
+                let row = spawn_case(c.name, PAPER_GRID, args.seconds, model_rate);
+                if c.kind == Kind::Native && !c.record && model_rate.is_none() {
+                    model_rate = row.network_rate_hz;
+                }
+                if repeat == 1 {
+                    print_row(&row);
+                }
+                let better = match &best[i] {
+                    None => true,
+                    Some(b) => row.skipped.is_none() && row.rtf < b.rtf,
+                };
+                if better {
+                    best[i] = Some(row);
+                }
+            }
+        }
+        if repeat > 1 {
+            println!("(fastest of {repeat} runs per case, taken round-robin)");
+            print_header();
+        }
+        for row in best.into_iter().flatten() {
+            if repeat > 1 {
+                print_row(&row);
+            }
+            rows.push(row);
         }
         print_ratios(&rows, "");
     }
