@@ -16,14 +16,19 @@
 //!   synapse count. The result equals `sum_j w_kj (e_j - f_j)` up to
 //!   rounding (the sums are taken in a different order); the rounding error
 //!   decays with the traces and stays ~1e-15 relative.
-//! - **Vectorised exponentials.** STDP needs `exp(-S)` and `exp(w)` for every
-//!   synapse of a spiking neuron, the soft WTA and the spike law one `exp`
-//!   per neuron. These go through [`exp_into`], a polynomial `exp` within
-//!   2 ulp of libm's, over contiguous buffers (AVX2 when the CPU has it,
-//!   SSE2 otherwise, same arithmetic on both: no FMA contraction).
-//!   The STP updates (a few per step) keep libm's `exp`.
-//! - Spike draws stay one `f64` per neuron per step from the `Spikes` stream,
-//!   in neuron order, so the draw sequence does not depend on any of this.
+//!   STDP runs before the trace update (it reads only this step's `Y`), so
+//!   the jumps are scattered with the updated weights.
+//! - **Vectorised exponentials and STDP.** STDP needs `exp(-S)` and `exp(w)`
+//!   for every synapse of a spiking neuron, the soft WTA and the spike law
+//!   one `exp` per neuron. A polynomial `exp` within 2 ulp of libm's
+//!   ([`exp_into`]) and the STDP update of a neuron's synapses run four lanes
+//!   at a time with AVX2 + FMA when the CPU has them; the scalar path does
+//!   the same operations in the same order (`mul_add` is exactly rounded on
+//!   both), so results do not depend on the CPU. The STP updates (a few per
+//!   step) keep libm's `exp`.
+//! - Spike draws stay one uniform per neuron per step from the `Spikes`
+//!   stream, in neuron order (filled in one block: the same `u64` sequence),
+//!   so the draw sequence does not depend on any of this.
 
 use anyhow::Result;
 use rand::Rng;
