@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -245,18 +246,50 @@ seqlearn_stp_synapse< targetidentifierT >::send( nest::Event& e, size_t tid, con
   e();
 
   const double eps = DBL_EPSILON;
+  if ( variant_ == STPVariant::OFF )
+  {
+    last_step_ = ts;
+    return true;
+  }
+  // The synapses of one source are sent one after the other and (with the
+  // per-source draw) share D, F and the inter-spike interval: remember the
+  // last argument of each exponential and reuse its value (same argument,
+  // same bits as calling std::exp).
+  struct ExpMemo
+  {
+    double x_d = std::numeric_limits< double >::quiet_NaN();
+    double e_d = 0.0;
+    double x_f = std::numeric_limits< double >::quiet_NaN();
+    double e_f = 0.0;
+  };
+  static thread_local ExpMemo memo;
+  ExpMemo& m = memo;
+  const double x_d = -isi / ( D_ + eps );
+  const double x_f = -isi / ( F_ + eps );
+  if ( not( x_d == m.x_d ) )
+  {
+    m.x_d = x_d;
+    m.e_d = std::exp( x_d );
+  }
+  if ( not( x_f == m.x_f ) )
+  {
+    m.x_f = x_f;
+    m.e_f = std::exp( x_f );
+  }
+  const double exp_d = m.e_d;
+  const double exp_f = m.e_f;
   if ( variant_ == STPVariant::ORIGINAL )
   {
-    const double R_new = 1.0 + ( R_ - R_ * s_ - 1.0 ) * std::exp( -isi / ( D_ + eps ) );
-    const double s_new = s_ + s_ * ( 1.0 - s_ ) * std::exp( -isi / ( F_ + eps ) );
+    const double R_new = 1.0 + ( R_ - R_ * s_ - 1.0 ) * exp_d;
+    const double s_new = s_ + s_ * ( 1.0 - s_ ) * exp_f;
     R_ = R_new;
     s_ = s_new;
     U_ = s_new;  // the original's aliasing of U and s
   }
   else if ( variant_ == STPVariant::TSODYKS_MARKRAM )
   {
-    const double s_new = U_ + s_ * ( 1.0 - U_ ) * std::exp( -isi / ( F_ + eps ) );
-    R_ = 1.0 + ( R_ - R_ * s_new - 1.0 ) * std::exp( -isi / ( D_ + eps ) );
+    const double s_new = U_ + s_ * ( 1.0 - U_ ) * exp_f;
+    R_ = 1.0 + ( R_ - R_ * s_new - 1.0 ) * exp_d;
     s_ = s_new;
   }
   last_step_ = ts;

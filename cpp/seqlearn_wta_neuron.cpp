@@ -556,6 +556,7 @@ seqlearn_wta_neuron::pre_run_hook()
   V_.pow_r_ = power_table( 1.0 - V_.kr_ );
   V_.reset_steps_ = times_to_steps( P_.reset_times_, V_.dt_ms_, k_reset_times );
   V_.forced_steps_ = times_to_steps( P_.forced_spikes_, V_.dt_ms_, k_forced_spikes );
+  V_.reset_cursor_ = 0;
   V_.rec_interval_steps_ = std::max( 1L, static_cast< long >( std::round( P_.slot_recording_interval_ / V_.dt_ms_ ) ) );
   V_.rng_ = nest::get_vp_specific_rng( get_thread() );
 
@@ -590,7 +591,7 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
 
     // a. trace update with the spikes of step t-1, or reset.
     double acc = 0.0;  // exact mode: sum_j w_j Y_j(t+1) without new input
-    if ( std::binary_search( V_.reset_steps_.begin(), V_.reset_steps_.end(), t ) )
+    if ( is_reset_step_( t ) )
     {
       row.clear();
       for ( size_t j = 0; j < n; ++j )
@@ -675,11 +676,17 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
       u_max = std::max( u_max, B_.circuit_u_[ k ] );
     }
     double denom = 0.0;
+    double e_own = 0.0;  // exp(u - u_max) of this neuron (u_ == circuit_u_[ci])
     for ( size_t k = 0; k < K; ++k )
     {
-      denom += std::exp( B_.circuit_u_[ k ] - u_max );
+      const double e = std::exp( B_.circuit_u_[ k ] - u_max );
+      denom += e;
+      if ( k == ci )
+      {
+        e_own = e;
+      }
     }
-    S_.rho_ = std::exp( S_.u_ - u_max ) / denom;
+    S_.rho_ = e_own / denom;
     const double r = P_.r_max_ * S_.rho_;
 
     bool spiked = false;
@@ -763,7 +770,7 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
 
     // f. prediction of the potential of step t+1: the jump of this step's
     // spikes enters e and f alike and cancels in Y(t+1) = e - f.
-    if ( std::binary_search( V_.reset_steps_.begin(), V_.reset_steps_.end(), t + 1 ) )
+    if ( is_reset_step_( t + 1 ) )
     {
       S_.u_next_ = S_.bias_;
     }

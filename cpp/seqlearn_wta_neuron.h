@@ -12,6 +12,7 @@
 #ifndef SEQLEARN_WTA_NEURON_H
 #define SEQLEARN_WTA_NEURON_H
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -210,9 +211,29 @@ private:
     std::vector< double > pow_r_;  //!< (1 - kr)^k
     std::vector< long > reset_steps_;
     std::vector< long > forced_steps_;
+    size_t reset_cursor_;  //!< first index of reset_steps_ not below the last query
     long rec_interval_steps_;
     nest::RngPtr rng_;
   };
+
+  //! Whether step t is a reset step (reset_steps_ is sorted; the queries of
+  //! a run are non-decreasing, so a cursor replaces the binary search).
+  bool
+  is_reset_step_( const long t )
+  {
+    const std::vector< long >& rs = V_.reset_steps_;
+    size_t c = V_.reset_cursor_;
+    if ( c > 0 and rs[ c - 1 ] >= t )
+    {
+      c = static_cast< size_t >( std::lower_bound( rs.begin(), rs.end(), t ) - rs.begin() );
+    }
+    while ( c < rs.size() and rs[ c ] < t )
+    {
+      ++c;
+    }
+    V_.reset_cursor_ = c;
+    return c < rs.size() and rs[ c ] == t;
+  }
 
   double
   get_u_() const
