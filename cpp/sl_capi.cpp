@@ -108,6 +108,22 @@ require( bool cond, const char* msg )
   }
 }
 
+// Sets one status entry of a node; `make` builds the value once the pointer
+// checks passed (`args_ok` covers the value's own pointers).
+template < typename F >
+int
+set_node_entry( const char* where, long node, const char* key, bool args_ok, F&& make )
+{
+  return guarded( where,
+    [ & ]
+    {
+      require( key != nullptr and args_ok, "null pointer argument" );
+      Dictionary d;
+      d[ key ] = make();
+      nest::set_node_status( static_cast< size_t >( node ), d );
+    } );
+}
+
 double
 resolution_ms()
 {
@@ -791,66 +807,32 @@ extern "C"
   int
   sl_set_vector( long node, const char* key, const double* values, size_t n )
   {
-    return guarded( "sl_set_vector",
-      [ & ]
-      {
-        require( key != nullptr and ( values != nullptr or n == 0 ), "null pointer argument" );
-        Dictionary d;
-        d[ key ] = std::vector< double >( values, values + n );
-        nest::set_node_status( static_cast< size_t >( node ), d );
-      } );
+    return set_node_entry( "sl_set_vector", node, key, values != nullptr or n == 0,
+      [ & ] { return std::vector< double >( values, values + n ); } );
   }
 
   int
   sl_set_double( long node, const char* key, double value )
   {
-    return guarded( "sl_set_double",
-      [ & ]
-      {
-        require( key != nullptr, "null pointer argument" );
-        Dictionary d;
-        d[ key ] = value;
-        nest::set_node_status( static_cast< size_t >( node ), d );
-      } );
+    return set_node_entry( "sl_set_double", node, key, true, [ & ] { return value; } );
   }
 
   int
   sl_set_long( long node, const char* key, long value )
   {
-    return guarded( "sl_set_long",
-      [ & ]
-      {
-        require( key != nullptr, "null pointer argument" );
-        Dictionary d;
-        d[ key ] = value;
-        nest::set_node_status( static_cast< size_t >( node ), d );
-      } );
+    return set_node_entry( "sl_set_long", node, key, true, [ & ] { return value; } );
   }
 
   int
   sl_set_bool( long node, const char* key, int value )
   {
-    return guarded( "sl_set_bool",
-      [ & ]
-      {
-        require( key != nullptr, "null pointer argument" );
-        Dictionary d;
-        d[ key ] = value != 0;
-        nest::set_node_status( static_cast< size_t >( node ), d );
-      } );
+    return set_node_entry( "sl_set_bool", node, key, true, [ & ] { return value != 0; } );
   }
 
   int
   sl_set_string( long node, const char* key, const char* value )
   {
-    return guarded( "sl_set_string",
-      [ & ]
-      {
-        require( key != nullptr and value != nullptr, "null pointer argument" );
-        Dictionary d;
-        d[ key ] = std::string( value );
-        nest::set_node_status( static_cast< size_t >( node ), d );
-      } );
+    return set_node_entry( "sl_set_string", node, key, value != nullptr, [ & ] { return std::string( value ); } );
   }
 
   int
