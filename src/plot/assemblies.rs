@@ -117,14 +117,7 @@ pub fn render(dir: &Path, out: &Path) -> Result<Vec<PathBuf>> {
                     .label(label)
                     .legend(move |(x, y)| Circle::new((x + 6, y), 3, color.filled()));
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::LowerRight)
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK.mix(0.3))
-                .label_font(("sans-serif", 11))
-                .draw()
-                .map_err(pe)?;
+            super::draw_legend(&mut chart, SeriesLabelPosition::LowerRight)?;
         }
         root.present().map_err(pe)?;
     }

@@ -122,14 +122,7 @@ pub fn render(dir: &Path, out: &Path) -> Result<Vec<PathBuf>> {
                     BLACK.mix(0.4).stroke_width(1),
                 ))
                 .map_err(pe)?;
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK.mix(0.3))
-                .label_font(("sans-serif", 11))
-                .draw()
-                .map_err(pe)?;
+            super::draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         }
         root.present().map_err(pe)?;
     }

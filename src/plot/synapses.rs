@@ -122,14 +122,7 @@ fn line_plot(
                 .label(format!("syn {id} ({}→{})", tr.source, tr.target))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 11))
-            .draw()
-            .map_err(pe)?;
+        super::draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         root.present().map_err(pe)?;
     }
     write_svg(path, buf, "")
