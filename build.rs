@@ -29,6 +29,7 @@ const MODULE_HEADERS: &[&str] = &[
     "cpp/seqlearn_wta_neuron.h",
     "cpp/seqlearn_stp_synapse.h",
     "cpp/dict_helpers.h",
+    "cpp/stdp_kernel.h",
     "cpp/sl_capi.h",
 ];
 
@@ -251,6 +252,9 @@ fn compile_module(manifest: &Path, out_dir: &Path, nest: &NestPaths) -> Result<P
         "-D_GLIBCXX_USE_CXX11_ABI=0",
         "-fopenmp",
         "-O2",
+        // no implicit fused multiply-adds: the learning kernel's scalar and
+        // AVX2 paths must round alike (cpp/stdp_kernel.h)
+        "-ffp-contract=off",
         "-DNDEBUG",
         "-fPIC",
     ];

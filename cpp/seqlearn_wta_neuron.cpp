@@ -9,8 +9,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
+#include <mutex>
 
 #include "dict_helpers.h"
+#include "stdp_kernel.h"
 #include "event_delivery_manager_impl.h"
 #include "exceptions.h"
 #include "kernel_manager.h"
@@ -454,6 +457,8 @@ seqlearn_wta_neuron::resize_input_buffer_()
   {
     B_.dense_in_.assign( static_cast< size_t >( P_.n_incoming_ ), 0.0 );
   }
+  B_.y_.resize( static_cast< size_t >( P_.n_incoming_ ) );
+  B_.w_.resize( static_cast< size_t >( P_.n_incoming_ ) );
 }
 
 void
@@ -474,39 +479,32 @@ namespace
 {
 const size_t POW_TABLE_SIZE = 1024;
 
-std::vector< double >
-power_table( const double base )
+/*
+ * (1 - kd)^k and (1 - kr)^k, interleaved, by repeated multiplication.  One
+ * table per pair of factors for the whole process: a table per neuron (16 KB
+ * each) pushed the neurons' slots out of the cache at full scale.
+ */
+std::shared_ptr< const std::vector< double > >
+decay_powers( const double kd, const double kr )
 {
-  std::vector< double > t( POW_TABLE_SIZE );
-  t[ 0 ] = 1.0;
-  for ( size_t k = 1; k < POW_TABLE_SIZE; ++k )
+  static std::mutex mutex;
+  static std::map< std::pair< double, double >, std::shared_ptr< const std::vector< double > > > tables;
+  std::lock_guard< std::mutex > lock( mutex );
+  std::shared_ptr< const std::vector< double > >& table = tables[ { kd, kr } ];
+  if ( not table )
   {
-    t[ k ] = t[ k - 1 ] * base;
+    std::vector< double > t( 2 * POW_TABLE_SIZE );
+    t[ 0 ] = 1.0;
+    t[ 1 ] = 1.0;
+    for ( size_t k = 1; k < POW_TABLE_SIZE; ++k )
+    {
+      t[ 2 * k ] = t[ 2 * k - 2 ] * ( 1.0 - kd );
+      t[ 2 * k + 1 ] = t[ 2 * k - 1 ] * ( 1.0 - kr );
+    }
+    table = std::make_shared< const std::vector< double > >( std::move( t ) );
   }
-  return t;
+  return table;
 }
-}
-
-inline __attribute__( ( always_inline ) ) double
-seqlearn_wta_neuron::pow_d_( long k ) const
-{
-  if ( k <= 0 )
-  {
-    return 1.0;
-  }
-  return static_cast< size_t >( k ) < V_.pow_d_.size() ? V_.pow_d_[ k ]
-                                                      : std::pow( 1.0 - V_.kd_, static_cast< double >( k ) );
-}
-
-inline __attribute__( ( always_inline ) ) double
-seqlearn_wta_neuron::pow_r_( long k ) const
-{
-  if ( k <= 0 )
-  {
-    return 1.0;
-  }
-  return static_cast< size_t >( k ) < V_.pow_r_.size() ? V_.pow_r_[ k ]
-                                                      : std::pow( 1.0 - V_.kr_, static_cast< double >( k ) );
 }
 
 inline __attribute__( ( always_inline ) ) void
@@ -516,8 +514,16 @@ seqlearn_wta_neuron::decay_slot_( State_& s, size_t j, long t ) const
   const long k = t - x.tau;
   if ( k > 0 )
   {
-    x.e *= pow_d_( k );
-    x.f *= pow_r_( k );
+    if ( static_cast< size_t >( k ) < POW_TABLE_SIZE )
+    {
+      x.e *= V_.pow_[ 2 * k ];
+      x.f *= V_.pow_[ 2 * k + 1 ];
+    }
+    else
+    {
+      x.e *= std::pow( 1.0 - V_.kd_, static_cast< double >( k ) );
+      x.f *= std::pow( 1.0 - V_.kr_, static_cast< double >( k ) );
+    }
     x.tau = t;
   }
 }
@@ -552,8 +558,8 @@ seqlearn_wta_neuron::pre_run_hook()
   V_.dt_s_ = V_.dt_ms_ / 1000.0;
   V_.kd_ = V_.dt_ms_ / P_.tau_decay_;
   V_.kr_ = V_.dt_ms_ / P_.tau_rise_;
-  V_.pow_d_ = power_table( 1.0 - V_.kd_ );
-  V_.pow_r_ = power_table( 1.0 - V_.kr_ );
+  V_.pow_table_ = decay_powers( V_.kd_, V_.kr_ );
+  V_.pow_ = V_.pow_table_->data();
   V_.reset_steps_ = times_to_steps( P_.reset_times_, V_.dt_ms_, k_reset_times );
   V_.forced_steps_ = times_to_steps( P_.forced_spikes_, V_.dt_ms_, k_forced_spikes );
   V_.reset_cursor_ = 0;
@@ -716,25 +722,7 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
       const double n_steps = static_cast< double >( S_.n_train_steps_ );
       if ( spiked )
       {
-        if ( lazy )
-        {
-          normalize_( S_, t );
-        }
-        for ( size_t j = 0; j < n; ++j )
-        {
-          const double Y = sl[ j ].e - sl[ j ].f;
-          const double eta_kj = P_.variance_tracking_
-            ? P_.eta_ * ( S_.Q_[ j ] - S_.S_[ j ] * S_.S_[ j ] ) / ( std::exp( -S_.S_[ j ] ) + 1.0 )
-            : P_.eta_ / n_steps;
-          const double P = std::exp( sl[ j ].w );
-          sl[ j ].w += eta_kj * ( Y - P ) / std::max( P, eta_kj );
-          if ( P_.variance_tracking_ )
-          {
-            const double wj = sl[ j ].w;
-            S_.S_[ j ] += eta_kj * ( wj - S_.S_[ j ] );
-            S_.Q_[ j ] += eta_kj * ( wj * wj - S_.Q_[ j ] );
-          }
-        }
+        learn_slots_( t, lazy );
       }
       if ( P_.bias_learning_ )
       {
@@ -754,18 +742,6 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
     }
 
     B_.logger_.record_data( t );
-
-    // the weighted trace sums of step t after learning
-    if ( lazy and weights_change )
-    {
-      S_.se_ = 0.0;
-      S_.sf_ = 0.0;
-      for ( size_t j = 0; j < n; ++j )
-      {
-        S_.se_ += sl[ j ].w * sl[ j ].e;
-        S_.sf_ += sl[ j ].w * sl[ j ].f;
-      }
-    }
     S_.last_step_ = t;
 
     // f. prediction of the potential of step t+1: the jump of this step's
@@ -794,6 +770,42 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
     nest::InstantaneousRateConnectionEvent ev;
     ev.set_coeffarray( sent_u );
     nest::kernel().event_delivery_manager.send_secondary( *this, ev );
+  }
+}
+
+void
+seqlearn_wta_neuron::learn_slots_( const long t, const bool lazy )
+{
+  const size_t n = S_.slot_.size();
+  Slot* sl = S_.slot_.data();
+  double* y = B_.y_.data();
+  double* w = B_.w_.data();
+  for ( size_t j = 0; j < n; ++j )
+  {
+    if ( lazy )
+    {
+      decay_slot_( S_, j, t );
+    }
+    y[ j ] = sl[ j ].e - sl[ j ].f;
+    w[ j ] = sl[ j ].w;
+  }
+  const stdp_kernel::Rates rates { P_.eta_,
+    P_.eta_ / static_cast< double >( S_.n_train_steps_ ),
+    P_.variance_tracking_ };
+  stdp_kernel::update( w, S_.S_.data(), S_.Q_.data(), y, n, rates );
+  double se = 0.0;
+  double sf = 0.0;
+  for ( size_t j = 0; j < n; ++j )
+  {
+    sl[ j ].w = w[ j ];
+    se += w[ j ] * sl[ j ].e;
+    sf += w[ j ] * sl[ j ].f;
+  }
+  if ( lazy )
+  {
+    // the weighted trace sums of step t after learning
+    S_.se_ = se;
+    S_.sf_ = sf;
   }
 }
 

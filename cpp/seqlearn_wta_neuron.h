@@ -13,6 +13,7 @@
 #define SEQLEARN_WTA_NEURON_H
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -191,6 +192,9 @@ private:
     std::vector< double > circuit_u_;
     //! own predicted potentials sent at the end of a slice
     std::vector< double > sent_u_;
+    //! learning scratch: Y and w of all slots, contiguous for the kernel
+    std::vector< double > y_;
+    std::vector< double > w_;
 
     //! per-slot recording
     std::vector< double > rec_times_;
@@ -207,8 +211,10 @@ private:
     double dt_s_;
     double kd_;
     double kr_;
-    std::vector< double > pow_d_;  //!< (1 - kd)^k, k < table size
-    std::vector< double > pow_r_;  //!< (1 - kr)^k
+    //! (1 - kd)^k, (1 - kr)^k interleaved for k < POW_TABLE_SIZE; shared by
+    //! all neurons with the same time constants, so that it stays in cache
+    std::shared_ptr< const std::vector< double > > pow_table_;
+    const double* pow_;  //!< pow_table_->data()
     std::vector< long > reset_steps_;
     std::vector< long > forced_steps_;
     size_t reset_cursor_;  //!< first index of reset_steps_ not below the last query
@@ -249,10 +255,11 @@ private:
   void resize_input_buffer_();
   //! lazy mode: bring slot j of state s to step t (no input in between)
   void decay_slot_( State_& s, size_t j, long t ) const;
+  //! the STDP update of all slots at a spike of step t (lazy: traces
+  //! brought to t first); se_, sf_ are re-summed with the new weights
+  void learn_slots_( long t, bool lazy );
   //! bring every slot to step t and set tau = t (both modes)
   void normalize_( State_& s, long t ) const;
-  double pow_d_( long k ) const;
-  double pow_r_( long k ) const;
 
   Parameters_ P_;
   State_ S_;

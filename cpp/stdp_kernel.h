@@ -1,0 +1,215 @@
+/*
+ *  stdp_kernel.h
+ *
+ *  STDP with variance tracking (docs/model.md section 3) for all incoming
+ *  slots of one spiking neuron, and the exp it needs.  The neuron spends
+ *  most of its learning time in two exp calls per slot, so this is the
+ *  native engine's kernel (src/engine/native.rs: stdp, exp_poly) in C++:
+ *  a degree-13 polynomial exp within 2 ulp of libm, four slots per AVX2 +
+ *  FMA instruction when the CPU has them, and a scalar path doing the same
+ *  operations in the same order, so that both paths give the same bits.
+ *  The module is compiled with -ffp-contract=off: every fused multiply-add
+ *  below is written out.
+ */
+
+#ifndef SEQLEARN_STDP_KERNEL_H
+#define SEQLEARN_STDP_KERNEL_H
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#if defined( __x86_64__ )
+#include <immintrin.h>
+#endif
+
+namespace seqlearn
+{
+namespace stdp_kernel
+{
+
+//! Inputs with |x| <= EXP_SAFE take the polynomial, the rest libm.
+constexpr double EXP_SAFE = 700.0;
+constexpr double LOG2E = 1.4426950408889634;
+//! fdlibm's split of ln 2: n * LN2_HI is exact for |n| < 2^11.
+constexpr double LN2_HI = 6.93147180369123816490e-01;
+constexpr double LN2_LO = 1.90821492927058770002e-10;
+//! 1.5 * 2^52: adding it rounds to an integer held in the low bits.
+constexpr double SHIFT = 6755399441055744.0;
+//! Taylor coefficients 1/k!, k = 0..13.
+constexpr double C[ 14 ] = { 1.0,
+  1.0,
+  1.0 / 2.0,
+  1.0 / 6.0,
+  1.0 / 24.0,
+  1.0 / 120.0,
+  1.0 / 720.0,
+  1.0 / 5040.0,
+  1.0 / 40320.0,
+  1.0 / 362880.0,
+  1.0 / 3628800.0,
+  1.0 / 39916800.0,
+  1.0 / 479001600.0,
+  1.0 / 6227020800.0 };
+
+//! exp(x) for |x| <= 708: x = n ln2 + r, Taylor polynomial for e^r, times 2^n.
+inline double
+exp_poly( const double x )
+{
+  const double t = std::fma( x, LOG2E, SHIFT );
+  const double n = t - SHIFT;
+  double r = std::fma( -n, LN2_HI, x );
+  r = std::fma( -n, LN2_LO, r );
+  double p = C[ 13 ];
+  for ( int i = 12; i >= 0; --i )
+  {
+    p = std::fma( p, r, C[ i ] );
+  }
+  std::uint64_t bits;
+  std::memcpy( &bits, &t, sizeof bits );
+  bits = ( bits + 1023 ) << 52;
+  double scale;
+  std::memcpy( &scale, &bits, sizeof scale );
+  return p * scale;
+}
+
+inline double
+exp1( const double x )
+{
+  return std::fabs( x ) <= EXP_SAFE ? exp_poly( x ) : std::exp( x );
+}
+
+//! max as maxpd computes it (a > b ? a : b).
+inline double
+max_pd( const double a, const double b )
+{
+  return a > b ? a : b;
+}
+
+//! Learning-rate settings of one update.
+struct Rates
+{
+  double eta;     //!< base learning rate
+  double rate_n;  //!< eta / n (without variance tracking)
+  bool vt;        //!< variance tracking
+};
+
+//! One slot: w, S, Q updated from Y = e - f.
+inline void
+update_one( double& w, double& s, double& q, const double y, const Rates& r )
+{
+  const double rate = r.vt ? r.eta * ( q - s * s ) / ( exp1( -s ) + 1.0 ) : r.rate_n;
+  const double p = exp1( w );
+  const double w1 = w + rate * ( y - p ) / max_pd( p, rate );
+  w = w1;
+  if ( r.vt )
+  {
+    s += rate * ( w1 - s );
+    q += rate * ( w1 * w1 - q );
+  }
+}
+
+inline void
+update_scalar( double* w, double* s, double* q, const double* y, const std::size_t n, const Rates& r )
+{
+  for ( std::size_t i = 0; i < n; ++i )
+  {
+    update_one( w[ i ], s[ i ], q[ i ], y[ i ], r );
+  }
+}
+
+#if defined( __x86_64__ )
+__attribute__( ( target( "avx2,fma" ) ) ) inline __m256d
+exp4( const __m256d x )
+{
+  const __m256d shift = _mm256_set1_pd( SHIFT );
+  const __m256d t = _mm256_fmadd_pd( x, _mm256_set1_pd( LOG2E ), shift );
+  const __m256d n = _mm256_sub_pd( t, shift );
+  __m256d r = _mm256_fnmadd_pd( n, _mm256_set1_pd( LN2_HI ), x );
+  r = _mm256_fnmadd_pd( n, _mm256_set1_pd( LN2_LO ), r );
+  __m256d p = _mm256_set1_pd( C[ 13 ] );
+  for ( int i = 12; i >= 0; --i )
+  {
+    p = _mm256_fmadd_pd( p, r, _mm256_set1_pd( C[ i ] ) );
+  }
+  const __m256i bits = _mm256_slli_epi64( _mm256_add_epi64( _mm256_castpd_si256( t ), _mm256_set1_epi64x( 1023 ) ), 52 );
+  return _mm256_mul_pd( p, _mm256_castsi256_pd( bits ) );
+}
+
+__attribute__( ( target( "avx2,fma" ) ) ) inline bool
+safe4( const __m256d x )
+{
+  const __m256d abs = _mm256_andnot_pd( _mm256_set1_pd( -0.0 ), x );
+  return _mm256_movemask_pd( _mm256_cmp_pd( abs, _mm256_set1_pd( EXP_SAFE ), _CMP_LE_OQ ) ) == 0xF;
+}
+
+__attribute__( ( target( "avx2,fma" ) ) ) inline void
+update_avx2( double* w, double* s, double* q, const double* y, const std::size_t n, const Rates& r )
+{
+  const std::size_t chunks = n / 4;
+  const __m256d one = _mm256_set1_pd( 1.0 );
+  const __m256d etav = _mm256_set1_pd( r.eta );
+  const __m256d rate_nv = _mm256_set1_pd( r.rate_n );
+  const __m256d neg = _mm256_set1_pd( -0.0 );
+  for ( std::size_t c = 0; c < chunks; ++c )
+  {
+    const std::size_t i = 4 * c;
+    const __m256d wv = _mm256_loadu_pd( w + i );
+    const __m256d sv = _mm256_loadu_pd( s + i );
+    const __m256d qv = _mm256_loadu_pd( q + i );
+    const __m256d ns = _mm256_xor_pd( sv, neg );
+    if ( not( safe4( wv ) and ( not r.vt or safe4( ns ) ) ) )
+    {
+      update_scalar( w + i, s + i, q + i, y + i, 4, r );  // rare: a lane outside the polynomial's range
+      continue;
+    }
+    const __m256d rate = r.vt
+      ? _mm256_div_pd( _mm256_mul_pd( etav, _mm256_sub_pd( qv, _mm256_mul_pd( sv, sv ) ) ),
+          _mm256_add_pd( exp4( ns ), one ) )
+      : rate_nv;
+    const __m256d p = exp4( wv );
+    const __m256d yv = _mm256_loadu_pd( y + i );
+    const __m256d w1 = _mm256_add_pd(
+      wv, _mm256_div_pd( _mm256_mul_pd( rate, _mm256_sub_pd( yv, p ) ), _mm256_max_pd( p, rate ) ) );
+    _mm256_storeu_pd( w + i, w1 );
+    if ( r.vt )
+    {
+      _mm256_storeu_pd( s + i, _mm256_add_pd( sv, _mm256_mul_pd( rate, _mm256_sub_pd( w1, sv ) ) ) );
+      _mm256_storeu_pd(
+        q + i, _mm256_add_pd( qv, _mm256_mul_pd( rate, _mm256_sub_pd( _mm256_mul_pd( w1, w1 ), qv ) ) ) );
+    }
+  }
+  update_scalar( w + 4 * chunks, s + 4 * chunks, q + 4 * chunks, y + 4 * chunks, n - 4 * chunks, r );
+}
+
+inline bool
+has_avx2_fma()
+{
+  static const bool has = __builtin_cpu_supports( "avx2" ) and __builtin_cpu_supports( "fma" );
+  return has;
+}
+#endif
+
+/*
+ * The STDP update of n slots of a spiking neuron: w, S, Q in place, from
+ * y = e - f.  allow_simd = false forces the scalar path (for the test that
+ * both paths agree).
+ */
+inline void
+update( double* w, double* s, double* q, const double* y, const std::size_t n, const Rates& r, const bool allow_simd = true )
+{
+#if defined( __x86_64__ )
+  if ( allow_simd and has_avx2_fma() )
+  {
+    update_avx2( w, s, q, y, n, r );
+    return;
+  }
+#endif
+  update_scalar( w, s, q, y, n, r );
+}
+
+}  // namespace stdp_kernel
+}  // namespace seqlearn
+
+#endif
