@@ -29,7 +29,7 @@ const MODULE_HEADERS: &[&str] = &[
     "cpp/seqlearn_wta_neuron.h",
     "cpp/seqlearn_stp_synapse.h",
     "cpp/dict_helpers.h",
-    "cpp/stdp_kernel.h",
+    "cpp/seqlearn_kernels.h",
     "cpp/sl_capi.h",
 ];
 
@@ -253,7 +253,7 @@ fn compile_module(manifest: &Path, out_dir: &Path, nest: &NestPaths) -> Result<P
         "-fopenmp",
         "-O2",
         // no implicit fused multiply-adds: the learning kernel's scalar and
-        // AVX2 paths must round alike (cpp/stdp_kernel.h)
+        // AVX2 paths must round alike (cpp/seqlearn_kernels.h)
         "-ffp-contract=off",
         "-DNDEBUG",
         "-fPIC",

@@ -253,28 +253,24 @@ seqlearn_stp_synapse< targetidentifierT >::send( nest::Event& e, size_t tid, con
   }
   // The synapses of one source are sent one after the other and (with the
   // per-source draw) share D, F and the inter-spike interval: remember the
-  // last argument of each exponential and reuse its value (same argument,
-  // same bits as calling std::exp).
+  // last arguments and reuse the exponentials (same arguments, same bits).
   struct ExpMemo
   {
-    double x_d = std::numeric_limits< double >::quiet_NaN();
+    double isi = std::numeric_limits< double >::quiet_NaN();
+    double D = 0.0;
+    double F = 0.0;
     double e_d = 0.0;
-    double x_f = std::numeric_limits< double >::quiet_NaN();
     double e_f = 0.0;
   };
   static thread_local ExpMemo memo;
   ExpMemo& m = memo;
-  const double x_d = -isi / ( D_ + eps );
-  const double x_f = -isi / ( F_ + eps );
-  if ( not( x_d == m.x_d ) )
+  if ( not( isi == m.isi and D_ == m.D and F_ == m.F ) )
   {
-    m.x_d = x_d;
-    m.e_d = std::exp( x_d );
-  }
-  if ( not( x_f == m.x_f ) )
-  {
-    m.x_f = x_f;
-    m.e_f = std::exp( x_f );
+    m.isi = isi;
+    m.D = D_;
+    m.F = F_;
+    m.e_d = std::exp( -isi / ( D_ + eps ) );
+    m.e_f = std::exp( -isi / ( F_ + eps ) );
   }
   const double exp_d = m.e_d;
   const double exp_f = m.e_f;

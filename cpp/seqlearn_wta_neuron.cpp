@@ -13,7 +13,7 @@
 #include <mutex>
 
 #include "dict_helpers.h"
-#include "stdp_kernel.h"
+#include "seqlearn_kernels.h"
 #include "event_delivery_manager_impl.h"
 #include "exceptions.h"
 #include "kernel_manager.h"
@@ -357,12 +357,14 @@ seqlearn_wta_neuron::State_::set( const Dictionary& d, const Parameters_& p )
 /* ------------------------------------------------------------------- Buffers */
 
 seqlearn_wta_neuron::Buffers_::Buffers_( seqlearn_wta_neuron& n )
-  : logger_( n )
+  : next_input_( 0.0 )
+  , logger_( n )
 {
 }
 
 seqlearn_wta_neuron::Buffers_::Buffers_( const Buffers_&, seqlearn_wta_neuron& n )
-  : logger_( n )
+  : next_input_( 0.0 )
+  , logger_( n )
 {
 }
 
@@ -465,8 +467,10 @@ void
 seqlearn_wta_neuron::init_buffers_()
 {
   B_.in_rows_.clear();
+  B_.next_input_ = 0.0;
   B_.dense_in_.clear();
-  B_.circuit_u_.assign( static_cast< size_t >( P_.circuit_size_ ), 0.0 );
+  B_.circuit_u_.assign( padded_circuit_size_(), 0.0 );
+  B_.circuit_exp_.assign( padded_circuit_size_(), 0.0 );
   B_.rec_times_.clear();
   B_.rec_slots_.clear();
   B_.rec_weights_.clear();
@@ -568,10 +572,11 @@ seqlearn_wta_neuron::pre_run_hook()
 
   S_.resize( static_cast< size_t >( P_.n_incoming_ ) );
   resize_input_buffer_();
-  if ( B_.circuit_u_.size() != static_cast< size_t >( P_.circuit_size_ ) )
+  if ( B_.circuit_u_.size() != padded_circuit_size_() )
   {
-    B_.circuit_u_.resize( static_cast< size_t >( P_.circuit_size_ ), 0.0 );
+    B_.circuit_u_.resize( padded_circuit_size_(), 0.0 );
   }
+  B_.circuit_exp_.resize( padded_circuit_size_() );
   S_.sums_valid_ = false;
 }
 
@@ -600,6 +605,7 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
     if ( is_reset_step_( t ) )
     {
       row.clear();
+      B_.next_input_ = 0.0;
       for ( size_t j = 0; j < n; ++j )
       {
         sl[ j ].e = 0.0;
@@ -627,6 +633,9 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
       // e(t) = e(t-1) (1 - kd) + a, summed over the slots with weights
       S_.se_ -= S_.se_ * kd;
       S_.sf_ -= S_.sf_ * kr;
+      S_.se_ += B_.next_input_;
+      S_.sf_ += B_.next_input_;
+      B_.next_input_ = 0.0;
       const size_t n_in = row.size();
       for ( size_t i = 0; i < n_in; ++i )
       {
@@ -681,18 +690,16 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
     {
       u_max = std::max( u_max, B_.circuit_u_[ k ] );
     }
+    // lanes K.. pad the vectors to whole AVX2 registers (exp(0), unused)
+    std::fill( B_.circuit_u_.begin() + K, B_.circuit_u_.end(), u_max );
+    double* terms = B_.circuit_exp_.data();
+    kernels::exp_shifted( B_.circuit_u_.data(), terms, B_.circuit_u_.size(), u_max );
     double denom = 0.0;
-    double e_own = 0.0;  // exp(u - u_max) of this neuron (u_ == circuit_u_[ci])
     for ( size_t k = 0; k < K; ++k )
     {
-      const double e = std::exp( B_.circuit_u_[ k ] - u_max );
-      denom += e;
-      if ( k == ci )
-      {
-        e_own = e;
-      }
+      denom += terms[ k ];
     }
-    S_.rho_ = e_own / denom;
+    S_.rho_ = terms[ ci ] / denom;
     const double r = P_.r_max_ * S_.rho_;
 
     bool spiked = false;
@@ -789,10 +796,10 @@ seqlearn_wta_neuron::learn_slots_( const long t, const bool lazy )
     y[ j ] = sl[ j ].e - sl[ j ].f;
     w[ j ] = sl[ j ].w;
   }
-  const stdp_kernel::Rates rates { P_.eta_,
+  const kernels::Rates rates { P_.eta_,
     P_.eta_ / static_cast< double >( S_.n_train_steps_ ),
     P_.variance_tracking_ };
-  stdp_kernel::update( w, S_.S_.data(), S_.Q_.data(), y, n, rates );
+  kernels::update( w, S_.S_.data(), S_.Q_.data(), y, n, rates );
   double se = 0.0;
   double sf = 0.0;
   for ( size_t j = 0; j < n; ++j )
@@ -833,10 +840,24 @@ seqlearn_wta_neuron::handles_test_event( nest::InstantaneousRateConnectionEvent&
 void
 seqlearn_wta_neuron::handle( nest::SpikeEvent& e )
 {
+  const size_t slot = e.get_rport();
+  const double amplitude = e.get_weight() * e.get_multiplicity();
+  // Input for the next step goes straight into its slot (touched once, while
+  // the event is at hand) and only w * amplitude is kept for the trace sums.
+  // Inputs further ahead, and any before the sums are valid, wait in a row.
+  const long step = e.get_stamp().get_steps() + e.get_delay_steps() - 1;
+  if ( step == S_.last_step_ + 1 and S_.sums_valid_ and P_.trace_mode_ == TraceMode::LAZY )
+  {
+    decay_slot_( S_, slot, step );
+    Slot& x = S_.slot_[ slot ];
+    x.e += amplitude;
+    x.f += amplitude;
+    B_.next_input_ += x.w * amplitude;
+    return;
+  }
   const long row = nest::kernel().event_delivery_manager.get_modulo(
     e.get_rel_delivery_steps( nest::kernel().simulation_manager.get_slice_origin() ) );
-  B_.in_rows_[ static_cast< size_t >( row ) ].push_back(
-    Buffers_::Input { e.get_rport(), e.get_weight() * e.get_multiplicity() } );
+  B_.in_rows_[ static_cast< size_t >( row ) ].push_back( Buffers_::Input { slot, amplitude } );
 }
 
 void
@@ -845,7 +866,7 @@ seqlearn_wta_neuron::handle( nest::InstantaneousRateConnectionEvent& e )
   // weight deliberately ignored: the value is the sender's potential
   const size_t k = e.get_rport();
   auto it = e.begin();
-  if ( it != e.end() and k < B_.circuit_u_.size() )
+  if ( it != e.end() and k < static_cast< size_t >( P_.circuit_size_ ) )
   {
     B_.circuit_u_[ k ] = e.get_coeffvalue( it );
   }

@@ -186,10 +186,15 @@ private:
       double amplitude;
     };
     std::vector< std::vector< Input > > in_rows_;
+    //! lazy mode: sum of w * amplitude of the inputs for the next step that
+    //! were added to their slots on arrival (see handle( SpikeEvent& ))
+    double next_input_;
     //! exact mode: dense per-slot amplitudes of the current step
     std::vector< double > dense_in_;
-    //! potentials of all circuit members for the current step
+    //! potentials of all circuit members for the current step (padded)
     std::vector< double > circuit_u_;
+    //! exp( u_k - max u ) of the circuit members (soft-max scratch)
+    std::vector< double > circuit_exp_;
     //! own predicted potentials sent at the end of a slice
     std::vector< double > sent_u_;
     //! learning scratch: Y and w of all slots, contiguous for the kernel
@@ -250,6 +255,13 @@ private:
   get_rho_() const
   {
     return S_.rho_;
+  }
+
+  //! circuit_size rounded up to a multiple of 4 (the soft-max's vectors)
+  size_t
+  padded_circuit_size_() const
+  {
+    return ( static_cast< size_t >( P_.circuit_size_ ) + 3 ) / 4 * 4;
   }
 
   void resize_input_buffer_();

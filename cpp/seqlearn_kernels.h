@@ -1,10 +1,11 @@
 /*
- *  stdp_kernel.h
+ *  seqlearn_kernels.h
  *
- *  STDP with variance tracking (docs/model.md section 3) for all incoming
- *  slots of one spiking neuron, and the exp it needs.  The neuron spends
- *  most of its learning time in two exp calls per slot, so this is the
- *  native engine's kernel (src/engine/native.rs: stdp, exp_poly) in C++:
+ *  The neuron's two exp-bound loops: STDP with variance tracking (docs/
+ *  model.md section 3) over all incoming slots of a spiking neuron (two exp
+ *  per slot) and the soft-max terms of a circuit (K exp per neuron and
+ *  step).  This is the native engine's kernel (src/engine/native.rs: stdp,
+ *  exp_poly) in C++:
  *  a degree-13 polynomial exp within 2 ulp of libm, four slots per AVX2 +
  *  FMA instruction when the CPU has them, and a scalar path doing the same
  *  operations in the same order, so that both paths give the same bits.
@@ -12,9 +13,10 @@
  *  below is written out.
  */
 
-#ifndef SEQLEARN_STDP_KERNEL_H
-#define SEQLEARN_STDP_KERNEL_H
+#ifndef SEQLEARN_KERNELS_H
+#define SEQLEARN_KERNELS_H
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -24,9 +26,12 @@
 #include <immintrin.h>
 #endif
 
+// Internal to the module: direct calls instead of calls through the PLT.
+#pragma GCC visibility push( hidden )
+
 namespace seqlearn
 {
-namespace stdp_kernel
+namespace kernels
 {
 
 //! Inputs with |x| <= EXP_SAFE take the polynomial, the rest libm.
@@ -62,6 +67,7 @@ exp_poly( const double x )
   double r = std::fma( -n, LN2_HI, x );
   r = std::fma( -n, LN2_LO, r );
   double p = C[ 13 ];
+#pragma GCC unroll 13
   for ( int i = 12; i >= 0; --i )
   {
     p = std::fma( p, r, C[ i ] );
@@ -129,6 +135,7 @@ exp4( const __m256d x )
   __m256d r = _mm256_fnmadd_pd( n, _mm256_set1_pd( LN2_HI ), x );
   r = _mm256_fnmadd_pd( n, _mm256_set1_pd( LN2_LO ), r );
   __m256d p = _mm256_set1_pd( C[ 13 ] );
+#pragma GCC unroll 13
   for ( int i = 12; i >= 0; --i )
   {
     p = _mm256_fmadd_pd( p, r, _mm256_set1_pd( C[ i ] ) );
@@ -144,43 +151,62 @@ safe4( const __m256d x )
   return _mm256_movemask_pd( _mm256_cmp_pd( abs, _mm256_set1_pd( EXP_SAFE ), _CMP_LE_OQ ) ) == 0xF;
 }
 
+//! Four slots at i of update_avx2 (the scalar path when a lane is outside
+//! the polynomial's range).
+__attribute__( ( target( "avx2,fma" ) ) ) inline void
+update4( double* w, double* s, double* q, const double* y, const Rates& r )
+{
+  const __m256d wv = _mm256_loadu_pd( w );
+  const __m256d sv = _mm256_loadu_pd( s );
+  const __m256d qv = _mm256_loadu_pd( q );
+  const __m256d ns = _mm256_xor_pd( sv, _mm256_set1_pd( -0.0 ) );
+  if ( not( safe4( wv ) and ( not r.vt or safe4( ns ) ) ) )
+  {
+    update_scalar( w, s, q, y, 4, r );
+    return;
+  }
+  const __m256d rate = r.vt
+    ? _mm256_div_pd( _mm256_mul_pd( _mm256_set1_pd( r.eta ), _mm256_sub_pd( qv, _mm256_mul_pd( sv, sv ) ) ),
+        _mm256_add_pd( exp4( ns ), _mm256_set1_pd( 1.0 ) ) )
+    : _mm256_set1_pd( r.rate_n );
+  const __m256d p = exp4( wv );
+  const __m256d yv = _mm256_loadu_pd( y );
+  const __m256d w1 =
+    _mm256_add_pd( wv, _mm256_div_pd( _mm256_mul_pd( rate, _mm256_sub_pd( yv, p ) ), _mm256_max_pd( p, rate ) ) );
+  _mm256_storeu_pd( w, w1 );
+  if ( r.vt )
+  {
+    _mm256_storeu_pd( s, _mm256_add_pd( sv, _mm256_mul_pd( rate, _mm256_sub_pd( w1, sv ) ) ) );
+    _mm256_storeu_pd( q, _mm256_add_pd( qv, _mm256_mul_pd( rate, _mm256_sub_pd( _mm256_mul_pd( w1, w1 ), qv ) ) ) );
+  }
+}
+
 __attribute__( ( target( "avx2,fma" ) ) ) inline void
 update_avx2( double* w, double* s, double* q, const double* y, const std::size_t n, const Rates& r )
 {
-  const std::size_t chunks = n / 4;
-  const __m256d one = _mm256_set1_pd( 1.0 );
-  const __m256d etav = _mm256_set1_pd( r.eta );
-  const __m256d rate_nv = _mm256_set1_pd( r.rate_n );
-  const __m256d neg = _mm256_set1_pd( -0.0 );
-  for ( std::size_t c = 0; c < chunks; ++c )
+  std::size_t i = 0;
+  for ( ; i + 4 <= n; i += 4 )
   {
-    const std::size_t i = 4 * c;
-    const __m256d wv = _mm256_loadu_pd( w + i );
-    const __m256d sv = _mm256_loadu_pd( s + i );
-    const __m256d qv = _mm256_loadu_pd( q + i );
-    const __m256d ns = _mm256_xor_pd( sv, neg );
-    if ( not( safe4( wv ) and ( not r.vt or safe4( ns ) ) ) )
-    {
-      update_scalar( w + i, s + i, q + i, y + i, 4, r );  // rare: a lane outside the polynomial's range
-      continue;
-    }
-    const __m256d rate = r.vt
-      ? _mm256_div_pd( _mm256_mul_pd( etav, _mm256_sub_pd( qv, _mm256_mul_pd( sv, sv ) ) ),
-          _mm256_add_pd( exp4( ns ), one ) )
-      : rate_nv;
-    const __m256d p = exp4( wv );
-    const __m256d yv = _mm256_loadu_pd( y + i );
-    const __m256d w1 = _mm256_add_pd(
-      wv, _mm256_div_pd( _mm256_mul_pd( rate, _mm256_sub_pd( yv, p ) ), _mm256_max_pd( p, rate ) ) );
-    _mm256_storeu_pd( w + i, w1 );
-    if ( r.vt )
-    {
-      _mm256_storeu_pd( s + i, _mm256_add_pd( sv, _mm256_mul_pd( rate, _mm256_sub_pd( w1, sv ) ) ) );
-      _mm256_storeu_pd(
-        q + i, _mm256_add_pd( qv, _mm256_mul_pd( rate, _mm256_sub_pd( _mm256_mul_pd( w1, w1 ), qv ) ) ) );
-    }
+    update4( w + i, s + i, q + i, y + i, r );
   }
-  update_scalar( w + 4 * chunks, s + 4 * chunks, q + 4 * chunks, y + 4 * chunks, n - 4 * chunks, r );
+  const std::size_t rest = n - i;
+  if ( rest > 0 )
+  {
+    // the last slots in a padded copy (lanes are independent; the padding
+    // w = S = Y = 0, Q = 1 is in range and discarded)
+    double w4[ 4 ] = { 0.0, 0.0, 0.0, 0.0 };
+    double s4[ 4 ] = { 0.0, 0.0, 0.0, 0.0 };
+    double q4[ 4 ] = { 1.0, 1.0, 1.0, 1.0 };
+    double y4[ 4 ] = { 0.0, 0.0, 0.0, 0.0 };
+    std::copy( w + i, w + n, w4 );
+    std::copy( s + i, s + n, s4 );
+    std::copy( q + i, q + n, q4 );
+    std::copy( y + i, y + n, y4 );
+    update4( w4, s4, q4, y4, r );
+    std::copy( w4, w4 + rest, w + i );
+    std::copy( s4, s4 + rest, s + i );
+    std::copy( q4, q4 + rest, q + i );
+  }
 }
 
 inline bool
@@ -190,6 +216,51 @@ has_avx2_fma()
   return has;
 }
 #endif
+
+#if defined( __x86_64__ )
+__attribute__( ( target( "avx2,fma" ) ) ) inline void
+exp_shifted_avx2( const double* x, double* out, const std::size_t n, const double shift )
+{
+  const __m256d sh = _mm256_set1_pd( shift );
+  std::size_t i = 0;
+  for ( ; i + 4 <= n; i += 4 )
+  {
+    const __m256d v = _mm256_sub_pd( _mm256_loadu_pd( x + i ), sh );
+    if ( safe4( v ) )
+    {
+      _mm256_storeu_pd( out + i, exp4( v ) );
+    }
+    else
+    {
+      for ( std::size_t l = i; l < i + 4; ++l )
+      {
+        out[ l ] = exp1( x[ l ] - shift );
+      }
+    }
+  }
+  for ( ; i < n; ++i )
+  {
+    out[ i ] = exp1( x[ i ] - shift );
+  }
+}
+#endif
+
+//! out[i] = exp(x[i] - shift): the soft-max terms of a circuit.
+inline void
+exp_shifted( const double* x, double* out, const std::size_t n, const double shift )
+{
+#if defined( __x86_64__ )
+  if ( has_avx2_fma() )
+  {
+    exp_shifted_avx2( x, out, n, shift );
+    return;
+  }
+#endif
+  for ( std::size_t i = 0; i < n; ++i )
+  {
+    out[ i ] = exp1( x[ i ] - shift );
+  }
+}
 
 /*
  * The STDP update of n slots of a spiking neuron: w, S, Q in place, from
@@ -209,7 +280,9 @@ update( double* w, double* s, double* q, const double* y, const std::size_t n, c
   update_scalar( w, s, q, y, n, r );
 }
 
-}  // namespace stdp_kernel
+}  // namespace kernels
 }  // namespace seqlearn
+
+#pragma GCC visibility pop
 
 #endif
