@@ -1,11 +1,10 @@
 /*
  *  seqlearn_kernels.h
  *
- *  The neuron's two exp-bound loops: STDP with variance tracking (docs/
- *  model.md section 3) over all incoming slots of a spiking neuron (two exp
- *  per slot) and the soft-max terms of a circuit (K exp per neuron and
- *  step).  This is the native engine's kernel (src/engine/native.rs: stdp,
- *  exp_poly) in C++:
+ *  STDP with variance tracking (docs/model.md section 3) for all incoming
+ *  slots of one spiking neuron: the neuron's learning time is mostly the two
+ *  exp per slot, so this is the native engine's kernel (src/engine/
+ *  native.rs: stdp, exp_poly) in C++:
  *  a degree-13 polynomial exp within 2 ulp of libm, four slots per AVX2 +
  *  FMA instruction when the CPU has them, and a scalar path doing the same
  *  operations in the same order, so that both paths give the same bits.
@@ -216,51 +215,6 @@ has_avx2_fma()
   return has;
 }
 #endif
-
-#if defined( __x86_64__ )
-__attribute__( ( target( "avx2,fma" ) ) ) inline void
-exp_shifted_avx2( const double* x, double* out, const std::size_t n, const double shift )
-{
-  const __m256d sh = _mm256_set1_pd( shift );
-  std::size_t i = 0;
-  for ( ; i + 4 <= n; i += 4 )
-  {
-    const __m256d v = _mm256_sub_pd( _mm256_loadu_pd( x + i ), sh );
-    if ( safe4( v ) )
-    {
-      _mm256_storeu_pd( out + i, exp4( v ) );
-    }
-    else
-    {
-      for ( std::size_t l = i; l < i + 4; ++l )
-      {
-        out[ l ] = exp1( x[ l ] - shift );
-      }
-    }
-  }
-  for ( ; i < n; ++i )
-  {
-    out[ i ] = exp1( x[ i ] - shift );
-  }
-}
-#endif
-
-//! out[i] = exp(x[i] - shift): the soft-max terms of a circuit.
-inline void
-exp_shifted( const double* x, double* out, const std::size_t n, const double shift )
-{
-#if defined( __x86_64__ )
-  if ( has_avx2_fma() )
-  {
-    exp_shifted_avx2( x, out, n, shift );
-    return;
-  }
-#endif
-  for ( std::size_t i = 0; i < n; ++i )
-  {
-    out[ i ] = exp1( x[ i ] - shift );
-  }
-}
 
 /*
  * The STDP update of n slots of a spiking neuron: w, S, Q in place, from

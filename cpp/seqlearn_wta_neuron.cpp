@@ -358,12 +358,14 @@ seqlearn_wta_neuron::State_::set( const Dictionary& d, const Parameters_& p )
 
 seqlearn_wta_neuron::Buffers_::Buffers_( seqlearn_wta_neuron& n )
   : next_input_( 0.0 )
+  , circuit_shift_( 0.0 )
   , logger_( n )
 {
 }
 
 seqlearn_wta_neuron::Buffers_::Buffers_( const Buffers_&, seqlearn_wta_neuron& n )
   : next_input_( 0.0 )
+  , circuit_shift_( 0.0 )
   , logger_( n )
 {
 }
@@ -469,8 +471,9 @@ seqlearn_wta_neuron::init_buffers_()
   B_.in_rows_.clear();
   B_.next_input_ = 0.0;
   B_.dense_in_.clear();
-  B_.circuit_u_.assign( padded_circuit_size_(), 0.0 );
-  B_.circuit_exp_.assign( padded_circuit_size_(), 0.0 );
+  // all potentials 0 before the first step: v = exp(0 - 0)
+  B_.circuit_v_.assign( static_cast< size_t >( P_.circuit_size_ ), 1.0 );
+  B_.circuit_shift_ = 0.0;
   B_.rec_times_.clear();
   B_.rec_slots_.clear();
   B_.rec_weights_.clear();
@@ -572,11 +575,10 @@ seqlearn_wta_neuron::pre_run_hook()
 
   S_.resize( static_cast< size_t >( P_.n_incoming_ ) );
   resize_input_buffer_();
-  if ( B_.circuit_u_.size() != padded_circuit_size_() )
+  if ( B_.circuit_v_.size() != static_cast< size_t >( P_.circuit_size_ ) )
   {
-    B_.circuit_u_.resize( padded_circuit_size_(), 0.0 );
+    B_.circuit_v_.resize( static_cast< size_t >( P_.circuit_size_ ), 1.0 );
   }
-  B_.circuit_exp_.resize( padded_circuit_size_() );
   S_.sums_valid_ = false;
 }
 
@@ -682,24 +684,18 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
       }
     }
 
-    // c. soft-max over the circuit, all potentials of step t are known
-    B_.circuit_u_[ ci ] = S_.u_next_;
+    // c. soft-max over the circuit: every member holds v_k = exp(u_k - c)
+    // of step t, with the same shift c (see below)
     S_.u_ = S_.u_next_;
-    double u_max = B_.circuit_u_[ 0 ];
-    for ( size_t k = 1; k < K; ++k )
-    {
-      u_max = std::max( u_max, B_.circuit_u_[ k ] );
-    }
-    // lanes K.. pad the vectors to whole AVX2 registers (exp(0), unused)
-    std::fill( B_.circuit_u_.begin() + K, B_.circuit_u_.end(), u_max );
-    double* terms = B_.circuit_exp_.data();
-    kernels::exp_shifted( B_.circuit_u_.data(), terms, B_.circuit_u_.size(), u_max );
+    const double* v = B_.circuit_v_.data();
     double denom = 0.0;
+    double v_max = 0.0;
     for ( size_t k = 0; k < K; ++k )
     {
-      denom += terms[ k ];
+      denom += v[ k ];
+      v_max = std::max( v_max, v[ k ] );
     }
-    S_.rho_ = terms[ ci ] / denom;
+    S_.rho_ = v[ ci ] / denom;
     const double r = P_.r_max_ * S_.rho_;
 
     bool spiked = false;
@@ -769,7 +765,23 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
       }
       S_.u_next_ = S_.bias_ + acc;
     }
-    sent_u[ static_cast< size_t >( lag ) ] = S_.u_next_;
+
+    // g. what the circuit gets for step t+1: v = exp(u_next - c'), where the
+    // new shift c' = c + log(max_k v_k) is the largest potential of step t.
+    // Every member computes c' from the same values, so all share it; one
+    // exp and one log per neuron instead of K exp, and the values stay near
+    // 1 unless a potential moves by hundreds within one step.
+    const double shift = B_.circuit_shift_ + std::log( v_max );
+    const double v_next = std::exp( S_.u_next_ - shift );
+    if ( not( v_max >= std::numeric_limits< double >::min() and std::isfinite( shift ) and std::isfinite( v_next ) ) )
+    {
+      throw nest::KernelException( "seqlearn_wta_neuron " + std::to_string( get_node_id() ) + ": potential "
+        + std::to_string( S_.u_next_ ) + " at step " + std::to_string( t + 1 )
+        + " is out of the soft-max's floating-point range (it moved by more than ~700 within one step)." );
+    }
+    B_.circuit_shift_ = shift;
+    B_.circuit_v_[ ci ] = v_next;
+    sent_u[ static_cast< size_t >( lag ) ] = v_next;
   }
 
   if ( K > 1 )
@@ -863,12 +875,12 @@ seqlearn_wta_neuron::handle( nest::SpikeEvent& e )
 void
 seqlearn_wta_neuron::handle( nest::InstantaneousRateConnectionEvent& e )
 {
-  // weight deliberately ignored: the value is the sender's potential
+  // weight deliberately ignored: the value is the sender's exp(u - c)
   const size_t k = e.get_rport();
   auto it = e.begin();
   if ( it != e.end() and k < static_cast< size_t >( P_.circuit_size_ ) )
   {
-    B_.circuit_u_[ k ] = e.get_coeffvalue( it );
+    B_.circuit_v_[ k ] = e.get_coeffvalue( it );
   }
 }
 

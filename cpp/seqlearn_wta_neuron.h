@@ -48,6 +48,9 @@ their potentials through rate_connection_instantaneous connections
 (receptor_type = sender's circuit_index); each neuron predicts its potential
 for the next step at the end of the current one, which the two-step spike
 latency of the model makes exact, so the soft-max normalisation has no lag.
+The value sent is exp(u - c), with a shift c (the circuit's largest
+potential of the previous step) that every member computes alike, so that
+the soft-max costs one exp per neuron rather than K.
 
 Parameters and state: see docs/nest.md.
 
@@ -191,10 +194,10 @@ private:
     double next_input_;
     //! exact mode: dense per-slot amplitudes of the current step
     std::vector< double > dense_in_;
-    //! potentials of all circuit members for the current step (padded)
-    std::vector< double > circuit_u_;
-    //! exp( u_k - max u ) of the circuit members (soft-max scratch)
-    std::vector< double > circuit_exp_;
+    //! exp( u_k - circuit_shift_ ) of all circuit members for the current step
+    std::vector< double > circuit_v_;
+    //! the shift c of circuit_v_, the same in every member of the circuit
+    double circuit_shift_;
     //! own predicted potentials sent at the end of a slice
     std::vector< double > sent_u_;
     //! learning scratch: Y and w of all slots, contiguous for the kernel
@@ -255,13 +258,6 @@ private:
   get_rho_() const
   {
     return S_.rho_;
-  }
-
-  //! circuit_size rounded up to a multiple of 4 (the soft-max's vectors)
-  size_t
-  padded_circuit_size_() const
-  {
-    return ( static_cast< size_t >( P_.circuit_size_ ) + 3 ) / 4 * 4;
   }
 
   void resize_input_buffer_();
