@@ -95,6 +95,7 @@ times_to_steps( const std::vector< double >& times, const double dt, const std::
 __attribute__( ( noinline ) ) double
 trace_step( double* __restrict in,
   seqlearn_wta_neuron::Slot* __restrict sl,
+  const double* __restrict w,
   const size_t n,
   const double kd,
   const double kr )
@@ -108,19 +109,23 @@ trace_step( double* __restrict in,
     const double fj = sl[ j ].f + ( a - sl[ j ].f * kr );
     sl[ j ].e = ej;
     sl[ j ].f = fj;
-    acc += sl[ j ].w * ( ( ej - ej * kd ) - ( fj - fj * kr ) );
+    acc += w[ j ] * ( ( ej - ej * kd ) - ( fj - fj * kr ) );
   }
   return acc;
 }
 
 //! sum_j w_j * Y_j of the next step (without new input).
 double
-predicted_input( const seqlearn_wta_neuron::Slot* sl, const size_t n, const double kd, const double kr )
+predicted_input( const seqlearn_wta_neuron::Slot* sl,
+  const double* w,
+  const size_t n,
+  const double kd,
+  const double kr )
 {
   double acc = 0.0;
   for ( size_t j = 0; j < n; ++j )
   {
-    acc += sl[ j ].w * ( ( sl[ j ].e - sl[ j ].e * kd ) - ( sl[ j ].f - sl[ j ].f * kr ) );
+    acc += w[ j ] * ( ( sl[ j ].e - sl[ j ].e * kd ) - ( sl[ j ].f - sl[ j ].f * kr ) );
   }
   return acc;
 }
@@ -283,7 +288,8 @@ seqlearn_wta_neuron::State_::State_()
 void
 seqlearn_wta_neuron::State_::resize( size_t n )
 {
-  slot_.resize( n, Slot { 0.0, 0.0, 0.0, last_step_ } );
+  slot_.resize( n, Slot { 0.0, 0.0, last_step_ } );
+  w_.resize( n, 0.0 );
   S_.resize( n, 0.0 );
   Q_.resize( n, 1.0 );
 }
@@ -291,12 +297,7 @@ seqlearn_wta_neuron::State_::resize( size_t n )
 void
 seqlearn_wta_neuron::State_::get( Dictionary& d ) const
 {
-  std::vector< double > w( slot_.size() );
-  for ( size_t j = 0; j < slot_.size(); ++j )
-  {
-    w[ j ] = slot_[ j ].w;
-  }
-  d[ k_weights ] = w;  // epsp_e, epsp_f: see seqlearn_wta_neuron::get_status
+  d[ k_weights ] = w_;  // epsp_e, epsp_f: see seqlearn_wta_neuron::get_status
   d[ k_S ] = S_;
   d[ k_Q ] = Q_;
   d[ k_bias ] = bias_;
@@ -339,7 +340,7 @@ seqlearn_wta_neuron::State_::set( const Dictionary& d, const Parameters_& p )
       }
     }
   };
-  set_slot( k_weights, &Slot::w );
+  set_vec( k_weights, w_ );
   set_slot( k_epsp_e, &Slot::e );
   set_slot( k_epsp_f, &Slot::f );
   set_vec( k_S, S_ );
@@ -462,7 +463,6 @@ seqlearn_wta_neuron::resize_input_buffer_()
     B_.dense_in_.assign( static_cast< size_t >( P_.n_incoming_ ), 0.0 );
   }
   B_.y_.resize( static_cast< size_t >( P_.n_incoming_ ) );
-  B_.w_.resize( static_cast< size_t >( P_.n_incoming_ ) );
 }
 
 void
@@ -536,9 +536,40 @@ seqlearn_wta_neuron::decay_slot_( State_& s, size_t j, long t ) const
 }
 
 void
+seqlearn_wta_neuron::apply_pending_( State_& s, const long t ) const
+{
+  const size_t len = s.pending_.size();
+  size_t i = 0;
+  for ( ; i < len and s.pending_[ i ].step <= t; ++i )
+  {
+    // the slots are scattered over the neuron's array: fetch a few ahead
+    if ( i + 8 < len )
+    {
+      __builtin_prefetch( &s.slot_[ s.pending_[ i + 8 ].slot ], 1 );
+    }
+    const PendingInput& in = s.pending_[ i ];
+    decay_slot_( s, in.slot, in.step );
+    s.slot_[ in.slot ].e += in.amplitude;
+    s.slot_[ in.slot ].f += in.amplitude;
+  }
+  s.pending_.erase( s.pending_.begin(), s.pending_.begin() + static_cast< long >( i ) );
+}
+
+inline void
+seqlearn_wta_neuron::log_input_( const size_t slot, const long t, const double amplitude )
+{
+  S_.pending_.push_back( PendingInput { t, slot, amplitude } );
+  if ( S_.pending_.size() >= V_.pending_limit_ )
+  {
+    apply_pending_( S_, t );
+  }
+}
+
+void
 seqlearn_wta_neuron::normalize_( State_& s, long t ) const
 {
   const bool lazy = P_.trace_mode_ == TraceMode::LAZY;
+  apply_pending_( s, t );
   for ( size_t j = 0; j < s.slot_.size(); ++j )
   {
     if ( lazy )
@@ -570,6 +601,8 @@ seqlearn_wta_neuron::pre_run_hook()
   V_.reset_steps_ = times_to_steps( P_.reset_times_, V_.dt_ms_, k_reset_times );
   V_.forced_steps_ = times_to_steps( P_.forced_spikes_, V_.dt_ms_, k_forced_spikes );
   V_.reset_cursor_ = 0;
+  // applying the log costs O(its length): amortised O(1) per input
+  V_.pending_limit_ = std::max< size_t >( 64, static_cast< size_t >( P_.n_incoming_ ) );
   V_.rec_interval_steps_ = std::max( 1L, static_cast< long >( std::round( P_.slot_recording_interval_ / V_.dt_ms_ ) ) );
   V_.rng_ = nest::get_vp_specific_rng( get_thread() );
 
@@ -608,6 +641,7 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
     {
       row.clear();
       B_.next_input_ = 0.0;
+      S_.pending_.clear();
       for ( size_t j = 0; j < n; ++j )
       {
         sl[ j ].e = 0.0;
@@ -627,8 +661,8 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
         S_.sf_ = 0.0;
         for ( size_t j = 0; j < n; ++j )
         {
-          S_.se_ += sl[ j ].w * sl[ j ].e;
-          S_.sf_ += sl[ j ].w * sl[ j ].f;
+          S_.se_ += S_.w_[ j ] * sl[ j ].e;
+          S_.sf_ += S_.w_[ j ] * sl[ j ].f;
         }
         S_.sums_valid_ = true;
       }
@@ -638,21 +672,11 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
       S_.se_ += B_.next_input_;
       S_.sf_ += B_.next_input_;
       B_.next_input_ = 0.0;
-      const size_t n_in = row.size();
-      for ( size_t i = 0; i < n_in; ++i )
+      for ( const Buffers_::Input& in : row )
       {
-        // the slots are scattered in memory: fetch a few inputs ahead
-        if ( i + 8 < n_in )
-        {
-          __builtin_prefetch( sl + row[ i + 8 ].slot, 1 );
-        }
-        const Buffers_::Input& in = row[ i ];
-        decay_slot_( S_, in.slot, t );
-        Slot& x = sl[ in.slot ];
-        x.e += in.amplitude;
-        x.f += in.amplitude;
-        S_.se_ += x.w * in.amplitude;
-        S_.sf_ += x.w * in.amplitude;
+        S_.se_ += S_.w_[ in.slot ] * in.amplitude;
+        S_.sf_ += S_.w_[ in.slot ] * in.amplitude;
+        log_input_( in.slot, t, in.amplitude );
       }
       row.clear();
     }
@@ -664,12 +688,16 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
         dense[ in.slot ] += in.amplitude;
       }
       row.clear();
-      acc = trace_step( dense, sl, n, kd, kr );
+      acc = trace_step( dense, sl, S_.w_.data(), n, kd, kr );
     }
 
     // per-slot recording: weight at the start of the step and Y
     if ( not P_.recorded_slots_.empty() and t % V_.rec_interval_steps_ == 0 )
     {
+      if ( lazy )
+      {
+        apply_pending_( S_, t );
+      }
       for ( const long rs : P_.recorded_slots_ )
       {
         const size_t j = static_cast< size_t >( rs );
@@ -679,7 +707,7 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
         }
         B_.rec_times_.push_back( static_cast< double >( t ) * V_.dt_ms_ );
         B_.rec_slots_.push_back( rs );
-        B_.rec_weights_.push_back( sl[ j ].w );
+        B_.rec_weights_.push_back( S_.w_[ j ] );
         B_.rec_epsps_.push_back( sl[ j ].e - sl[ j ].f );
       }
     }
@@ -761,7 +789,7 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
     {
       if ( weights_change )
       {
-        acc = predicted_input( sl, n, kd, kr );  // w changed: recompute
+        acc = predicted_input( sl, S_.w_.data(), n, kd, kr );  // w changed: recompute
       }
       S_.u_next_ = S_.bias_ + acc;
     }
@@ -797,8 +825,12 @@ seqlearn_wta_neuron::learn_slots_( const long t, const bool lazy )
 {
   const size_t n = S_.slot_.size();
   Slot* sl = S_.slot_.data();
+  double* w = S_.w_.data();
   double* y = B_.y_.data();
-  double* w = B_.w_.data();
+  if ( lazy )
+  {
+    apply_pending_( S_, t );
+  }
   for ( size_t j = 0; j < n; ++j )
   {
     if ( lazy )
@@ -806,23 +838,21 @@ seqlearn_wta_neuron::learn_slots_( const long t, const bool lazy )
       decay_slot_( S_, j, t );
     }
     y[ j ] = sl[ j ].e - sl[ j ].f;
-    w[ j ] = sl[ j ].w;
   }
   const kernels::Rates rates { P_.eta_,
     P_.eta_ / static_cast< double >( S_.n_train_steps_ ),
     P_.variance_tracking_ };
   kernels::update( w, S_.S_.data(), S_.Q_.data(), y, n, rates );
-  double se = 0.0;
-  double sf = 0.0;
-  for ( size_t j = 0; j < n; ++j )
-  {
-    sl[ j ].w = w[ j ];
-    se += w[ j ] * sl[ j ].e;
-    sf += w[ j ] * sl[ j ].f;
-  }
   if ( lazy )
   {
     // the weighted trace sums of step t after learning
+    double se = 0.0;
+    double sf = 0.0;
+    for ( size_t j = 0; j < n; ++j )
+    {
+      se += w[ j ] * sl[ j ].e;
+      sf += w[ j ] * sl[ j ].f;
+    }
     S_.se_ = se;
     S_.sf_ = sf;
   }
@@ -854,17 +884,15 @@ seqlearn_wta_neuron::handle( nest::SpikeEvent& e )
 {
   const size_t slot = e.get_rport();
   const double amplitude = e.get_weight() * e.get_multiplicity();
-  // Input for the next step goes straight into its slot (touched once, while
-  // the event is at hand) and only w * amplitude is kept for the trace sums.
-  // Inputs further ahead, and any before the sums are valid, wait in a row.
+  // Input for the next step only needs its slot's weight now: w * amplitude
+  // joins the trace sums at the next update, the traces take it from the
+  // log.  Inputs further ahead, and any before the sums are valid, wait in a
+  // ring-buffer row.
   const long step = e.get_stamp().get_steps() + e.get_delay_steps() - 1;
   if ( step == S_.last_step_ + 1 and S_.sums_valid_ and P_.trace_mode_ == TraceMode::LAZY )
   {
-    decay_slot_( S_, slot, step );
-    Slot& x = S_.slot_[ slot ];
-    x.e += amplitude;
-    x.f += amplitude;
-    B_.next_input_ += x.w * amplitude;
+    B_.next_input_ += S_.w_[ slot ] * amplitude;
+    log_input_( slot, step, amplitude );
     return;
   }
   const long row = nest::kernel().event_delivery_manager.get_modulo(

@@ -144,19 +144,32 @@ private:
   };
 
 public:
-  //! Per-slot data touched by every incoming spike, kept together (one cache line).
+  //! The traces of one slot.
   struct Slot
   {
     double e;  //!< decay trace (as of step tau)
     double f;  //!< rise trace (as of step tau)
-    double w;  //!< weight
     long tau;  //!< lazy mode: step at which e, f are valid
   };
 
 private:
+  //! lazy mode: an input not yet added to its slot's traces
+  struct PendingInput
+  {
+    long step;
+    size_t slot;
+    double amplitude;
+  };
+
   struct State_
   {
-    std::vector< Slot > slot_;  //!< per slot: traces, weight
+    std::vector< Slot > slot_;  //!< per slot: traces
+    std::vector< double > w_;  //!< per slot: weight
+    //! lazy mode: inputs not yet added to slot_, in step order.  An arriving
+    //! spike only needs its slot's weight (for the trace sums); the traces
+    //! take the logged inputs when they are next read, so the scattered
+    //! slots are touched at the neuron's own spikes, one neuron at a time.
+    std::vector< PendingInput > pending_;
     std::vector< double > S_;  //!< variance tracking: running mean of w
     std::vector< double > Q_;  //!< variance tracking: running mean of w^2
     double bias_;
@@ -200,9 +213,8 @@ private:
     double circuit_shift_;
     //! own predicted potentials sent at the end of a slice
     std::vector< double > sent_u_;
-    //! learning scratch: Y and w of all slots, contiguous for the kernel
+    //! learning scratch: Y of all slots, contiguous for the kernel
     std::vector< double > y_;
-    std::vector< double > w_;
 
     //! per-slot recording
     std::vector< double > rec_times_;
@@ -226,6 +238,7 @@ private:
     std::vector< long > reset_steps_;
     std::vector< long > forced_steps_;
     size_t reset_cursor_;  //!< first index of reset_steps_ not below the last query
+    size_t pending_limit_;  //!< length at which the pending inputs are applied
     long rec_interval_steps_;
     nest::RngPtr rng_;
   };
@@ -263,6 +276,10 @@ private:
   void resize_input_buffer_();
   //! lazy mode: bring slot j of state s to step t (no input in between)
   void decay_slot_( State_& s, size_t j, long t ) const;
+  //! lazy mode: add the pending inputs of steps <= t to their slots
+  void apply_pending_( State_& s, long t ) const;
+  //! lazy mode: log an input of step t (applying the log when it is long)
+  void log_input_( size_t slot, long t, double amplitude );
   //! the STDP update of all slots at a spike of step t (lazy: traces
   //! brought to t first); se_, sf_ are re-summed with the new weights
   void learn_slots_( long t, bool lazy );
