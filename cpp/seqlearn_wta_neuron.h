@@ -91,6 +91,12 @@ public:
   void get_status( Dictionary& ) const override;
   void set_status( const Dictionary& ) override;
 
+  //! Driver access (sl_capi.cpp), without building a status dictionary:
+  //! switch the trace recording; throws BadProperty on a bad interval.
+  void set_trace_recording( bool on, double interval_ms );
+  //! Copy the recorded trace samples into the arguments and clear them.
+  void take_trace_recording( std::vector< double >& times, std::vector< double >& u, std::vector< double >& rho );
+
 private:
   void init_buffers_() override;
   void pre_run_hook() override;
@@ -133,6 +139,8 @@ private:
     std::vector< double > forced_spikes_; //!< ms, native step times
     std::vector< long > recorded_slots_;  //!< slots recorded to slot_recording
     double slot_recording_interval_;      //!< ms
+    bool record_traces_;                  //!< record u, rho to trace_recording
+    double trace_recording_interval_;     //!< ms
 
     Parameters_();
     void get( Dictionary& ) const;
@@ -198,6 +206,12 @@ private:
     std::vector< double > rec_weights_;
     std::vector< double > rec_epsps_;
 
+    //! trace recording (u, rho of the step; the multimeter's values without
+    //! its per-step request/reply traffic and one-slice lag)
+    std::vector< double > trace_times_;
+    std::vector< double > trace_u_;
+    std::vector< double > trace_rho_;
+
     nest::UniversalDataLogger< seqlearn_wta_neuron > logger_;
   };
 
@@ -213,6 +227,7 @@ private:
     std::vector< long > forced_steps_;
     size_t reset_cursor_;  //!< first index of reset_steps_ not below the last query
     long rec_interval_steps_;
+    long trace_interval_steps_;
     nest::RngPtr rng_;
   };
 
