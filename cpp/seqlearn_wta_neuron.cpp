@@ -461,14 +461,15 @@ seqlearn_wta_neuron::set_status( const Dictionary& d )
   d.update_value( k_clear_slot_recording, clear_rec );
   bool clear_traces = false;
   d.update_value( k_clear_trace_recording, clear_traces );
+  // also here, not only in pre_run_hook: a change between two Run calls
+  // takes effect at once
+  const long trace_steps = trace_interval_steps( ptmp.trace_recording_interval_ );
 
   ArchivingNode::set_status( d );
 
   P_ = ptmp;
   S_ = stmp;
-  // also here, not only in pre_run_hook: a change between two Run calls
-  // takes effect at once
-  V_.trace_interval_steps_ = trace_interval_steps( P_.trace_recording_interval_ );
+  V_.trace_interval_steps_ = trace_steps;
   if ( clear_rec )
   {
     B_.rec_times_.clear();
