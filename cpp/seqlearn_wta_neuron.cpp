@@ -436,10 +436,12 @@ seqlearn_wta_neuron::get_status( Dictionary& d ) const
   rec[ "epsps" ] = B_.rec_epsps_;
   d[ k_slot_recording ] = rec;
 
+  std::vector< double > times, u, rho;
+  copy_traces_( times, u, rho );
   Dictionary traces;
-  traces[ "times" ] = B_.trace_times_;
-  traces[ "u" ] = B_.trace_u_;
-  traces[ "rho" ] = B_.trace_rho_;
+  traces[ "times" ] = times;
+  traces[ "u" ] = u;
+  traces[ "rho" ] = rho;
   d[ k_trace_recording ] = traces;
 }
 
@@ -470,6 +472,7 @@ seqlearn_wta_neuron::set_status( const Dictionary& d )
   P_ = ptmp;
   S_ = stmp;
   V_.trace_interval_steps_ = trace_steps;
+  V_.next_trace_step_ = 0;
   if ( clear_rec )
   {
     B_.rec_times_.clear();
@@ -479,9 +482,7 @@ seqlearn_wta_neuron::set_status( const Dictionary& d )
   }
   if ( clear_traces )
   {
-    B_.trace_times_.clear();
-    B_.trace_u_.clear();
-    B_.trace_rho_.clear();
+    B_.traces_.clear();
   }
 }
 
@@ -492,6 +493,7 @@ seqlearn_wta_neuron::set_trace_recording( const bool on, const double interval_m
   P_.record_traces_ = on;
   P_.trace_recording_interval_ = interval_ms;
   V_.trace_interval_steps_ = steps;
+  V_.next_trace_step_ = 0;
 }
 
 void
@@ -499,13 +501,26 @@ seqlearn_wta_neuron::take_trace_recording( std::vector< double >& times,
   std::vector< double >& u,
   std::vector< double >& rho )
 {
-  times.assign( B_.trace_times_.begin(), B_.trace_times_.end() );
-  u.assign( B_.trace_u_.begin(), B_.trace_u_.end() );
-  rho.assign( B_.trace_rho_.begin(), B_.trace_rho_.end() );
+  copy_traces_( times, u, rho );
   // clear() keeps the capacity: the next chunk fills it without reallocating
-  B_.trace_times_.clear();
-  B_.trace_u_.clear();
-  B_.trace_rho_.clear();
+  B_.traces_.clear();
+}
+
+void
+seqlearn_wta_neuron::copy_traces_( std::vector< double >& times,
+  std::vector< double >& u,
+  std::vector< double >& rho ) const
+{
+  const size_t n = B_.traces_.size();
+  times.resize( n );
+  u.resize( n );
+  rho.resize( n );
+  for ( size_t i = 0; i < n; ++i )
+  {
+    times[ i ] = B_.traces_[ i ].time;
+    u[ i ] = B_.traces_[ i ].u;
+    rho[ i ] = B_.traces_[ i ].rho;
+  }
 }
 
 void
@@ -533,9 +548,7 @@ seqlearn_wta_neuron::init_buffers_()
   B_.rec_slots_.clear();
   B_.rec_weights_.clear();
   B_.rec_epsps_.clear();
-  B_.trace_times_.clear();
-  B_.trace_u_.clear();
-  B_.trace_rho_.clear();
+  B_.traces_.clear();
   B_.logger_.reset();
   ArchivingNode::clear_history();
 }
@@ -630,6 +643,7 @@ seqlearn_wta_neuron::pre_run_hook()
   V_.rec_interval_steps_ = std::max( 1L, static_cast< long >( std::round( P_.slot_recording_interval_ / V_.dt_ms_ ) ) );
   V_.trace_interval_steps_ =
     std::max( 1L, static_cast< long >( std::round( P_.trace_recording_interval_ / V_.dt_ms_ ) ) );
+  V_.next_trace_step_ = 0;
   V_.rng_ = nest::get_vp_specific_rng( get_thread() );
 
   S_.resize( static_cast< size_t >( P_.n_incoming_ ) );
@@ -826,12 +840,17 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
     }
 
     B_.logger_.record_data( t );
-    // trace recording: the values the multimeter gets, stamped with native step time
-    if ( P_.record_traces_ and t % V_.trace_interval_steps_ == 0 )
+    // trace recording: the values the multimeter gets, stamped with native
+    // step time, at t % interval == 0; next_trace_step_ saves the division
+    // per step except after a change of the interval
+    if ( P_.record_traces_ and t >= V_.next_trace_step_ )
     {
-      B_.trace_times_.push_back( static_cast< double >( t ) * V_.dt_ms_ );
-      B_.trace_u_.push_back( S_.u_ );
-      B_.trace_rho_.push_back( S_.rho_ );
+      const long r = t == V_.next_trace_step_ ? 0 : t % V_.trace_interval_steps_;
+      if ( r == 0 )
+      {
+        B_.traces_.push_back( Buffers_::TraceSample { static_cast< double >( t ) * V_.dt_ms_, S_.u_, S_.rho_ } );
+      }
+      V_.next_trace_step_ = t - r + V_.trace_interval_steps_;
     }
 
     // the weighted trace sums of step t after learning

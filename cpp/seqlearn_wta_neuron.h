@@ -207,10 +207,16 @@ private:
     std::vector< double > rec_epsps_;
 
     //! trace recording (u, rho of the step; the multimeter's values without
-    //! its per-step request/reply traffic and one-slice lag)
-    std::vector< double > trace_times_;
-    std::vector< double > trace_u_;
-    std::vector< double > trace_rho_;
+    //! its per-step request/reply traffic and one-slice lag).  One vector of
+    //! samples, not three: each step writes into one partly filled cache
+    //! line per neuron, which the rest of the step has often evicted.
+    struct TraceSample
+    {
+      double time;  //!< ms, native step time
+      double u;
+      double rho;
+    };
+    std::vector< TraceSample > traces_;
 
     nest::UniversalDataLogger< seqlearn_wta_neuron > logger_;
   };
@@ -228,6 +234,7 @@ private:
     size_t reset_cursor_;  //!< first index of reset_steps_ not below the last query
     long rec_interval_steps_;
     long trace_interval_steps_;
+    long next_trace_step_;  //!< no trace sample before this step (0: recompute)
     nest::RngPtr rng_;
   };
 
@@ -262,6 +269,8 @@ private:
   }
 
   void resize_input_buffer_();
+  //! the trace samples as three columns
+  void copy_traces_( std::vector< double >& times, std::vector< double >& u, std::vector< double >& rho ) const;
   //! lazy mode: bring slot j of state s to step t (no input in between)
   void decay_slot_( State_& s, size_t j, long t ) const;
   //! bring every slot to step t and set tau = t (both modes)
