@@ -46,6 +46,9 @@ struct Api
   decltype( &::sl_copy_multimeter ) copy_multimeter = nullptr;
   decltype( &::sl_fetch_slot_recording ) fetch_slot_recording = nullptr;
   decltype( &::sl_copy_slot_recording ) copy_slot_recording = nullptr;
+  decltype( &::sl_set_trace_recording ) set_trace_recording = nullptr;
+  decltype( &::sl_fetch_trace_recording ) fetch_trace_recording = nullptr;
+  decltype( &::sl_copy_trace_recording ) copy_trace_recording = nullptr;
   decltype( &::sl_get_vector ) get_vector = nullptr;
   decltype( &::sl_get_scalar ) get_scalar = nullptr;
   decltype( &::sl_set_vector ) set_vector = nullptr;
@@ -206,6 +209,9 @@ load( rust::Str libpython, rust::Str kernel, rust::Str module )
   resolve( hm, "sl_copy_multimeter", a.copy_multimeter );
   resolve( hm, "sl_fetch_slot_recording", a.fetch_slot_recording );
   resolve( hm, "sl_copy_slot_recording", a.copy_slot_recording );
+  resolve( hm, "sl_set_trace_recording", a.set_trace_recording );
+  resolve( hm, "sl_fetch_trace_recording", a.fetch_trace_recording );
+  resolve( hm, "sl_copy_trace_recording", a.copy_trace_recording );
   resolve( hm, "sl_get_vector", a.get_vector );
   resolve( hm, "sl_get_scalar", a.get_scalar );
   resolve( hm, "sl_set_vector", a.set_vector );
@@ -438,6 +444,28 @@ copy_slot_recording( rust::Slice< double > times,
   same_len( times, weights, "copy_slot_recording" );
   same_len( times, epsps, "copy_slot_recording" );
   check( api().copy_slot_recording( times.data(), lp( slots ), weights.data(), epsps.data(), times.size() ) );
+}
+
+void
+set_trace_recording( rust::Slice< const std::int64_t > ids, bool on, double interval )
+{
+  check( api().set_trace_recording( lp( ids ), ids.size(), on ? 1 : 0, interval ) );
+}
+
+std::size_t
+fetch_trace_recording( std::int64_t node )
+{
+  std::size_t n = 0;
+  check( api().fetch_trace_recording( node, &n ) );
+  return n;
+}
+
+void
+copy_trace_recording( rust::Slice< double > times, rust::Slice< double > u, rust::Slice< double > rho )
+{
+  same_len( times, u, "copy_trace_recording" );
+  same_len( times, rho, "copy_trace_recording" );
+  check( api().copy_trace_recording( times.data(), u.data(), rho.data(), times.size() ) );
 }
 
 std::size_t

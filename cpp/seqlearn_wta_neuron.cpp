@@ -67,6 +67,10 @@ const std::string k_u = "u";
 const std::string k_rho = "rho";
 const std::string k_slot_recording = "slot_recording";
 const std::string k_clear_slot_recording = "clear_slot_recording";
+const std::string k_record_traces = "record_traces";
+const std::string k_trace_recording_interval = "trace_recording_interval";
+const std::string k_trace_recording = "trace_recording";
+const std::string k_clear_trace_recording = "clear_trace_recording";
 
 //! Convert times in ms (multiples of the resolution) to sorted step numbers.
 std::vector< long >
@@ -87,6 +91,21 @@ times_to_steps( const std::vector< double >& times, const double dt, const std::
   std::sort( steps.begin(), steps.end() );
   steps.erase( std::unique( steps.begin(), steps.end() ), steps.end() );
   return steps;
+}
+
+//! Steps between two trace samples; throws unless interval_ms is a positive
+//! multiple of the resolution (samples fall on the grid t % steps == 0).
+long
+trace_interval_steps( const double interval_ms )
+{
+  const double dt = nest::Time::get_resolution().get_ms();
+  // the upper bound keeps the conversion to long defined
+  if ( not( interval_ms > 0.0 ) or not( interval_ms / dt < 1e15 ) )
+  {
+    throw nest::BadProperty( "trace_recording_interval must be > 0 (ms) and finite, got "
+      + std::to_string( interval_ms ) + "." );
+  }
+  return times_to_steps( { interval_ms }, dt, k_trace_recording_interval ).front();
 }
 
 //! Exact mode: trace update of all slots with this step's input amplitudes
@@ -151,6 +170,8 @@ seqlearn_wta_neuron::Parameters_::Parameters_()
   , forced_spikes_()
   , recorded_slots_()
   , slot_recording_interval_( 1.0 )
+  , record_traces_( false )
+  , trace_recording_interval_( nest::Time::get_resolution().get_ms() )
 {
 }
 
@@ -174,6 +195,8 @@ seqlearn_wta_neuron::Parameters_::get( Dictionary& d ) const
   d[ k_forced_spikes ] = forced_spikes_;
   d[ k_recorded_slots ] = recorded_slots_;
   d[ k_slot_recording_interval ] = slot_recording_interval_;
+  d[ k_record_traces ] = record_traces_;
+  d[ k_trace_recording_interval ] = trace_recording_interval_;
 }
 
 void
@@ -226,6 +249,8 @@ seqlearn_wta_neuron::Parameters_::set( const Dictionary& d )
   update_double_vector( d, k_forced_spikes, forced_spikes_ );
   update_long_vector( d, k_recorded_slots, recorded_slots_ );
   update_double( d, k_slot_recording_interval, slot_recording_interval_ );
+  d.update_value( k_record_traces, record_traces_ );
+  update_double( d, k_trace_recording_interval, trace_recording_interval_ );
 
   if ( not( r_max_ >= 0.0 ) )
   {
@@ -266,6 +291,7 @@ seqlearn_wta_neuron::Parameters_::set( const Dictionary& d )
   times_to_steps( reset_times_, dt, k_reset_times );  // validation only
   times_to_steps( forced_spikes_, dt, k_forced_spikes );
   times_to_steps( { slot_recording_interval_ }, dt, k_slot_recording_interval );
+  trace_interval_steps( trace_recording_interval_ );
 }
 
 /* --------------------------------------------------------------------- State */
@@ -417,6 +443,14 @@ seqlearn_wta_neuron::get_status( Dictionary& d ) const
   rec[ "weights" ] = B_.rec_weights_;
   rec[ "epsps" ] = B_.rec_epsps_;
   d[ k_slot_recording ] = rec;
+
+  std::vector< double > times, u, rho;
+  copy_traces_( times, u, rho );
+  Dictionary traces;
+  traces[ "times" ] = times;
+  traces[ "u" ] = u;
+  traces[ "rho" ] = rho;
+  d[ k_trace_recording ] = traces;
 }
 
 void
@@ -435,17 +469,65 @@ seqlearn_wta_neuron::set_status( const Dictionary& d )
   stmp.sums_valid_ = false;
   bool clear_rec = false;
   d.update_value( k_clear_slot_recording, clear_rec );
+  bool clear_traces = false;
+  d.update_value( k_clear_trace_recording, clear_traces );
+  // also here, not only in pre_run_hook: a change between two Run calls
+  // takes effect at once
+  const long trace_steps = trace_interval_steps( ptmp.trace_recording_interval_ );
 
   ArchivingNode::set_status( d );
 
   P_ = ptmp;
   S_ = stmp;
+  V_.trace_interval_steps_ = trace_steps;
+  V_.next_trace_step_ = 0;
   if ( clear_rec )
   {
     B_.rec_times_.clear();
     B_.rec_slots_.clear();
     B_.rec_weights_.clear();
     B_.rec_epsps_.clear();
+  }
+  if ( clear_traces )
+  {
+    B_.traces_.clear();
+  }
+}
+
+void
+seqlearn_wta_neuron::set_trace_recording( const bool on, const double interval_ms )
+{
+  const long steps = trace_interval_steps( interval_ms );  // throws before any change
+  P_.record_traces_ = on;
+  P_.trace_recording_interval_ = interval_ms;
+  V_.trace_interval_steps_ = steps;
+  V_.next_trace_step_ = 0;
+}
+
+void
+seqlearn_wta_neuron::take_trace_recording( std::vector< double >& times,
+  std::vector< double >& u,
+  std::vector< double >& rho )
+{
+  copy_traces_( times, u, rho );
+  // clear() keeps the capacity: the next chunk fills it without reallocating
+  B_.traces_.clear();
+}
+
+void
+seqlearn_wta_neuron::copy_traces_( std::vector< double >& times,
+  std::vector< double >& u,
+  std::vector< double >& rho ) const
+{
+  const size_t n = B_.traces_.size();
+  times.resize( n );
+  u.resize( n );
+  rho.resize( n );
+  for ( size_t i = 0; i < n; ++i )
+  {
+    times[ i ] = B_.traces_[ i ].time;
+    u[ i ] = B_.traces_[ i ].u;
+    rho[ i ] = B_.traces_[ i ].rho;
   }
 }
 
@@ -478,6 +560,7 @@ seqlearn_wta_neuron::init_buffers_()
   B_.rec_slots_.clear();
   B_.rec_weights_.clear();
   B_.rec_epsps_.clear();
+  B_.traces_.clear();
   B_.logger_.reset();
   ArchivingNode::clear_history();
 }
@@ -604,6 +687,9 @@ seqlearn_wta_neuron::pre_run_hook()
   // applying the log costs O(its length): amortised O(1) per input
   V_.pending_limit_ = std::max< size_t >( 64, static_cast< size_t >( P_.n_incoming_ ) );
   V_.rec_interval_steps_ = std::max( 1L, static_cast< long >( std::round( P_.slot_recording_interval_ / V_.dt_ms_ ) ) );
+  V_.trace_interval_steps_ =
+    std::max( 1L, static_cast< long >( std::round( P_.trace_recording_interval_ / V_.dt_ms_ ) ) );
+  V_.next_trace_step_ = 0;
   V_.rng_ = nest::get_vp_specific_rng( get_thread() );
 
   S_.resize( static_cast< size_t >( P_.n_incoming_ ) );
@@ -773,6 +859,19 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
     }
 
     B_.logger_.record_data( t );
+    // trace recording: the values the multimeter gets, stamped with native
+    // step time, at t % interval == 0; next_trace_step_ saves the division
+    // per step except after a change of the interval
+    if ( P_.record_traces_ and t >= V_.next_trace_step_ )
+    {
+      const long r = t == V_.next_trace_step_ ? 0 : t % V_.trace_interval_steps_;
+      if ( r == 0 )
+      {
+        B_.traces_.push_back( Buffers_::TraceSample { static_cast< double >( t ) * V_.dt_ms_, S_.u_, S_.rho_ } );
+      }
+      V_.next_trace_step_ = t - r + V_.trace_interval_steps_;
+    }
+
     S_.last_step_ = t;
 
     // f. prediction of the potential of step t+1: the jump of this step's

@@ -95,6 +95,12 @@ public:
   void get_status( Dictionary& ) const override;
   void set_status( const Dictionary& ) override;
 
+  //! Driver access (sl_capi.cpp), without building a status dictionary:
+  //! switch the trace recording; throws BadProperty on a bad interval.
+  void set_trace_recording( bool on, double interval_ms );
+  //! Copy the recorded trace samples into the arguments and clear them.
+  void take_trace_recording( std::vector< double >& times, std::vector< double >& u, std::vector< double >& rho );
+
 private:
   void init_buffers_() override;
   void pre_run_hook() override;
@@ -137,6 +143,8 @@ private:
     std::vector< double > forced_spikes_; //!< ms, native step times
     std::vector< long > recorded_slots_;  //!< slots recorded to slot_recording
     double slot_recording_interval_;      //!< ms
+    bool record_traces_;                  //!< record u, rho to trace_recording
+    double trace_recording_interval_;     //!< ms
 
     Parameters_();
     void get( Dictionary& ) const;
@@ -222,6 +230,18 @@ private:
     std::vector< double > rec_weights_;
     std::vector< double > rec_epsps_;
 
+    //! trace recording (u, rho of the step; the multimeter's values without
+    //! its per-step request/reply traffic and one-slice lag).  One vector of
+    //! samples, not three: each step writes into one partly filled cache
+    //! line per neuron, which the rest of the step has often evicted.
+    struct TraceSample
+    {
+      double time;  //!< ms, native step time
+      double u;
+      double rho;
+    };
+    std::vector< TraceSample > traces_;
+
     nest::UniversalDataLogger< seqlearn_wta_neuron > logger_;
   };
 
@@ -240,6 +260,8 @@ private:
     size_t reset_cursor_;  //!< first index of reset_steps_ not below the last query
     size_t pending_limit_;  //!< length at which the pending inputs are applied
     long rec_interval_steps_;
+    long trace_interval_steps_;
+    long next_trace_step_;  //!< no trace sample before this step (0: recompute)
     nest::RngPtr rng_;
   };
 
@@ -274,6 +296,8 @@ private:
   }
 
   void resize_input_buffer_();
+  //! the trace samples as three columns
+  void copy_traces_( std::vector< double >& times, std::vector< double >& u, std::vector< double >& rho ) const;
   //! lazy mode: bring slot j of state s to step t (no input in between)
   void decay_slot_( State_& s, size_t j, long t ) const;
   //! lazy mode: add the pending inputs of steps <= t to their slots

@@ -17,8 +17,10 @@
 #include "connection_id.h"
 #include "dictionary.h"
 #include "exceptions.h"
+#include "kernel_manager.h"
 #include "nest.h"
 #include "node_collection.h"
+#include "seqlearn_wta_neuron.h"
 
 namespace
 {
@@ -44,6 +46,9 @@ struct DriverState
   std::vector< long > rec_slots;
   std::vector< double > rec_weights;
   std::vector< double > rec_epsps;
+  std::vector< double > trace_times;
+  std::vector< double > trace_u;
+  std::vector< double > trace_rho;
 };
 
 DriverState g;
@@ -240,6 +245,30 @@ consume_recorder( long recorder, size_t total, size_t& taken )
     nest::set_node_status( static_cast< size_t >( recorder ), clear );
     taken = 0;
   }
+}
+
+/**
+ * The neuron object of a node id, for driver calls that bypass the status
+ * dictionaries (they would copy every vector of the neuron's status).
+ */
+seqlearn::seqlearn_wta_neuron&
+wta_neuron( long node )
+{
+  if ( not g.nest_initialized )
+  {
+    throw StateError( "no NEST kernel (call sl_init first)" );
+  }
+  if ( node < 1 or static_cast< size_t >( node ) > nest::kernel().node_manager.size() )
+  {
+    throw ArgError( "no node with id " + std::to_string( node ) );
+  }
+  nest::Node* p = nest::kernel().node_manager.get_node_or_proxy( static_cast< size_t >( node ) );
+  auto* n = dynamic_cast< seqlearn::seqlearn_wta_neuron* >( p );
+  if ( n == nullptr )
+  {
+    throw ArgError( "node " + std::to_string( node ) + " is not a local " + NEURON_MODEL );
+  }
+  return *n;
 }
 
 void
@@ -771,6 +800,54 @@ extern "C"
         std::copy( g.rec_slots.begin(), g.rec_slots.end(), slots );
         std::copy( g.rec_weights.begin(), g.rec_weights.end(), weights );
         std::copy( g.rec_epsps.begin(), g.rec_epsps.end(), epsps );
+      } );
+  }
+
+  int
+  sl_set_trace_recording( const long* ids, size_t n, int on, double interval )
+  {
+    return guarded( "sl_set_trace_recording",
+      [ & ]
+      {
+        require( ids != nullptr or n == 0, "ids is null" );
+        std::vector< seqlearn::seqlearn_wta_neuron* > nodes;
+        nodes.reserve( n );
+        for ( size_t i = 0; i < n; ++i )
+        {
+          nodes.push_back( &wta_neuron( ids[ i ] ) );
+        }
+        // the interval check is the same for every node: if the first one
+        // throws, none has changed
+        for ( seqlearn::seqlearn_wta_neuron* p : nodes )
+        {
+          p->set_trace_recording( on != 0, interval );
+        }
+      } );
+  }
+
+  int
+  sl_fetch_trace_recording( long node, size_t* n )
+  {
+    return guarded( "sl_fetch_trace_recording",
+      [ & ]
+      {
+        require( n != nullptr, "null pointer argument" );
+        wta_neuron( node ).take_trace_recording( g.trace_times, g.trace_u, g.trace_rho );
+        *n = g.trace_times.size();
+      } );
+  }
+
+  int
+  sl_copy_trace_recording( double* times, double* u, double* rho, size_t cap )
+  {
+    return guarded( "sl_copy_trace_recording",
+      [ & ]
+      {
+        require( cap >= g.trace_times.size(), "buffer too small" );
+        require( times and u and rho, "null pointer argument" );
+        std::copy( g.trace_times.begin(), g.trace_times.end(), times );
+        std::copy( g.trace_u.begin(), g.trace_u.end(), u );
+        std::copy( g.trace_rho.begin(), g.trace_rho.end(), rho );
       } );
   }
 

@@ -8,8 +8,8 @@
  *  calling thread.
  *
  *  Times are native step times in ms (step t <-> t * dt, dt = 1 ms): input
- *  spike times given to sl_create_inputs and spike / multimeter times returned
- *  by the fetch functions.  NEST itself stamps them (t + 1) * dt; the
+ *  spike times given to sl_create_inputs and spike / multimeter / recording
+ *  times returned by the fetch functions.  NEST itself stamps them (t + 1) * dt; the
  *  conversion happens here.
  *
  *  Two-call pattern for variable-length output: sl_fetch_* stores the data in
@@ -28,7 +28,7 @@ extern "C"
 {
 #endif
 
-#define SL_API_VERSION 1
+#define SL_API_VERSION 2
 
 /* error codes */
 #define SL_OK 0
@@ -119,6 +119,18 @@ int sl_copy_multimeter( long* senders, double* times, double* u, double* rho, si
 /* Take the slot recording of one neuron (emptied). */
 int sl_fetch_slot_recording( long node, size_t* n );
 int sl_copy_slot_recording( double* times, long* slots, double* weights, double* epsps, size_t cap );
+
+/* Trace recording of seqlearn neurons: u and rho of every native step t with
+ * t % (interval / dt) == 0, kept in the neuron (no multimeter).  Switch it on
+ * or off for n neurons; interval (ms) must be a positive multiple of the
+ * resolution.  All ids and the interval are checked first: a failing call
+ * changes nothing. */
+int sl_set_trace_recording( const long* ids, size_t n, int on, double interval );
+/* Take the trace recording of one neuron (emptied).  Allowed between sl_run
+ * calls inside a Prepare/Cleanup context: the samples of a run are complete
+ * when it returns (no one-slice lag as with the multimeter). */
+int sl_fetch_trace_recording( long node, size_t* n );
+int sl_copy_trace_recording( double* times, double* u, double* rho, size_t cap );
 
 /* Neuron status access.  Vectors: weights, epsp_e, epsp_f, S, Q, reset_times,
  * forced_spikes.  Scalars (returned as double): any number or bool. */

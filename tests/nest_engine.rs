@@ -156,3 +156,42 @@ fn bad_configuration_is_an_error_not_a_crash() {
     let ok = free_run(&mut engine, &verify::base_config(), 1);
     assert!(!ok.spikes.is_empty());
 }
+
+#[test]
+fn thinned_recording_of_some_phases_matches_the_native_engine() {
+    // Samples every 7 ms of a few neurons, only in the test phases, which
+    // span several 1 s run chunks: the NEST engine drains the neurons' trace
+    // recordings per chunk and must give the native sample grid and values.
+    let mut engine = nest();
+    let mut cfg = verify::base_config();
+    cfg.phases[1].duration_ms = 2_300.0;
+    cfg.record.neurons = Selection::Random { random: 5 };
+    cfg.record.synapses = Selection::Keyword(SelectionKeyword::None);
+    cfg.record.dt_rec_ms = 7.0;
+    cfg.record.phases = vec![PhaseRole::Test];
+    let free = Prepared::new(cfg, None, None).unwrap();
+    let spikes = NativeEngine.run(&free.job(1), &mut |_| {}).unwrap().spikes;
+    let mut prep = free;
+    prep.forced = Some(spikes);
+    let nat = NativeEngine.run(&prep.job(1), &mut |_| {}).unwrap();
+    for threads in [1, 2] {
+        let nst = engine.run(&prep.job(threads), &mut |_| {}).unwrap();
+        let want: Vec<u64> = prep
+            .schedule
+            .phases
+            .iter()
+            .filter(|p| p.role == PhaseRole::Test)
+            .flat_map(|p| (p.start..p.end).filter(|t| t % 7 == 0))
+            .collect();
+        assert_eq!(nst.recording.neuron_steps, want);
+        assert_eq!(nst.recording.u.len(), want.len() * 5);
+        for d in verify::compare("thinned", &nat, &nst).unwrap() {
+            assert!(
+                d.max_abs <= verify::TOLERANCE,
+                "{} on {threads} threads: {:e}",
+                d.quantity,
+                d.max_abs
+            );
+        }
+    }
+}

@@ -355,3 +355,104 @@ fn nest_kernel_is_send() {
     fn assert_send<T: Send>() {}
     assert_send::<NestKernel>();
 }
+
+/// The neurons' own trace recording (no multimeter): same values and steps
+/// as the multimeter, drained between runs, thinned, switched per neuron,
+/// and bad input rejected without changing anything.
+#[test]
+fn trace_recording_equals_the_multimeter() {
+    let Some(mut k) = kernel() else { return };
+    let t = build_tiny(&mut k, 1, true); // multimeter on both neurons at 1 ms
+    let n = t.neurons.clone();
+    let steps = |r: &seqlearn_nest::nest::TraceRecording| -> Vec<f64> { r.times.clone() };
+    let range = |a: u32, b: u32| -> Vec<f64> { (a..=b).map(f64::from).collect() };
+
+    // off by default
+    k.simulate(5.0).unwrap(); // steps 0..=4
+    let r = k.take_trace_recordings(&n).unwrap();
+    assert!(r.iter().all(|r| r.times.is_empty() && r.u.is_empty()));
+
+    // on at 1 ms, drained inside one Prepare/Cleanup context: every run's
+    // samples are complete when it returns (no one-slice lag)
+    k.set_trace_recording(&n, true, 1.0).unwrap();
+    k.prepare().unwrap();
+    k.run(7.0).unwrap(); // steps 5..=11
+    let mut rec = k.take_trace_recordings(&n).unwrap();
+    for r in &rec {
+        assert_eq!(steps(r), range(5, 11));
+    }
+    k.run(13.0).unwrap(); // steps 12..=24
+    let more = k.take_trace_recordings(&n).unwrap();
+    k.cleanup().unwrap();
+    for (r, m) in rec.iter_mut().zip(more) {
+        assert_eq!(steps(&m), range(12, 24));
+        r.times.extend(m.times);
+        r.u.extend(m.u);
+        r.rho.extend(m.rho);
+    }
+    // drained means cleared
+    let again = k.take_trace_recordings(&n).unwrap();
+    assert!(again.iter().all(|r| r.times.is_empty()));
+
+    // the multimeter has steps 0..=23 now (24 comes with the next run)
+    let mm = k.take_multimeter().unwrap();
+    let mm_value = |node: i64, step: f64| -> (f64, f64) {
+        let i = (0..mm.times.len())
+            .find(|&i| mm.senders[i] == node && mm.times[i] == step)
+            .unwrap_or_else(|| panic!("multimeter has no sample of {node} at {step}"));
+        (mm.u[i], mm.rho[i])
+    };
+    for (j, r) in rec.iter().enumerate() {
+        for i in 0..r.times.len() - 1 {
+            assert_eq!(
+                (r.u[i], r.rho[i]),
+                mm_value(n[j], r.times[i]),
+                "node {} step {}",
+                n[j],
+                r.times[i]
+            );
+        }
+    }
+    // not vacuous: the potentials move and the circuit's rho sums to one
+    assert!(rec[0].u.iter().any(|&u| u != rec[0].u[0]));
+    for i in 0..rec[0].times.len() {
+        assert!((rec[0].rho[i] + rec[1].rho[i] - 1.0).abs() < 1e-12);
+    }
+
+    // thinning on the native grid (t % 3 == 0) for neuron 0, neuron 1 off
+    k.set_trace_recording(&n[..1], true, 3.0).unwrap();
+    k.set_trace_recording(&n[1..], false, 1.0).unwrap();
+    k.simulate(10.0).unwrap(); // steps 25..=34
+    let r = k.take_trace_recordings(&n).unwrap();
+    assert_eq!(r[0].times, vec![27.0, 30.0, 33.0]);
+    assert!(r[1].times.is_empty());
+    let mm = k.take_multimeter().unwrap(); // steps 24..=33
+    for (i, &step) in r[0].times.iter().enumerate() {
+        let j = (0..mm.times.len())
+            .find(|&j| mm.senders[j] == n[0] && mm.times[j] == step)
+            .unwrap();
+        assert_eq!((r[0].u[i], r[0].rho[i]), (mm.u[j], mm.rho[j]));
+    }
+
+    // bad intervals and nodes are errors that name the problem
+    for bad in [0.0, -1.0, 1.5, f64::NAN, f64::INFINITY, 1e300] {
+        let err = k.set_trace_recording(&n, true, bad).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("trace_recording_interval"),
+            "interval {bad}: {err:#}"
+        );
+    }
+    for bad in [0, -3, 1_000_000, t.inputs[0]] {
+        let err = k.set_trace_recording(&[n[1], bad], true, 1.0).unwrap_err();
+        assert!(
+            format!("{err:#}").contains(&bad.to_string()),
+            "node {bad}: {err:#}"
+        );
+        assert!(k.take_trace_recordings(&[bad]).is_err());
+    }
+    // ... and changed nothing: neuron 0 still every 3 ms, neuron 1 still off
+    k.simulate(6.0).unwrap(); // steps 35..=40
+    let r = k.take_trace_recordings(&n).unwrap();
+    assert_eq!(r[0].times, vec![36.0, 39.0]);
+    assert!(r[1].times.is_empty());
+}

@@ -535,7 +535,7 @@ fn advise_huge_pages(v: &Vec<f64>) {
 }
 
 /// Multiples of `every` in `[a, b)`.
-fn count_multiples(a: u64, b: u64, every: u64) -> usize {
+pub(super) fn count_multiples(a: u64, b: u64, every: u64) -> usize {
     if every == 0 || b <= a {
         return 0;
     }

@@ -7,16 +7,19 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 
+use super::native::count_multiples;
 use super::{Engine, Job, Outcome, Progress};
 use crate::config::{SpikeLaw, StpVariant};
 use crate::input::StepSpikes;
 use crate::model;
-use crate::nest::{self as kernel, NestKernel, NeuronDefaults, NeuronSpec, NodeId, SynapseBatch};
+use crate::nest::{
+    self as kernel, NestKernel, NeuronDefaults, NeuronSpec, NodeId, SynapseBatch, TraceRecording,
+};
 use crate::record::Recording;
 use crate::usage;
 
 /// Simulated time per `run` call: keeps the progress bar moving and the
-/// recorder buffers small without re-preparing the kernel.
+/// recorder and trace buffers small without re-preparing the kernel.
 const CHUNK_MS: f64 = 1000.0;
 
 pub struct NestEngine {
@@ -32,77 +35,63 @@ impl NestEngine {
     }
 }
 
-/// Multimeter samples gathered into the plan's layout.
+/// Neuron trace samples in the plan's layout, appended chunk by chunk.
 struct NeuronSamples {
     n_rec: usize,
-    row_of_step: HashMap<u64, usize>,
     rec: Recording,
 }
 
 impl NeuronSamples {
-    fn new(n_rec: usize) -> Self {
-        NeuronSamples {
-            n_rec,
-            row_of_step: HashMap::new(),
-            rec: Recording::default(),
+    fn new(job: &Job) -> Self {
+        let plan = job.record;
+        let n_rec = plan.neurons.len();
+        let samples: usize = job
+            .schedule
+            .phases
+            .iter()
+            .enumerate()
+            .filter(|&(pi, _)| plan.neuron_phases[pi])
+            .map(|(_, p)| count_multiples(p.start, p.end, plan.neuron_every))
+            .sum();
+        let mut rec = Recording::default();
+        if n_rec > 0 {
+            rec.neuron_steps.reserve(samples);
+            rec.u.reserve(samples * n_rec);
+            rec.rho.reserve(samples * n_rec);
         }
+        NeuronSamples { n_rec, rec }
     }
 
-    /// Reads and clears the multimeter, keeping the samples the plan wants.
-    fn take(
-        &mut self,
-        k: &mut NestKernel,
-        job: &Job,
-        neuron_index: &HashMap<NodeId, usize>,
-    ) -> Result<()> {
-        let mm = k.take_multimeter()?;
-        let dt = job.model.dt;
-        let plan = job.record;
-        let phases = &job.schedule.phases;
-        for i in 0..mm.times.len() {
-            let step = (mm.times[i] / dt).round() as u64;
-            let Some(pi) = phases.iter().position(|p| step < p.end) else {
-                continue;
-            };
-            if !plan.samples_neurons(pi, step) {
-                continue;
+    /// Appends the recordings of one chunk, one per recorded neuron in plan
+    /// order. All neurons sample the same steps (one interval, switched per
+    /// phase for all), so the rows are those of the first neuron.
+    fn append(&mut self, chunk: &[TraceRecording], ids: &[NodeId], dt: f64) -> Result<()> {
+        anyhow::ensure!(
+            chunk.len() == self.n_rec,
+            "trace recordings of {} neurons, expected {}",
+            chunk.len(),
+            self.n_rec
+        );
+        let Some(first) = chunk.first() else {
+            return Ok(());
+        };
+        for (r, id) in chunk.iter().zip(ids) {
+            anyhow::ensure!(
+                r.times == first.times,
+                "node {id} recorded other steps than node {}",
+                ids[0]
+            );
+        }
+        for (i, &time) in first.times.iter().enumerate() {
+            let step = (time / dt).round() as u64;
+            if let Some(&last) = self.rec.neuron_steps.last() {
+                anyhow::ensure!(step > last, "trace sample of step {step} after step {last}");
             }
-            let n_rec = self.n_rec;
-            let rec = &mut self.rec;
-            let row = *self.row_of_step.entry(step).or_insert_with(|| {
-                rec.neuron_steps.push(step);
-                rec.u.resize(rec.u.len() + n_rec, f64::NAN);
-                rec.rho.resize(rec.rho.len() + n_rec, f64::NAN);
-                rec.neuron_steps.len() - 1
-            });
-            let n = neuron_index[&mm.senders[i]];
-            let j = plan
-                .neurons
-                .binary_search(&n)
-                .map_err(|_| anyhow::anyhow!("multimeter sample of unrecorded neuron {n}"))?;
-            rec.u[row * n_rec + j] = mm.u[i];
-            rec.rho[row * n_rec + j] = mm.rho[i];
+            self.rec.neuron_steps.push(step);
+            self.rec.u.extend(chunk.iter().map(|r| r.u[i]));
+            self.rec.rho.extend(chunk.iter().map(|r| r.rho[i]));
         }
         Ok(())
-    }
-
-    /// The samples ordered by step (threads deliver them in any order).
-    fn into_recording(self) -> Recording {
-        let NeuronSamples { n_rec, rec, .. } = self;
-        let mut order: Vec<usize> = (0..rec.neuron_steps.len()).collect();
-        order.sort_by_key(|&i| rec.neuron_steps[i]);
-        let take = |v: &[f64]| -> Vec<f64> {
-            order
-                .iter()
-                .flat_map(|&i| v[i * n_rec..(i + 1) * n_rec].iter().copied())
-                .collect()
-        };
-        Recording {
-            u: take(&rec.u),
-            rho: take(&rec.rho),
-            neuron_steps: order.iter().map(|&i| rec.neuron_steps[i]).collect(),
-            ..Recording::default()
-        }
     }
 }
 
@@ -228,8 +217,6 @@ impl Engine for NestEngine {
         let plan = job.record;
         k.record_spikes()?;
         let rec_neurons: Vec<NodeId> = plan.neurons.iter().map(|&n| ids[n]).collect();
-        // The multimeter samples every step and is thinned to the plan, so
-        // that the sample grid is the native one (t % every == 0).
         let mut slots_of: HashMap<usize, Vec<i64>> = HashMap::new();
         for &s in &plan.synapses {
             slots_of
@@ -244,41 +231,34 @@ impl Engine for NestEngine {
 
         // Step through the phases. NEST refuses to touch recorders inside a
         // Prepare/Run/Cleanup context, so each phase is one context (run in
-        // chunks for the progress bar), and recorders are read in between.
+        // chunks for the progress bar), and the spike recorder is read in
+        // between. The neurons record their own traces on the native grid
+        // (t % every == 0) in the phases the plan records; those samples are
+        // complete when `run` returns and only the neurons hold them, so they
+        // are drained after every chunk.
         let neuron_index: HashMap<NodeId, usize> =
             ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
-        let mut samples = NeuronSamples::new(plan.neurons.len());
+        let mut samples = NeuronSamples::new(job);
         let mut spike_events: Vec<(u64, u32)> = Vec::new();
-        let mm = if rec_neurons.is_empty() {
-            None
-        } else {
-            Some(k.record_multimeter(&rec_neurons, dt)?)
-        };
-        // Recorders take stamps in (start, stop]; step t has stamp t+1 and its
-        // sample reaches the multimeter one slice later, in the next context:
-        // so windows reach one step back, and after the run one extra step
-        // without learning flushes the last sample.
-        let window = |k: &mut NestKernel, from: u64, to: u64| -> Result<()> {
-            if let Some(mm) = mm {
-                k.set_neuron_f64(mm, "stop", to as f64 * dt)?;
-                k.set_neuron_f64(mm, "start", from.saturating_sub(1) as f64 * dt)?;
-            }
-            Ok(())
-        };
+        let neuron_interval = plan.neuron_every as f64 * dt;
+        let mut recording = false;
         for (pi, phase) in job.schedule.phases.iter().enumerate() {
             k.set_learning(phase.train)?;
-            let to = if plan.neuron_phases[pi] {
-                phase.end
-            } else {
-                phase.start
-            };
-            window(k, phase.start, to)?;
+            let record = !rec_neurons.is_empty() && plan.neuron_phases[pi];
+            if record != recording {
+                k.set_trace_recording(&rec_neurons, record, neuron_interval)?;
+                recording = record;
+            }
             k.prepare()?;
             let mut t = phase.start;
             while t < phase.end {
                 let steps = ((CHUNK_MS / dt) as u64).min(phase.end - t);
                 k.run(steps as f64 * dt)?;
                 t += steps;
+                if record {
+                    let chunk = k.take_trace_recordings(&rec_neurons)?;
+                    samples.append(&chunk, &rec_neurons, dt)?;
+                }
                 progress(t);
             }
             k.cleanup()?;
@@ -289,12 +269,9 @@ impl Engine for NestEngine {
                     .context("NEST reported a spike from an unknown node")?;
                 spike_events.push(((time / dt).round() as u64, n as u32));
             }
-            if mm.is_some() {
-                samples.take(k, job, &neuron_index)?;
-            }
         }
         let n_steps = job.schedule.n_steps();
-        // Final learned state, in network order (before the flush step).
+        // Final learned state, in network order.
         let mut weights = Vec::with_capacity(net.synapses.len());
         let (mut s, mut q) = (Vec::new(), Vec::new());
         let mut bias = Vec::with_capacity(net.n_neurons());
@@ -311,13 +288,7 @@ impl Engine for NestEngine {
             q.extend(k.neuron_vector(id, "Q")?);
             bias.push(k.neuron_scalar(id, "bias")?);
         }
-        if mm.is_some() {
-            k.set_learning(false)?;
-            window(k, n_steps, n_steps)?;
-            k.simulate(dt)?;
-            samples.take(k, job, &neuron_index)?;
-        }
-        let mut rec = samples.into_recording();
+        let mut rec = samples.rec;
 
         // Synapse traces, from the neurons' slot recordings.
         if !plan.synapses.is_empty() {
@@ -335,9 +306,6 @@ impl Engine for NestEngine {
             for n in targets {
                 let r = k.take_slot_recording(ids[n])?;
                 for i in 0..r.times.len() {
-                    if (r.times[i] / dt).round() as u64 >= n_steps {
-                        continue; // the flush step after the run
-                    }
                     let s = net.target_offsets[n] + r.slots[i] as usize;
                     entries.push((
                         (r.times[i] / dt).round() as u64,

@@ -14,7 +14,8 @@
 //!
 //! Time convention of this wrapper: all times are native step times in ms
 //! (step `t` <-> `t * dt`, `dt = 1 ms`), for input spikes, output spikes,
-//! multimeter samples, reset times and forced spikes alike.
+//! multimeter samples, trace and slot recordings, reset times and forced
+//! spikes alike.
 
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Condvar, Mutex, OnceLock};
@@ -86,6 +87,9 @@ mod ffi {
             weights: &mut [f64],
             epsps: &mut [f64],
         ) -> Result<()>;
+        fn set_trace_recording(ids: &[i64], on: bool, interval: f64) -> Result<()>;
+        fn fetch_trace_recording(node: i64) -> Result<usize>;
+        fn copy_trace_recording(times: &mut [f64], u: &mut [f64], rho: &mut [f64]) -> Result<()>;
         fn get_vector_len(node: i64, key: &str) -> Result<usize>;
         fn get_vector(node: i64, key: &str, out: &mut [f64]) -> Result<()>;
         fn get_scalar(node: i64, key: &str) -> Result<f64>;
@@ -307,6 +311,15 @@ pub struct SlotRecording {
     pub slots: Vec<i64>,
     pub weights: Vec<f64>,
     pub epsps: Vec<f64>,
+}
+
+/// Trace recording of one neuron: `u` and `rho` as used in the step at
+/// `times` (ms), the values a multimeter would report.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TraceRecording {
+    pub times: Vec<f64>,
+    pub u: Vec<f64>,
+    pub rho: Vec<f64>,
 }
 
 /// STP state of one connection.
@@ -701,6 +714,46 @@ impl NestKernel {
             };
             ffi::copy_slot_recording(&mut r.times, &mut r.slots, &mut r.weights, &mut r.epsps)?;
             Ok(r)
+        })
+    }
+
+    /// Switch the neuron-internal trace recording of `nodes` on or off:
+    /// `u` and `rho` at every step `t` with `t % (interval_ms / dt) == 0`.
+    /// `interval_ms` must be a positive multiple of the resolution.  Between
+    /// runs (also inside a prepare/cleanup context) it takes effect at once.
+    pub fn set_trace_recording(
+        &mut self,
+        nodes: &[NodeId],
+        on: bool,
+        interval_ms: f64,
+    ) -> Result<()> {
+        self.require_init()?;
+        let ids = nodes.to_vec();
+        call("setting the trace recording", move || {
+            ffi::set_trace_recording(&ids, on, interval_ms)
+        })
+    }
+
+    /// Trace recordings of `nodes` since the last call (each emptied), in
+    /// the order of `nodes`.  Complete up to the end of the last run (no
+    /// lag), and allowed between runs inside a prepare/cleanup context.
+    pub fn take_trace_recordings(&mut self, nodes: &[NodeId]) -> Result<Vec<TraceRecording>> {
+        self.require_init()?;
+        let ids = nodes.to_vec();
+        // one trip to the NEST thread for all nodes
+        call("reading the trace recording", move || {
+            let mut out = Vec::with_capacity(ids.len());
+            for &node in &ids {
+                let n = ffi::fetch_trace_recording(node)?;
+                let mut r = TraceRecording {
+                    times: vec![0.0; n],
+                    u: vec![0.0; n],
+                    rho: vec![0.0; n],
+                };
+                ffi::copy_trace_recording(&mut r.times, &mut r.u, &mut r.rho)?;
+                out.push(r);
+            }
+            Ok(out)
         })
     }
 

@@ -362,6 +362,42 @@ def test_trace_modes_agree():
         close_vec(a, b, "lazy vs exact")
 
 
+def test_trace_recording():
+    """The status-dictionary side of the neurons' own trace recording: it
+    holds the multimeter's values on the native grid, including the last step
+    (which the multimeter hands over only with a next run), and clears."""
+    cfg = dict(variance_tracking=True, bias_learning=False, variant="original")
+    ref = reference(cfg)
+    neurons, gens, mm, sr = build(cfg)
+    d = nest.GetDefaults("seqlearn_wta_neuron")
+    assert d["record_traces"] is False and d["trace_recording_interval"] == DT, d
+    neurons[0].set(record_traces=True)
+    neurons[1].set(record_traces=True, trace_recording_interval=3 * DT)
+    nest.Simulate(T * DT)
+    per_step, _, _ = collect(neurons, gens, mm)
+    ids = [neurons[0].global_id, neurons[1].global_id]
+    for k, every in ((0, 1), (1, 3)):
+        rec = neurons[k].trace_recording
+        want = [t for t in range(T) if t % every == 0]
+        assert list(rec["times"]) == [t * DT for t in want], rec["times"]
+        for i, t in enumerate(want):
+            close(rec["u"][i], ref["u"][t][k], f"trace u step {t} neuron {k}")
+            close(rec["rho"][i], ref["rho"][t][k], f"trace rho step {t} neuron {k}")
+            if t in per_step:
+                assert (rec["u"][i], rec["rho"][i]) == per_step[t][ids[k]], (t, k)
+    neurons.set(clear_trace_recording=True, record_traces=False)
+    nest.Simulate(5 * DT)
+    for k in range(2):
+        assert len(neurons[k].trace_recording["times"]) == 0
+    for bad in (0.0, -1.0, 1.5):
+        try:
+            neurons[0].set(trace_recording_interval=bad)
+        except Exception as e:  # noqa: BLE001 - NEST raises its own types
+            assert "trace_recording_interval" in str(e), e
+        else:
+            raise AssertionError(f"interval {bad} accepted")
+
+
 def chunks_and_threads(cfg):
     w1, tr1 = weights_and_trace(cfg, 1, [T])
     w2, tr2 = weights_and_trace(cfg, 1, [1, 6, 13, 20, 20])
@@ -398,7 +434,14 @@ def test_stochastic_rates():
 
 
 def main():
-    tests = [test_install, test_reference, test_chunks_and_threads, test_trace_modes_agree, test_stochastic_rates]
+    tests = [
+        test_install,
+        test_reference,
+        test_chunks_and_threads,
+        test_trace_modes_agree,
+        test_trace_recording,
+        test_stochastic_rates,
+    ]
     failed = 0
     for t in tests:
         try:
