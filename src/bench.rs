@@ -526,6 +526,9 @@ fn spawn_case(name: &str, grid: [usize; 2], seconds: f64, target_hz: Option<f64>
     if let Some(r) = target_hz {
         cmd.args(["--target-rate-hz", &format!("{r}")]);
     }
+    if let Some(policy) = omp_wait_policy(spec(name).map_or(1, |s| s.threads)) {
+        cmd.env("OMP_WAIT_POLICY", policy);
+    }
     match cmd.output() {
         Ok(out) if out.status.success() => {
             let text = String::from_utf8_lossy(&out.stdout);
@@ -553,6 +556,18 @@ fn spawn_case(name: &str, grid: [usize; 2], seconds: f64, target_hz: Option<f64>
     }
 }
 
+/// The OpenMP wait policy a case runs with, unless `OMP_WAIT_POLICY` is set:
+/// NEST synchronises its threads every 1 ms step, and sleeping at those
+/// barriers (`passive`, the engines' default, robust on a shared machine)
+/// costs more than a step's work; spinning (`active`) is what lets 2 threads
+/// beat 1 on an otherwise idle machine, and is ruinous on a loaded one.
+fn omp_wait_policy(threads: usize) -> Option<&'static str> {
+    if std::env::var_os("OMP_WAIT_POLICY").is_some() {
+        return None;
+    }
+    Some(if threads > 1 { "active" } else { "passive" })
+}
+
 fn selected(name: &str, filter: &[String]) -> bool {
     filter.is_empty() || filter.iter().any(|f| name.starts_with(f.as_str()))
 }
@@ -560,6 +575,13 @@ fn selected(name: &str, filter: &[String]) -> bool {
 fn run_all(args: &BenchArgs) -> Result<()> {
     let machine = machine_description();
     println!("{machine}");
+    match std::env::var("OMP_WAIT_POLICY") {
+        Ok(p) => println!("OpenMP wait policy: {p} (OMP_WAIT_POLICY)"),
+        Err(_) => println!(
+            "OpenMP wait policy: passive for 1-thread cases, active for multi-thread cases \
+             (set OMP_WAIT_POLICY to choose; active needs otherwise idle cores)"
+        ),
+    }
     let mut rows: Vec<Row> = Vec::new();
     let scaling = args.scaling || args.scaling_only;
     if !args.scaling_only {
