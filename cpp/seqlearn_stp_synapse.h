@@ -75,6 +75,20 @@ public:
 
   std::vector< double > reset_times_;  //!< as given, ms
   std::vector< long > reset_steps_;    //!< sorted native steps
+
+  //! The last arguments of the two exponentials of send() and their values.
+  //! NEST keeps one copy of the common properties per thread and synapse
+  //! model (ModelManager::connection_models_[tid]), so this memo is the
+  //! thread's own, without a thread-local lookup per spike.
+  struct ExpMemo
+  {
+    double isi = std::numeric_limits< double >::quiet_NaN();
+    double D = 0.0;
+    double F = 0.0;
+    double e_d = 0.0;
+    double e_f = 0.0;
+  };
+  mutable ExpMemo memo_;
 };
 
 enum class STPVariant
@@ -254,16 +268,7 @@ seqlearn_stp_synapse< targetidentifierT >::send( nest::Event& e, size_t tid, con
   // The synapses of one source are sent one after the other and (with the
   // per-source draw) share D, F and the inter-spike interval: remember the
   // last arguments and reuse the exponentials (same arguments, same bits).
-  struct ExpMemo
-  {
-    double isi = std::numeric_limits< double >::quiet_NaN();
-    double D = 0.0;
-    double F = 0.0;
-    double e_d = 0.0;
-    double e_f = 0.0;
-  };
-  static thread_local ExpMemo memo;
-  ExpMemo& m = memo;
+  STPCommonProperties::ExpMemo& m = cp.memo_;
   if ( not( isi == m.isi and D_ == m.D and F_ == m.F ) )
   {
     m.isi = isi;

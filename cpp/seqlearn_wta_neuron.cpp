@@ -894,13 +894,15 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
     }
 
     // g. what the circuit gets for step t+1: v = exp(u_next - c'), where the
-    // new shift c' = c + log(max_k v_k) is the largest potential of step t.
-    // Every member computes c' from the same values, so all share it; one
-    // exp and one log per neuron instead of K exp, and the values stay near
-    // 1 unless a potential moves by hundreds within one step.
-    const double shift = B_.circuit_shift_ + std::log( v_max );
+    // new shift c' = c + E ln 2, with E the binary exponent of max_k v_k, is
+    // within ln 2 of the largest potential of step t. Every member computes
+    // c' from the same values, so all share it; one exp per neuron instead
+    // of K, and the values stay near 1 unless a potential moves by hundreds
+    // within one step.
+    const bool in_range = v_max >= std::numeric_limits< double >::min() and std::isfinite( v_max );
+    const double shift = B_.circuit_shift_ + static_cast< double >( in_range ? std::ilogb( v_max ) : 0 ) * M_LN2;
     const double v_next = std::exp( S_.u_next_ - shift );
-    if ( not( v_max >= std::numeric_limits< double >::min() and std::isfinite( shift ) and std::isfinite( v_next ) ) )
+    if ( not( in_range and std::isfinite( v_next ) ) )
     {
       throw nest::KernelException( "seqlearn_wta_neuron " + std::to_string( get_node_id() ) + ": potential "
         + std::to_string( S_.u_next_ ) + " at step " + std::to_string( t + 1 )
