@@ -297,7 +297,8 @@ seqlearn_wta_neuron::Parameters_::set( const Dictionary& d )
 /* --------------------------------------------------------------------- State */
 
 seqlearn_wta_neuron::State_::State_()
-  : bias_( 0.0 )
+  : pending_summed_( 0 )
+  , bias_( 0.0 )
   , bias_S_( 0.0 )
   , bias_Q_( 1.0 )
   , n_train_steps_( 0 )
@@ -384,15 +385,13 @@ seqlearn_wta_neuron::State_::set( const Dictionary& d, const Parameters_& p )
 /* ------------------------------------------------------------------- Buffers */
 
 seqlearn_wta_neuron::Buffers_::Buffers_( seqlearn_wta_neuron& n )
-  : next_input_( 0.0 )
-  , circuit_shift_( 0.0 )
+  : circuit_shift_( 0.0 )
   , logger_( n )
 {
 }
 
 seqlearn_wta_neuron::Buffers_::Buffers_( const Buffers_&, seqlearn_wta_neuron& n )
-  : next_input_( 0.0 )
-  , circuit_shift_( 0.0 )
+  : circuit_shift_( 0.0 )
   , logger_( n )
 {
 }
@@ -551,7 +550,6 @@ void
 seqlearn_wta_neuron::init_buffers_()
 {
   B_.in_rows_.clear();
-  B_.next_input_ = 0.0;
   B_.dense_in_.clear();
   // all potentials 0 before the first step: v = exp(0 - 0)
   B_.circuit_v_.assign( static_cast< size_t >( P_.circuit_size_ ), 1.0 );
@@ -636,6 +634,7 @@ seqlearn_wta_neuron::apply_pending_( State_& s, const long t ) const
     s.slot_[ in.slot ].f += in.amplitude;
   }
   s.pending_.erase( s.pending_.begin(), s.pending_.begin() + static_cast< long >( i ) );
+  s.pending_summed_ -= std::min( s.pending_summed_, i );
 }
 
 inline void
@@ -644,7 +643,7 @@ seqlearn_wta_neuron::log_input_( const size_t slot, const long t, const double a
   S_.pending_.push_back( PendingInput { t, slot, amplitude } );
   if ( S_.pending_.size() >= V_.pending_limit_ )
   {
-    apply_pending_( S_, t );
+    apply_pending_( S_, S_.last_step_ );  // entries of computed steps only: their w * a is summed
   }
 }
 
@@ -726,8 +725,8 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
     if ( is_reset_step_( t ) )
     {
       row.clear();
-      B_.next_input_ = 0.0;
       S_.pending_.clear();
+      S_.pending_summed_ = 0;
       for ( size_t j = 0; j < n; ++j )
       {
         sl[ j ].e = 0.0;
@@ -742,7 +741,8 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
     {
       if ( not S_.sums_valid_ )
       {
-        normalize_( S_, t - 1 );
+        normalize_( S_, t - 1 );  // what remains in the log is of step t
+        S_.pending_summed_ = 0;
         S_.se_ = 0.0;
         S_.sf_ = 0.0;
         for ( size_t j = 0; j < n; ++j )
@@ -752,19 +752,25 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
         }
         S_.sums_valid_ = true;
       }
-      // e(t) = e(t-1) (1 - kd) + a, summed over the slots with weights
-      S_.se_ -= S_.se_ * kd;
-      S_.sf_ -= S_.sf_ * kr;
-      S_.se_ += B_.next_input_;
-      S_.sf_ += B_.next_input_;
-      B_.next_input_ = 0.0;
+      // e(t) = e(t-1) (1 - kd) + a, summed over the slots with weights: the
+      // log entries not yet summed are this step's inputs (handle() logged
+      // them and prefetched their weights)
+      double input = 0.0;
+      for ( size_t i = S_.pending_summed_; i < S_.pending_.size(); ++i )
+      {
+        input += S_.w_[ S_.pending_[ i ].slot ] * S_.pending_[ i ].amplitude;
+      }
       for ( const Buffers_::Input& in : row )
       {
-        S_.se_ += S_.w_[ in.slot ] * in.amplitude;
-        S_.sf_ += S_.w_[ in.slot ] * in.amplitude;
+        input += S_.w_[ in.slot ] * in.amplitude;
         log_input_( in.slot, t, in.amplitude );
       }
       row.clear();
+      S_.pending_summed_ = S_.pending_.size();
+      S_.se_ -= S_.se_ * kd;
+      S_.sf_ -= S_.sf_ * kr;
+      S_.se_ += input;
+      S_.sf_ += input;
     }
     else
     {
@@ -985,14 +991,15 @@ seqlearn_wta_neuron::handle( nest::SpikeEvent& e )
 {
   const size_t slot = e.get_rport();
   const double amplitude = e.get_weight() * e.get_multiplicity();
-  // Input for the next step only needs its slot's weight now: w * amplitude
-  // joins the trace sums at the next update, the traces take it from the
-  // log.  Inputs further ahead, and any before the sums are valid, wait in a
-  // ring-buffer row.
+  // Input for the next step is logged: update() adds w * amplitude to the
+  // trace sums, the traces take it from the log when read. Its weight is
+  // only prefetched here, so that the ~650 arriving spikes of a step wait
+  // for their scattered weights together, not one after the other.  Inputs
+  // further ahead wait in a ring-buffer row.
   const long step = e.get_stamp().get_steps() + e.get_delay_steps() - 1;
-  if ( step == S_.last_step_ + 1 and S_.sums_valid_ and P_.trace_mode_ == TraceMode::LAZY )
+  if ( step == S_.last_step_ + 1 and P_.trace_mode_ == TraceMode::LAZY )
   {
-    B_.next_input_ += S_.w_[ slot ] * amplitude;
+    __builtin_prefetch( S_.w_.data() + slot );
     log_input_( slot, step, amplitude );
     return;
   }

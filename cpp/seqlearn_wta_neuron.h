@@ -178,6 +178,8 @@ private:
     //! take the logged inputs when they are next read, so the scattered
     //! slots are touched at the neuron's own spikes, one neuron at a time.
     std::vector< PendingInput > pending_;
+    //! lazy mode: the first pending_summed_ entries of pending_ are in se_, sf_
+    size_t pending_summed_;
     std::vector< double > S_;  //!< variance tracking: running mean of w
     std::vector< double > Q_;  //!< variance tracking: running mean of w^2
     double bias_;
@@ -210,9 +212,6 @@ private:
       double amplitude;
     };
     std::vector< std::vector< Input > > in_rows_;
-    //! lazy mode: sum of w * amplitude of the inputs for the next step that
-    //! were added to their slots on arrival (see handle( SpikeEvent& ))
-    double next_input_;
     //! exact mode: dense per-slot amplitudes of the current step
     std::vector< double > dense_in_;
     //! exp( u_k - circuit_shift_ ) of all circuit members for the current step
