@@ -76,12 +76,17 @@ public:
   std::vector< double > reset_times_;  //!< as given, ms
   std::vector< long > reset_steps_;    //!< sorted native steps
 
-  //! The last arguments of the two exponentials of send() and their values.
-  //! NEST keeps one copy of the common properties per thread and synapse
-  //! model (ModelManager::connection_models_[tid]), so this memo is the
-  //! thread's own, without a thread-local lookup per spike.
+  //! What send() computed for the previous synapse: the native step of the
+  //! event's stamp, and the two exponentials with their arguments. NEST
+  //! keeps one copy of the common properties per thread and synapse model
+  //! (ModelManager::connection_models_[tid]), so this memo is the thread's
+  //! own, without a thread-local lookup per spike.
   struct ExpMemo
   {
+    long stamp_tics = -1;
+    long tics_per_step = -1;
+    long ts = 0;
+    double dt = 0.0;
     double isi = std::numeric_limits< double >::quiet_NaN();
     double D = 0.0;
     double F = 0.0;
@@ -230,7 +235,20 @@ template < typename targetidentifierT >
 inline bool
 seqlearn_stp_synapse< targetidentifierT >::send( nest::Event& e, size_t tid, const STPCommonProperties& cp )
 {
-  const long ts = e.get_stamp().get_steps() - 1;
+  // The synapses of one source are sent one after the other with the same
+  // event: convert its stamp to a native step once (memo keyed on the stamp
+  // and the resolution).
+  STPCommonProperties::ExpMemo& m = cp.memo_;
+  const nest::Time& stamp = e.get_stamp();
+  const long tics_per_step = nest::Time::get_resolution().get_tics();
+  if ( stamp.get_tics() != m.stamp_tics or tics_per_step != m.tics_per_step )
+  {
+    m.stamp_tics = stamp.get_tics();
+    m.tics_per_step = tics_per_step;
+    m.ts = stamp.get_steps() - 1;
+    m.dt = nest::Time::get_resolution().get_ms();
+  }
+  const long ts = m.ts;
 
   // lazy reset: the latest reset step r with last < r <= ts
   const auto& rs = cp.reset_steps_;
@@ -249,8 +267,7 @@ seqlearn_stp_synapse< targetidentifierT >::send( nest::Event& e, size_t tid, con
     }
   }
 
-  const double dt = nest::Time::get_resolution().get_ms();
-  const double isi = static_cast< double >( ts - last_step_ - 1 ) * dt;
+  const double isi = static_cast< double >( ts - last_step_ - 1 ) * m.dt;
   const double A = variant_ == STPVariant::OFF ? 1.0 : R_ * s_;
 
   e.set_receiver( *get_target( tid ) );
@@ -265,10 +282,9 @@ seqlearn_stp_synapse< targetidentifierT >::send( nest::Event& e, size_t tid, con
     last_step_ = ts;
     return true;
   }
-  // The synapses of one source are sent one after the other and (with the
-  // per-source draw) share D, F and the inter-spike interval: remember the
-  // last arguments and reuse the exponentials (same arguments, same bits).
-  STPCommonProperties::ExpMemo& m = cp.memo_;
+  // With the per-source draw the synapses of one source also share D, F
+  // and the inter-spike interval: reuse the exponentials (same arguments,
+  // same bits).
   if ( not( isi == m.isi and D_ == m.D and F_ == m.F ) )
   {
     m.isi = isi;
