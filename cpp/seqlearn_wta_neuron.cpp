@@ -874,6 +874,10 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
       if ( r == 0 )
       {
         B_.traces_.push_back( Buffers_::TraceSample { static_cast< double >( t ) * V_.dt_ms_, S_.u_, S_.rho_ } );
+        if ( B_.traces_.size() < B_.traces_.capacity() )
+        {
+          __builtin_prefetch( B_.traces_.data() + B_.traces_.size(), 1 );
+        }
       }
       V_.next_trace_step_ = t - r + V_.trace_interval_steps_;
     }

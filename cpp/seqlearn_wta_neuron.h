@@ -211,15 +211,32 @@ private:
       size_t slot;
       double amplitude;
     };
+    // The members used in every step come first, so that they share the
+    // object's first cache lines.
+
     std::vector< std::vector< Input > > in_rows_;
-    //! exact mode: dense per-slot amplitudes of the current step
-    std::vector< double > dense_in_;
     //! exp( u_k - circuit_shift_ ) of all circuit members for the current step
     std::vector< double > circuit_v_;
     //! the shift c of circuit_v_, the same in every member of the circuit
     double circuit_shift_;
     //! own predicted potentials sent at the end of a slice
     std::vector< double > sent_u_;
+
+    //! trace recording (u, rho of the step; the multimeter's values without
+    //! its per-step request/reply traffic and one-slice lag).  One vector of
+    //! samples, not three: each step writes into one partly filled cache
+    //! line per neuron, which the rest of the step has often evicted (hence
+    //! also the prefetch of the next sample's place after each write).
+    struct TraceSample
+    {
+      double time;  //!< ms, native step time
+      double u;
+      double rho;
+    };
+    std::vector< TraceSample > traces_;
+
+    //! exact mode: dense per-slot amplitudes of the current step
+    std::vector< double > dense_in_;
     //! learning scratch: Y of all slots, contiguous for the kernel
     std::vector< double > y_;
 
@@ -228,18 +245,6 @@ private:
     std::vector< long > rec_slots_;
     std::vector< double > rec_weights_;
     std::vector< double > rec_epsps_;
-
-    //! trace recording (u, rho of the step; the multimeter's values without
-    //! its per-step request/reply traffic and one-slice lag).  One vector of
-    //! samples, not three: each step writes into one partly filled cache
-    //! line per neuron, which the rest of the step has often evicted.
-    struct TraceSample
-    {
-      double time;  //!< ms, native step time
-      double u;
-      double rho;
-    };
-    std::vector< TraceSample > traces_;
 
     nest::UniversalDataLogger< seqlearn_wta_neuron > logger_;
   };

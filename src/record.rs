@@ -88,3 +88,93 @@ pub struct Recording {
     pub weight: Vec<f64>,
     pub epsp: Vec<f64>,
 }
+
+impl Recording {
+    /// Empty buffers reserved for everything `plan` samples over `schedule`,
+    /// so that an engine appends without reallocating; the large ones get
+    /// transparent huge pages and are mapped in one call (filling them page
+    /// by page would take one page fault per 4 KiB, which in a VM cost
+    /// ≈1.5 µs per step at 100 recorded neurons, 15 % of a native step).
+    pub fn reserved_for(plan: &RecordPlan, schedule: &Schedule) -> Recording {
+        let mut neuron_samples = 0usize;
+        let mut synapse_samples = 0usize;
+        for (pi, p) in schedule.phases.iter().enumerate() {
+            if !plan.neurons.is_empty() && plan.neuron_phases[pi] {
+                neuron_samples += count_multiples(p.start, p.end, plan.neuron_every);
+            }
+            if !plan.synapses.is_empty() {
+                synapse_samples += count_multiples(p.start, p.end, plan.synapse_every);
+            }
+        }
+        let rec = Recording {
+            neuron_steps: Vec::with_capacity(neuron_samples),
+            u: Vec::with_capacity(neuron_samples * plan.neurons.len()),
+            rho: Vec::with_capacity(neuron_samples * plan.neurons.len()),
+            synapse_steps: Vec::with_capacity(synapse_samples),
+            weight: Vec::with_capacity(synapse_samples * plan.synapses.len()),
+            epsp: Vec::with_capacity(synapse_samples * plan.synapses.len()),
+        };
+        for v in [&rec.u, &rec.rho, &rec.weight, &rec.epsp] {
+            advise_huge_pages(v);
+        }
+        rec
+    }
+}
+
+/// Multiples of `every` in `[a, b)`.
+fn count_multiples(a: u64, b: u64, every: u64) -> usize {
+    if every == 0 || b <= a {
+        return 0;
+    }
+    (b.div_ceil(every) - a.div_ceil(every)) as usize
+}
+
+/// Transparent huge pages for a large buffer, and its pages mapped in one
+/// call. Advice only: nothing changes if the kernel refuses (old kernels
+/// lack MADV_POPULATE_WRITE).
+fn advise_huge_pages(v: &Vec<f64>) {
+    #[cfg(target_os = "linux")]
+    {
+        const PAGE: usize = 4096;
+        const HUGE: usize = 2 << 20;
+        let bytes = v.capacity() * std::mem::size_of::<f64>();
+        if bytes < HUGE {
+            return;
+        }
+        let start = v.as_ptr() as usize;
+        let end = start + bytes;
+        let (lo, hi) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
+        let (plo, phi) = (start.next_multiple_of(PAGE), end / PAGE * PAGE);
+        // SAFETY: both ranges lie inside the vector's allocation; neither
+        // advice changes its contents (populating maps zero pages or keeps
+        // the existing ones).
+        unsafe {
+            if hi > lo {
+                libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_HUGEPAGE);
+            }
+            if phi > plo {
+                libc::madvise(
+                    plo as *mut libc::c_void,
+                    phi - plo,
+                    libc::MADV_POPULATE_WRITE,
+                );
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_multiples_counts() {
+        assert_eq!(count_multiples(0, 10, 1), 10);
+        assert_eq!(count_multiples(0, 10, 3), 4); // 0 3 6 9
+        assert_eq!(count_multiples(1, 10, 3), 3);
+        assert_eq!(count_multiples(5, 5, 1), 0);
+        assert_eq!(count_multiples(5, 9, 0), 0);
+    }
+}

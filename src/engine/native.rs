@@ -269,8 +269,7 @@ impl Engine for NativeEngine {
         let mut rng = rng::stream(job.seed, Stream::Spikes);
         let mut n_train: u64 = 0;
         let plan = job.record;
-        let mut rec = Recording::default();
-        reserve_recording(&mut rec, job);
+        let mut rec = Recording::reserved_for(job.record, job.schedule);
         // exp(-x) of the spike law for x = r dt: the argument's sign and
         // scale, in model::spike_probability's operation order.
         let rate_scale = mp.r_max_hz;
@@ -470,76 +469,6 @@ impl Engine for NativeEngine {
             engine_version: format!("native {}", env!("CARGO_PKG_VERSION")),
         })
     }
-}
-
-/// Reserves the recording buffers for the whole run.
-fn reserve_recording(rec: &mut Recording, job: &Job) {
-    let plan = job.record;
-    let mut neuron_samples = 0usize;
-    let mut synapse_samples = 0usize;
-    for (pi, p) in job.schedule.phases.iter().enumerate() {
-        if !plan.neurons.is_empty() && plan.neuron_phases[pi] {
-            neuron_samples += count_multiples(p.start, p.end, plan.neuron_every);
-        }
-        if !plan.synapses.is_empty() {
-            synapse_samples += count_multiples(p.start, p.end, plan.synapse_every);
-        }
-    }
-    rec.neuron_steps.reserve(neuron_samples);
-    rec.u.reserve(neuron_samples * plan.neurons.len());
-    rec.rho.reserve(neuron_samples * plan.neurons.len());
-    rec.synapse_steps.reserve(synapse_samples);
-    rec.weight.reserve(synapse_samples * plan.synapses.len());
-    rec.epsp.reserve(synapse_samples * plan.synapses.len());
-    for v in [&rec.u, &rec.rho, &rec.weight, &rec.epsp] {
-        advise_huge_pages(v);
-    }
-}
-
-/// Prepares a large recording buffer: transparent huge pages, and its pages
-/// mapped in one call. Filling it page by page would take one page fault per
-/// 4 KiB, which in a VM costs more than the stores themselves (≈1.5 µs per
-/// step at 100 recorded neurons, 15 % of a step). Advice only: nothing
-/// changes if the kernel refuses (old kernels lack MADV_POPULATE_WRITE).
-fn advise_huge_pages(v: &Vec<f64>) {
-    #[cfg(target_os = "linux")]
-    {
-        const PAGE: usize = 4096;
-        const HUGE: usize = 2 << 20;
-        let bytes = v.capacity() * std::mem::size_of::<f64>();
-        if bytes < HUGE {
-            return;
-        }
-        let start = v.as_ptr() as usize;
-        let end = start + bytes;
-        let (lo, hi) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
-        let (plo, phi) = (start.next_multiple_of(PAGE), end / PAGE * PAGE);
-        // SAFETY: both ranges lie inside the vector's allocation; neither
-        // advice changes its contents (populating maps zero pages or keeps
-        // the existing ones).
-        unsafe {
-            if hi > lo {
-                libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_HUGEPAGE);
-            }
-            if phi > plo {
-                libc::madvise(
-                    plo as *mut libc::c_void,
-                    phi - plo,
-                    libc::MADV_POPULATE_WRITE,
-                );
-            }
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = v;
-}
-
-/// Multiples of `every` in `[a, b)`.
-pub(super) fn count_multiples(a: u64, b: u64, every: u64) -> usize {
-    if every == 0 || b <= a {
-        return 0;
-    }
-    (b.div_ceil(every) - a.div_ceil(every)) as usize
 }
 
 /// `J_k += w_s * a` along one channel's outgoing synapses. The weights are
@@ -1027,12 +956,8 @@ mod tests {
     }
 
     #[test]
-    fn count_multiples_counts() {
+    fn ln2_split_is_fdlibms() {
         assert_eq!(LN2_HI.to_bits(), 0x3fe6_2e42_fee0_0000);
         assert_eq!(LN2_LO.to_bits(), 0x3dea_39ef_3579_3c76);
-        assert_eq!(count_multiples(0, 10, 1), 10);
-        assert_eq!(count_multiples(0, 10, 3), 4); // 0 3 6 9
-        assert_eq!(count_multiples(1, 10, 3), 3);
-        assert_eq!(count_multiples(5, 5, 1), 0);
     }
 }

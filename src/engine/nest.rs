@@ -7,7 +7,6 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 
-use super::native::count_multiples;
 use super::{Engine, Job, Outcome, Progress};
 use crate::config::{SpikeLaw, StpVariant};
 use crate::input::StepSpikes;
@@ -43,23 +42,10 @@ struct NeuronSamples {
 
 impl NeuronSamples {
     fn new(job: &Job) -> Self {
-        let plan = job.record;
-        let n_rec = plan.neurons.len();
-        let samples: usize = job
-            .schedule
-            .phases
-            .iter()
-            .enumerate()
-            .filter(|&(pi, _)| plan.neuron_phases[pi])
-            .map(|(_, p)| count_multiples(p.start, p.end, plan.neuron_every))
-            .sum();
-        let mut rec = Recording::default();
-        if n_rec > 0 {
-            rec.neuron_steps.reserve(samples);
-            rec.u.reserve(samples * n_rec);
-            rec.rho.reserve(samples * n_rec);
+        NeuronSamples {
+            n_rec: job.record.neurons.len(),
+            rec: Recording::reserved_for(job.record, job.schedule),
         }
-        NeuronSamples { n_rec, rec }
     }
 
     /// Appends the recordings of one chunk, one per recorded neuron in plan
@@ -322,8 +308,8 @@ impl Engine for NestEngine {
                 row_of.insert(st, i);
             }
             rec.synapse_steps = steps;
-            rec.weight = vec![f64::NAN; rec.synapse_steps.len() * n_syn];
-            rec.epsp = vec![f64::NAN; rec.synapse_steps.len() * n_syn];
+            rec.weight.resize(rec.synapse_steps.len() * n_syn, f64::NAN);
+            rec.epsp.resize(rec.synapse_steps.len() * n_syn, f64::NAN);
             for (st, j, w, y) in entries {
                 let row = row_of[&st];
                 rec.weight[row * n_syn + j] = w;
