@@ -51,6 +51,7 @@ struct Api
   decltype( &::sl_copy_trace_recording ) copy_trace_recording = nullptr;
   decltype( &::sl_get_vector ) get_vector = nullptr;
   decltype( &::sl_get_scalar ) get_scalar = nullptr;
+  decltype( &::sl_kernel_selftest ) kernel_selftest = nullptr;
   decltype( &::sl_set_vector ) set_vector = nullptr;
   decltype( &::sl_set_double ) set_double = nullptr;
   decltype( &::sl_set_long ) set_long = nullptr;
@@ -214,6 +215,7 @@ load( rust::Str libpython, rust::Str kernel, rust::Str module )
   resolve( hm, "sl_copy_trace_recording", a.copy_trace_recording );
   resolve( hm, "sl_get_vector", a.get_vector );
   resolve( hm, "sl_get_scalar", a.get_scalar );
+  resolve( hm, "sl_kernel_selftest", a.kernel_selftest );
   resolve( hm, "sl_set_vector", a.set_vector );
   resolve( hm, "sl_set_double", a.set_double );
   resolve( hm, "sl_set_long", a.set_long );
@@ -549,6 +551,18 @@ get_stp_state( rust::Slice< const std::int64_t > sources,
   same_len( sources, r, "get_stp_state" );
   same_len( sources, u, "get_stp_state" );
   check( api().get_stp_state( sources.size(), lp( sources ), lp( targets ), s.data(), r.data(), u.data() ) );
+}
+
+void
+kernel_selftest( std::size_t n, rust::Slice< double > out )
+{
+  if ( out.size() != 3 )
+  {
+    throw std::invalid_argument( "kernel_selftest: need 3 output values" );
+  }
+  int simd = 0;
+  check( api().kernel_selftest( n, &out[ 0 ], &out[ 1 ], &simd ) );
+  out[ 2 ] = simd;
 }
 
 }  // namespace seqlearn_bridge

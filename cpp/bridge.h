@@ -69,6 +69,7 @@ void copy_trace_recording( rust::Slice< double > times, rust::Slice< double > u,
 std::size_t get_vector_len( std::int64_t node, rust::Str key );
 void get_vector( std::int64_t node, rust::Str key, rust::Slice< double > out );
 double get_scalar( std::int64_t node, rust::Str key );
+void kernel_selftest( std::size_t n, rust::Slice< double > out );
 void set_vector( std::int64_t node, rust::Str key, rust::Slice< const double > values );
 void set_double( std::int64_t node, rust::Str key, double value );
 void set_long( std::int64_t node, rust::Str key, std::int64_t value );

@@ -208,18 +208,24 @@ update_avx2( double* w, double* s, double* q, const double* y, const std::size_t
   }
 }
 
+#endif
+
+//! Whether update() takes the vectorised path on this CPU.
 inline bool
 has_avx2_fma()
 {
+#if defined( __x86_64__ )
   static const bool has = __builtin_cpu_supports( "avx2" ) and __builtin_cpu_supports( "fma" );
   return has;
-}
+#else
+  return false;
 #endif
+}
 
 /*
  * The STDP update of n slots of a spiking neuron: w, S, Q in place, from
  * y = e - f.  allow_simd = false forces the scalar path (for the test that
- * both paths agree).
+ * both paths agree: sl_kernel_selftest).
  */
 inline void
 update( double* w, double* s, double* q, const double* y, const std::size_t n, const Rates& r, const bool allow_simd = true )

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "kernel_manager.h"
 #include "nest.h"
 #include "node_collection.h"
+#include "seqlearn_kernels.h"
 #include "seqlearn_wta_neuron.h"
 
 namespace
@@ -866,6 +868,55 @@ extern "C"
           require( cap >= v.size(), "buffer too small" );
           std::copy( v.begin(), v.end(), out );
         }
+      } );
+  }
+
+  int
+  sl_kernel_selftest( size_t n, double* path_diff, double* ref_diff, int* simd )
+  {
+    return guarded( "sl_kernel_selftest",
+      [ & ]
+      {
+        require( path_diff and ref_diff and simd, "null pointer argument" );
+        require( n > 0, "need at least one slot" );
+        namespace k = seqlearn::kernels;
+        std::mt19937_64 gen( 12345 );
+        std::uniform_real_distribution< double > uni( 0.0, 1.0 );
+        double dpath = 0.0;
+        double dref = 0.0;
+        for ( const bool vt : { true, false } )
+        {
+          std::vector< double > w( n ), s( n ), q( n ), y( n );
+          for ( size_t i = 0; i < n; ++i )
+          {
+            // learned weights are log-probabilities; every 37th slot is
+            // beyond the polynomial's range, to take the fallback
+            w[ i ] = i % 37 == 5 ? -750.0 : -8.0 + 9.0 * uni( gen );
+            s[ i ] = -8.0 + 9.0 * uni( gen );
+            q[ i ] = s[ i ] * s[ i ] + 2.0 * uni( gen );
+            y[ i ] = 2.0 * uni( gen );
+          }
+          const k::Rates rates { 0.05, 0.05 / 17.0, vt };
+          std::vector< double > w1 = w, s1 = s, q1 = q, w2 = w, s2 = s, q2 = q;
+          k::update( w1.data(), s1.data(), q1.data(), y.data(), n, rates, true );
+          k::update( w2.data(), s2.data(), q2.data(), y.data(), n, rates, false );
+          for ( size_t i = 0; i < n; ++i )
+          {
+            dpath = std::max(
+              { dpath, std::abs( w1[ i ] - w2[ i ] ), std::abs( s1[ i ] - s2[ i ] ), std::abs( q1[ i ] - q2[ i ] ) } );
+            // docs/model.md section 3 with libm
+            const double rate = vt ? 0.05 * ( q[ i ] - s[ i ] * s[ i ] ) / ( std::exp( -s[ i ] ) + 1.0 ) : 0.05 / 17.0;
+            const double p = std::exp( w[ i ] );
+            const double wn = w[ i ] + rate * ( y[ i ] - p ) / std::max( p, rate );
+            const double sn = vt ? s[ i ] + rate * ( wn - s[ i ] ) : s[ i ];
+            const double qn = vt ? q[ i ] + rate * ( wn * wn - q[ i ] ) : q[ i ];
+            auto rel = []( double a, double b ) { return std::abs( a - b ) / std::max( 1.0, std::abs( b ) ); };
+            dref = std::max( { dref, rel( w1[ i ], wn ), rel( s1[ i ], sn ), rel( q1[ i ], qn ) } );
+          }
+        }
+        *path_diff = dpath;
+        *ref_diff = dref;
+        *simd = k::has_avx2_fma() ? 1 : 0;
       } );
   }
 

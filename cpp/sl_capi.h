@@ -28,7 +28,7 @@ extern "C"
 {
 #endif
 
-#define SL_API_VERSION 2
+#define SL_API_VERSION 3
 
 /* error codes */
 #define SL_OK 0
@@ -131,6 +131,15 @@ int sl_set_trace_recording( const long* ids, size_t n, int on, double interval )
  * when it returns (no one-slice lag as with the multimeter). */
 int sl_fetch_trace_recording( long node, size_t* n );
 int sl_copy_trace_recording( double* times, double* u, double* rho, size_t cap );
+
+/* Self-test of the neuron's learning kernel (cpp/seqlearn_kernels.h) on n
+ * pseudo-random slots per setting, some outside the polynomial's range:
+ * *path_diff = largest |difference| between the vectorised (AVX2 + FMA, if
+ * the CPU has them) and the scalar path (0 when they give the same bits);
+ * *ref_diff = largest relative difference from the formulas of
+ * docs/model.md section 3 evaluated with libm's exp.  *simd = 1 if the
+ * vectorised path ran.  Needs no kernel. */
+int sl_kernel_selftest( size_t n, double* path_diff, double* ref_diff, int* simd );
 
 /* Neuron status access.  Vectors: weights, epsp_e, epsp_f, S, Q, reset_times,
  * forced_spikes.  Scalars (returned as double): any number or bool. */

@@ -456,3 +456,23 @@ fn trace_recording_equals_the_multimeter() {
     assert_eq!(r[0].times, vec![36.0, 39.0]);
     assert!(r[1].times.is_empty());
 }
+
+/// The module's STDP kernel: its vectorised path (if this CPU has AVX2 and
+/// FMA) gives the same bits as the scalar one, both agree with the model's
+/// formulas evaluated with libm, and the fallback for out-of-range lanes runs.
+#[test]
+fn learning_kernel_paths_agree_and_match_the_model() {
+    let Some(k) = kernel() else { return };
+    // 1003 slots: whole registers plus a padded tail
+    let r = k.kernel_selftest(1003).expect("kernel self-test");
+    eprintln!("kernel self-test: {r:?}");
+    assert_eq!(
+        r.path_diff, 0.0,
+        "vectorised and scalar paths differ: {r:?}"
+    );
+    assert!(r.ref_diff < 1e-13, "kernel vs the model's formulas: {r:?}");
+    let err = k
+        .kernel_selftest(0)
+        .expect_err("zero slots must be refused");
+    assert!(format!("{err:#}").contains("at least one slot"), "{err:#}");
+}

@@ -93,6 +93,7 @@ mod ffi {
         fn get_vector_len(node: i64, key: &str) -> Result<usize>;
         fn get_vector(node: i64, key: &str, out: &mut [f64]) -> Result<()>;
         fn get_scalar(node: i64, key: &str) -> Result<f64>;
+        fn kernel_selftest(n: usize, out: &mut [f64]) -> Result<()>;
         fn set_vector(node: i64, key: &str, values: &[f64]) -> Result<()>;
         fn set_double(node: i64, key: &str, value: f64) -> Result<()>;
         fn set_long(node: i64, key: &str, value: i64) -> Result<()>;
@@ -249,6 +250,14 @@ impl Default for NeuronDefaults {
 
 /// One neuron to create: its circuit position and the initial weight of
 /// every incoming slot (the number of slots is `weights.len()`).
+/// What [`NestKernel::kernel_selftest`] measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KernelSelftest {
+    pub path_diff: f64,
+    pub ref_diff: f64,
+    pub simd: bool,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct NeuronSpec {
     pub circuit_size: usize,
@@ -777,6 +786,22 @@ impl NestKernel {
         let k = key.to_string();
         call(&format!("reading '{key}' of node {node}"), move || {
             ffi::get_scalar(node, &k)
+        })
+    }
+
+    /// The module's learning kernel on `n` pseudo-random slots per setting
+    /// (`sl_kernel_selftest`): largest difference between its vectorised
+    /// and scalar paths, largest relative difference from the model's
+    /// formulas with libm `exp`, and whether the vectorised path ran.
+    pub fn kernel_selftest(&self, n: usize) -> Result<KernelSelftest> {
+        call("testing the learning kernel", move || {
+            let mut out = [0.0; 3];
+            ffi::kernel_selftest(n, &mut out)?;
+            Ok(KernelSelftest {
+                path_diff: out[0],
+                ref_diff: out[1],
+                simd: out[2] != 0.0,
+            })
         })
     }
 
