@@ -251,7 +251,10 @@ fn compile_module(manifest: &Path, out_dir: &Path, nest: &NestPaths) -> Result<P
         "-std=c++20",
         "-D_GLIBCXX_USE_CXX11_ABI=0",
         "-fopenmp",
-        "-O2",
+        // -O3: inlines the synapse's send() into NEST's connector loop and
+        // the exchange of the circuit values into update(); 7 % fewer
+        // instructions per step than -O2 (callgrind), same bits
+        "-O3",
         // no implicit fused multiply-adds: the learning kernel's scalar and
         // AVX2 paths must round alike (cpp/seqlearn_kernels.h)
         "-ffp-contract=off",
