@@ -165,6 +165,7 @@ public:
 
   seqlearn_stp_synapse()
     : ConnectionBase()
+    , variant_( STPVariant::ORIGINAL )
     , weight_( 1.0 )
     , U_( 0.5 )
     , D_( 110.0 )
@@ -172,7 +173,6 @@ public:
     , s_( 0.5 )
     , R_( 1.0 )
     , last_step_( -1 )
-    , variant_( STPVariant::ORIGINAL )
   {
   }
 
@@ -218,6 +218,10 @@ public:
   }
 
 private:
+  // variant_ first: it fits into the tail padding of the 20-byte base
+  // (88 -> 80 bytes per connection; the connections are streamed at every
+  // spike, so their size is cache traffic)
+  STPVariant variant_;
   double weight_;
   double U_;
   double D_;
@@ -225,7 +229,6 @@ private:
   double s_;
   double R_;
   long last_step_;  //!< native step of the last spike (or reset step - 1)
-  STPVariant variant_;
 };
 
 template < typename targetidentifierT >
