@@ -222,6 +222,15 @@ has_avx2_fma()
 #endif
 }
 
+//! The binary exponent of a normal, finite x > 0 (ilogb without the call).
+inline int
+exponent_of( const double x )
+{
+  std::uint64_t bits;
+  std::memcpy( &bits, &x, sizeof bits );
+  return static_cast< int >( ( bits >> 52 ) & 0x7ff ) - 1023;
+}
+
 /*
  * The STDP update of n slots of a spiking neuron: w, S, Q in place, from
  * y = e - f.  allow_simd = false forces the scalar path (for the test that

@@ -8,9 +8,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <limits>
 #include <map>
 #include <mutex>
+
+#if defined( __SSE2__ )
+#include <emmintrin.h>
+#endif
 
 #include "dict_helpers.h"
 #include "seqlearn_kernels.h"
@@ -543,7 +548,6 @@ seqlearn_wta_neuron::resize_input_buffer_()
   {
     B_.dense_in_.assign( static_cast< size_t >( P_.n_incoming_ ), 0.0 );
   }
-  B_.y_.resize( static_cast< size_t >( P_.n_incoming_ ) );
 }
 
 void
@@ -595,17 +599,79 @@ decay_powers( const double kd, const double kr )
 }
 }
 
-inline __attribute__( ( always_inline ) ) void
-seqlearn_wta_neuron::decay_slot_( State_& s, size_t j, long t ) const
+namespace
 {
-  Slot& x = s.slot_[ j ];
+/*
+ * A slot's (e, f) as one pair of lanes: decay multiplies it by the table's
+ * pair ((1 - kd)^k, (1 - kr)^k), an input adds a to both, the weighted
+ * sums accumulate w (e, f). Each lane does the scalar operation (no fused
+ * multiply-add), so the bits are those of the scalar code; pointers are
+ * passed in because a vector store may alias any member.
+ */
+#if defined( __SSE2__ )
+inline void
+scale_pair( double* ef, const double* factors )
+{
+  _mm_storeu_pd( ef, _mm_mul_pd( _mm_loadu_pd( ef ), _mm_loadu_pd( factors ) ) );
+}
+
+inline void
+add_to_pair( double* ef, const double a )
+{
+  _mm_storeu_pd( ef, _mm_add_pd( _mm_loadu_pd( ef ), _mm_set1_pd( a ) ) );
+}
+#else
+inline void
+scale_pair( double* ef, const double* factors )
+{
+  ef[ 0 ] *= factors[ 0 ];
+  ef[ 1 ] *= factors[ 1 ];
+}
+
+inline void
+add_to_pair( double* ef, const double a )
+{
+  ef[ 0 ] += a;
+  ef[ 1 ] += a;
+}
+#endif
+
+//! sum_j w_j e_j and sum_j w_j f_j, in slot order
+inline void
+weighted_sums( const seqlearn_wta_neuron::Slot* sl, const double* w, const size_t n, double& se, double& sf )
+{
+#if defined( __SSE2__ )
+  __m128d acc = _mm_setzero_pd();
+  for ( size_t j = 0; j < n; ++j )
+  {
+    acc = _mm_add_pd( acc, _mm_mul_pd( _mm_set1_pd( w[ j ] ), _mm_loadu_pd( &sl[ j ].e ) ) );
+  }
+  double out[ 2 ];
+  _mm_storeu_pd( out, acc );
+  se = out[ 0 ];
+  sf = out[ 1 ];
+#else
+  se = 0.0;
+  sf = 0.0;
+  for ( size_t j = 0; j < n; ++j )
+  {
+    se += w[ j ] * sl[ j ].e;
+    sf += w[ j ] * sl[ j ].f;
+  }
+#endif
+}
+}
+
+inline __attribute__( ( always_inline ) ) void
+seqlearn_wta_neuron::decay_slot_( Slot& x, const long t, const double* pow ) const
+{
+  static_assert( offsetof( Slot, f ) == offsetof( Slot, e ) + sizeof( double ), "e, f form one pair" );
   const long k = t - x.tau;
   if ( k > 0 )
   {
     if ( static_cast< size_t >( k ) < POW_TABLE_SIZE )
     {
-      x.e *= V_.pow_[ 2 * k ];
-      x.f *= V_.pow_[ 2 * k + 1 ];
+      scale_pair( &x.e, pow + 2 * k );
     }
     else
     {
@@ -620,28 +686,30 @@ void
 seqlearn_wta_neuron::apply_pending_( State_& s, const long t ) const
 {
   const size_t len = s.pending_.size();
+  const PendingInput* pending = s.pending_.data();
+  Slot* sl = s.slot_.data();
+  const double* pow = V_.pow_;
   size_t i = 0;
-  for ( ; i < len and s.pending_[ i ].step <= t; ++i )
+  for ( ; i < len and pending[ i ].step <= t; ++i )
   {
     // the slots are scattered over the neuron's array: fetch a few ahead
     if ( i + 8 < len )
     {
-      __builtin_prefetch( &s.slot_[ s.pending_[ i + 8 ].slot ], 1 );
+      __builtin_prefetch( &sl[ pending[ i + 8 ].slot ], 1 );
     }
-    const PendingInput& in = s.pending_[ i ];
-    decay_slot_( s, in.slot, in.step );
-    s.slot_[ in.slot ].e += in.amplitude;
-    s.slot_[ in.slot ].f += in.amplitude;
+    Slot& x = sl[ pending[ i ].slot ];
+    decay_slot_( x, pending[ i ].step, pow );
+    add_to_pair( &x.e, pending[ i ].amplitude );
   }
   s.pending_.erase( s.pending_.begin(), s.pending_.begin() + static_cast< long >( i ) );
   s.pending_summed_ -= std::min( s.pending_summed_, i );
 }
 
-inline void
+inline __attribute__( ( always_inline ) ) void
 seqlearn_wta_neuron::log_input_( const size_t slot, const long t, const double amplitude )
 {
   S_.pending_.push_back( PendingInput { t, slot, amplitude } );
-  if ( S_.pending_.size() >= V_.pending_limit_ )
+  if ( S_.pending_.size() >= V_.pending_limit_ ) [[unlikely]]
   {
     apply_pending_( S_, S_.last_step_ );  // entries of computed steps only: their w * a is summed
   }
@@ -652,13 +720,13 @@ seqlearn_wta_neuron::normalize_( State_& s, long t ) const
 {
   const bool lazy = P_.trace_mode_ == TraceMode::LAZY;
   apply_pending_( s, t );
-  for ( size_t j = 0; j < s.slot_.size(); ++j )
+  for ( Slot& x : s.slot_ )
   {
     if ( lazy )
     {
-      decay_slot_( s, j, t );
+      decay_slot_( x, t, V_.pow_ );
     }
-    s.slot_[ j ].tau = t;
+    x.tau = t;
   }
 }
 
@@ -697,6 +765,7 @@ seqlearn_wta_neuron::pre_run_hook()
   {
     B_.circuit_v_.resize( static_cast< size_t >( P_.circuit_size_ ), 1.0 );
   }
+  B_.sent_u_.assign( static_cast< size_t >( nest::kernel().connection_manager.get_min_delay() ), 0.0 );
   S_.sums_valid_ = false;
 }
 
@@ -710,8 +779,7 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
   const double kr = V_.kr_;
   const bool lazy = P_.trace_mode_ == TraceMode::LAZY;
 
-  std::vector< double >& sent_u = B_.sent_u_;
-  sent_u.assign( static_cast< size_t >( nest::kernel().connection_manager.get_min_delay() ), 0.0 );
+  std::vector< double >& sent_u = B_.sent_u_;  // one value per lag, sized in pre_run_hook()
 
   for ( long lag = from; lag < to; ++lag )
   {
@@ -743,13 +811,7 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
       {
         normalize_( S_, t - 1 );  // what remains in the log is of step t
         S_.pending_summed_ = 0;
-        S_.se_ = 0.0;
-        S_.sf_ = 0.0;
-        for ( size_t j = 0; j < n; ++j )
-        {
-          S_.se_ += S_.w_[ j ] * sl[ j ].e;
-          S_.sf_ += S_.w_[ j ] * sl[ j ].f;
-        }
+        weighted_sums( sl, S_.w_.data(), n, S_.se_, S_.sf_ );
         S_.sums_valid_ = true;
       }
       // e(t) = e(t-1) (1 - kd) + a, summed over the slots with weights: the
@@ -795,7 +857,7 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
         const size_t j = static_cast< size_t >( rs );
         if ( lazy )
         {
-          decay_slot_( S_, j, t );
+          decay_slot_( sl[ j ], t, V_.pow_ );
         }
         B_.rec_times_.push_back( static_cast< double >( t ) * V_.dt_ms_ );
         B_.rec_slots_.push_back( rs );
@@ -825,7 +887,8 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
     }
     else
     {
-      const double p = P_.spike_law_ == SpikeLaw::EXPONENTIAL ? 1.0 - std::exp( -r * V_.dt_s_ ) : r * V_.dt_s_;
+      const double p =
+        P_.spike_law_ == SpikeLaw::EXPONENTIAL ? 1.0 - std::exp( -r * V_.dt_s_ ) : r * V_.dt_s_;
       spiked = V_.rng_->drand() < p;
     }
 
@@ -910,7 +973,8 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
     // of K, and the values stay near 1 unless a potential moves by hundreds
     // within one step.
     const bool in_range = v_max >= std::numeric_limits< double >::min() and std::isfinite( v_max );
-    const double shift = B_.circuit_shift_ + static_cast< double >( in_range ? std::ilogb( v_max ) : 0 ) * M_LN2;
+    const double shift =
+      B_.circuit_shift_ + static_cast< double >( in_range ? kernels::exponent_of( v_max ) : 0 ) * M_LN2;
     const double v_next = std::exp( S_.u_next_ - shift );
     if ( not( in_range and std::isfinite( v_next ) ) )
     {
@@ -934,21 +998,33 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
 void
 seqlearn_wta_neuron::learn_slots_( const long t, const bool lazy )
 {
-  const size_t n = S_.slot_.size();
-  Slot* sl = S_.slot_.data();
-  double* w = S_.w_.data();
-  double* y = B_.y_.data();
   if ( lazy )
   {
     apply_pending_( S_, t );
   }
-  for ( size_t j = 0; j < n; ++j )
+  const size_t n = S_.slot_.size();
+  Slot* sl = S_.slot_.data();
+  double* w = S_.w_.data();
+  // Y of all slots, contiguous for the kernel: one scratch per thread, so
+  // that it stays in the cache instead of one per neuron
+  static thread_local std::vector< double > y_scratch;
+  y_scratch.resize( n );
+  double* y = y_scratch.data();
+  const double* pow = V_.pow_;
+  if ( lazy )
   {
-    if ( lazy )
+    for ( size_t j = 0; j < n; ++j )
     {
-      decay_slot_( S_, j, t );
+      decay_slot_( sl[ j ], t, pow );
+      y[ j ] = sl[ j ].e - sl[ j ].f;
     }
-    y[ j ] = sl[ j ].e - sl[ j ].f;
+  }
+  else
+  {
+    for ( size_t j = 0; j < n; ++j )
+    {
+      y[ j ] = sl[ j ].e - sl[ j ].f;
+    }
   }
   const kernels::Rates rates { P_.eta_,
     P_.eta_ / static_cast< double >( S_.n_train_steps_ ),
@@ -956,16 +1032,7 @@ seqlearn_wta_neuron::learn_slots_( const long t, const bool lazy )
   kernels::update( w, S_.S_.data(), S_.Q_.data(), y, n, rates );
   if ( lazy )
   {
-    // the weighted trace sums of step t after learning
-    double se = 0.0;
-    double sf = 0.0;
-    for ( size_t j = 0; j < n; ++j )
-    {
-      se += w[ j ] * sl[ j ].e;
-      sf += w[ j ] * sl[ j ].f;
-    }
-    S_.se_ = se;
-    S_.sf_ = sf;
+    weighted_sums( sl, w, n, S_.se_, S_.sf_ );  // of step t, after learning
   }
 }
 

@@ -237,8 +237,6 @@ private:
 
     //! exact mode: dense per-slot amplitudes of the current step
     std::vector< double > dense_in_;
-    //! learning scratch: Y of all slots, contiguous for the kernel
-    std::vector< double > y_;
 
     //! per-slot recording
     std::vector< double > rec_times_;
@@ -302,8 +300,8 @@ private:
   void resize_input_buffer_();
   //! the trace samples as three columns
   void copy_traces_( std::vector< double >& times, std::vector< double >& u, std::vector< double >& rho ) const;
-  //! lazy mode: bring slot j of state s to step t (no input in between)
-  void decay_slot_( State_& s, size_t j, long t ) const;
+  //! lazy mode: bring a slot to step t (no input in between); pow = V_.pow_
+  void decay_slot_( Slot& x, long t, const double* pow ) const;
   //! lazy mode: add the pending inputs of steps <= t to their slots
   void apply_pending_( State_& s, long t ) const;
   //! lazy mode: log an input of step t (applying the log when it is long)
