@@ -391,12 +391,16 @@ seqlearn_wta_neuron::State_::set( const Dictionary& d, const Parameters_& p )
 
 seqlearn_wta_neuron::Buffers_::Buffers_( seqlearn_wta_neuron& n )
   : circuit_shift_( 0.0 )
+  , stamp_tics_( std::numeric_limits< long >::min() )
+  , stamp_steps_( 0 )
   , logger_( n )
 {
 }
 
 seqlearn_wta_neuron::Buffers_::Buffers_( const Buffers_&, seqlearn_wta_neuron& n )
   : circuit_shift_( 0.0 )
+  , stamp_tics_( std::numeric_limits< long >::min() )
+  , stamp_steps_( 0 )
   , logger_( n )
 {
 }
@@ -558,6 +562,7 @@ seqlearn_wta_neuron::init_buffers_()
   // all potentials 0 before the first step: v = exp(0 - 0)
   B_.circuit_v_.assign( static_cast< size_t >( P_.circuit_size_ ), 1.0 );
   B_.circuit_shift_ = 0.0;
+  B_.stamp_tics_ = std::numeric_limits< long >::min();
   B_.rec_times_.clear();
   B_.rec_slots_.clear();
   B_.rec_weights_.clear();
@@ -887,9 +892,18 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
     }
     else
     {
-      const double p =
-        P_.spike_law_ == SpikeLaw::EXPONENTIAL ? 1.0 - std::exp( -r * V_.dt_s_ ) : r * V_.dt_s_;
-      spiked = V_.rng_->drand() < p;
+      const double x = r * V_.dt_s_;
+      const double draw = V_.rng_->drand();
+      if ( P_.spike_law_ == SpikeLaw::LINEAR )
+      {
+        spiked = draw < x;
+      }
+      else
+      {
+        // p = 1 - exp(-x) <= x, also after rounding (margin: libm's 1 ulp of
+        // exp near 1 and more): most draws are above x and need no exp
+        spiked = draw < x + x * 1e-9 + 1e-15 and draw < 1.0 - std::exp( -x );
+      }
     }
 
     // d. send the spike
@@ -1067,7 +1081,13 @@ seqlearn_wta_neuron::handle( nest::SpikeEvent& e )
   // only prefetched here, so that the ~650 arriving spikes of a step wait
   // for their scattered weights together, not one after the other.  Inputs
   // further ahead wait in a ring-buffer row.
-  const long step = e.get_stamp().get_steps() + e.get_delay_steps() - 1;
+  const nest::Time& stamp = e.get_stamp();
+  if ( stamp.get_tics() != B_.stamp_tics_ )
+  {
+    B_.stamp_tics_ = stamp.get_tics();
+    B_.stamp_steps_ = stamp.get_steps();
+  }
+  const long step = B_.stamp_steps_ + e.get_delay_steps() - 1;
   if ( step == S_.last_step_ + 1 and P_.trace_mode_ == TraceMode::LAZY )
   {
     __builtin_prefetch( S_.w_.data() + slot );

@@ -221,6 +221,10 @@ private:
     double circuit_shift_;
     //! own predicted potentials sent at the end of a slice
     std::vector< double > sent_u_;
+    //! the stamp (tics) of the last arriving spike and its step: the spikes
+    //! arriving in one step share their stamp, so handle() converts it once
+    long stamp_tics_;
+    long stamp_steps_;
 
     //! trace recording (u, rho of the step; the multimeter's values without
     //! its per-step request/reply traffic and one-slice lag).  One vector of
