@@ -47,8 +47,8 @@ struct Api
   decltype( &::sl_fetch_slot_recording ) fetch_slot_recording = nullptr;
   decltype( &::sl_copy_slot_recording ) copy_slot_recording = nullptr;
   decltype( &::sl_set_trace_recording ) set_trace_recording = nullptr;
-  decltype( &::sl_fetch_trace_recording ) fetch_trace_recording = nullptr;
-  decltype( &::sl_copy_trace_recording ) copy_trace_recording = nullptr;
+  decltype( &::sl_fetch_trace_block ) fetch_trace_block = nullptr;
+  decltype( &::sl_copy_trace_block ) copy_trace_block = nullptr;
   decltype( &::sl_get_vector ) get_vector = nullptr;
   decltype( &::sl_get_scalar ) get_scalar = nullptr;
   decltype( &::sl_kernel_selftest ) kernel_selftest = nullptr;
@@ -211,8 +211,8 @@ load( rust::Str libpython, rust::Str kernel, rust::Str module )
   resolve( hm, "sl_fetch_slot_recording", a.fetch_slot_recording );
   resolve( hm, "sl_copy_slot_recording", a.copy_slot_recording );
   resolve( hm, "sl_set_trace_recording", a.set_trace_recording );
-  resolve( hm, "sl_fetch_trace_recording", a.fetch_trace_recording );
-  resolve( hm, "sl_copy_trace_recording", a.copy_trace_recording );
+  resolve( hm, "sl_fetch_trace_block", a.fetch_trace_block );
+  resolve( hm, "sl_copy_trace_block", a.copy_trace_block );
   resolve( hm, "sl_get_vector", a.get_vector );
   resolve( hm, "sl_get_scalar", a.get_scalar );
   resolve( hm, "sl_kernel_selftest", a.kernel_selftest );
@@ -455,19 +455,18 @@ set_trace_recording( rust::Slice< const std::int64_t > ids, bool on, double inte
 }
 
 std::size_t
-fetch_trace_recording( std::int64_t node )
+fetch_trace_block( rust::Slice< const std::int64_t > ids )
 {
   std::size_t n = 0;
-  check( api().fetch_trace_recording( node, &n ) );
+  check( api().fetch_trace_block( lp( ids ), ids.size(), &n ) );
   return n;
 }
 
 void
-copy_trace_recording( rust::Slice< double > times, rust::Slice< double > u, rust::Slice< double > rho )
+copy_trace_block( rust::Slice< double > times, rust::Slice< double > u, rust::Slice< double > rho )
 {
-  same_len( times, u, "copy_trace_recording" );
-  same_len( times, rho, "copy_trace_recording" );
-  check( api().copy_trace_recording( times.data(), u.data(), rho.data(), times.size() ) );
+  same_len( u, rho, "copy_trace_block" );
+  check( api().copy_trace_block( times.data(), u.data(), rho.data(), times.size(), u.size() ) );
 }
 
 std::size_t

@@ -64,8 +64,8 @@ void copy_slot_recording( rust::Slice< double > times,
   rust::Slice< double > weights,
   rust::Slice< double > epsps );
 void set_trace_recording( rust::Slice< const std::int64_t > ids, bool on, double interval );
-std::size_t fetch_trace_recording( std::int64_t node );
-void copy_trace_recording( rust::Slice< double > times, rust::Slice< double > u, rust::Slice< double > rho );
+std::size_t fetch_trace_block( rust::Slice< const std::int64_t > ids );
+void copy_trace_block( rust::Slice< double > times, rust::Slice< double > u, rust::Slice< double > rho );
 std::size_t get_vector_len( std::int64_t node, rust::Str key );
 void get_vector( std::int64_t node, rust::Str key, rust::Slice< double > out );
 double get_scalar( std::int64_t node, rust::Str key );

@@ -98,8 +98,22 @@ public:
   //! Driver access (sl_capi.cpp), without building a status dictionary:
   //! switch the trace recording; throws BadProperty on a bad interval.
   void set_trace_recording( bool on, double interval_ms );
-  //! Copy the recorded trace samples into the arguments and clear them.
-  void take_trace_recording( std::vector< double >& times, std::vector< double >& u, std::vector< double >& rho );
+  //! The trace samples held (since the last move_trace_samples) and the
+  //! time (ms) of sample i.
+  size_t
+  n_trace_samples() const
+  {
+    return B_.traces_.size();
+  }
+  double
+  trace_sample_time( const size_t i ) const
+  {
+    return B_.traces_[ i ].time;
+  }
+  //! Write u and rho of sample i to u[i * stride], rho[i * stride] and
+  //! clear the samples: the driver interleaves many neurons' samples
+  //! step-major in its own buffers, one pass, no intermediate copy.
+  void move_trace_samples( double* u, double* rho, size_t stride );
 
 private:
   void init_buffers_() override;

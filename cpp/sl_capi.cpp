@@ -48,9 +48,9 @@ struct DriverState
   std::vector< long > rec_slots;
   std::vector< double > rec_weights;
   std::vector< double > rec_epsps;
-  std::vector< double > trace_times;
-  std::vector< double > trace_u;
-  std::vector< double > trace_rho;
+  //! the neurons and sample count of the last sl_fetch_trace_block
+  std::vector< long > trace_ids;
+  size_t trace_samples = 0;
 };
 
 DriverState g;
@@ -828,28 +828,69 @@ extern "C"
   }
 
   int
-  sl_fetch_trace_recording( long node, size_t* n )
+  sl_fetch_trace_block( const long* ids, size_t n, size_t* n_samples )
   {
-    return guarded( "sl_fetch_trace_recording",
+    return guarded( "sl_fetch_trace_block",
       [ & ]
       {
-        require( n != nullptr, "null pointer argument" );
-        wta_neuron( node ).take_trace_recording( g.trace_times, g.trace_u, g.trace_rho );
-        *n = g.trace_times.size();
+        require( ids != nullptr or n == 0, "ids is null" );
+        require( n_samples != nullptr, "null pointer argument" );
+        g.trace_ids.clear();
+        g.trace_samples = 0;
+        if ( n == 0 )
+        {
+          *n_samples = 0;
+          return;
+        }
+        const seqlearn::seqlearn_wta_neuron& first = wta_neuron( ids[ 0 ] );
+        const size_t count = first.n_trace_samples();
+        for ( size_t k = 1; k < n; ++k )
+        {
+          const seqlearn::seqlearn_wta_neuron& other = wta_neuron( ids[ k ] );
+          bool same = other.n_trace_samples() == count;
+          for ( size_t i = 0; same and i < count; ++i )
+          {
+            same = other.trace_sample_time( i ) == first.trace_sample_time( i );
+          }
+          if ( not same )
+          {
+            throw ArgError( "node " + std::to_string( ids[ k ] ) + " recorded other steps than node "
+              + std::to_string( ids[ 0 ] ) + ": take their traces in separate blocks" );
+          }
+        }
+        g.trace_ids.assign( ids, ids + n );
+        g.trace_samples = count;
+        *n_samples = count;
       } );
   }
 
   int
-  sl_copy_trace_recording( double* times, double* u, double* rho, size_t cap )
+  sl_copy_trace_block( double* times, double* u, double* rho, size_t n_samples, size_t n_values )
   {
-    return guarded( "sl_copy_trace_recording",
+    return guarded( "sl_copy_trace_block",
       [ & ]
       {
-        require( cap >= g.trace_times.size(), "buffer too small" );
-        require( times and u and rho, "null pointer argument" );
-        std::copy( g.trace_times.begin(), g.trace_times.end(), times );
-        std::copy( g.trace_u.begin(), g.trace_u.end(), u );
-        std::copy( g.trace_rho.begin(), g.trace_rho.end(), rho );
+        const size_t n = g.trace_ids.size();
+        require( n_samples == g.trace_samples, "n_samples differs from sl_fetch_trace_block's" );
+        require( n_values == n_samples * n, "u and rho must hold n_samples values per neuron" );
+        require( ( times and u and rho ) or n_values == 0, "null pointer argument" );
+        std::vector< seqlearn::seqlearn_wta_neuron* > nodes;
+        nodes.reserve( n );
+        for ( const long id : g.trace_ids )
+        {
+          nodes.push_back( &wta_neuron( id ) );
+          require( nodes.back()->n_trace_samples() == n_samples, "the recordings changed since sl_fetch_trace_block" );
+        }
+        for ( size_t i = 0; i < n_samples; ++i )
+        {
+          times[ i ] = nodes.front()->trace_sample_time( i );
+        }
+        for ( size_t k = 0; k < n; ++k )
+        {
+          nodes[ k ]->move_trace_samples( u + k, rho + k, n );
+        }
+        g.trace_ids.clear();
+        g.trace_samples = 0;
       } );
   }
 

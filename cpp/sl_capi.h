@@ -28,7 +28,7 @@ extern "C"
 {
 #endif
 
-#define SL_API_VERSION 3
+#define SL_API_VERSION 4
 
 /* error codes */
 #define SL_OK 0
@@ -126,11 +126,17 @@ int sl_copy_slot_recording( double* times, long* slots, double* weights, double*
  * resolution.  All ids and the interval are checked first: a failing call
  * changes nothing. */
 int sl_set_trace_recording( const long* ids, size_t n, int on, double interval );
-/* Take the trace recording of one neuron (emptied).  Allowed between sl_run
- * calls inside a Prepare/Cleanup context: the samples of a run are complete
- * when it returns (no one-slice lag as with the multimeter). */
-int sl_fetch_trace_recording( long node, size_t* n );
-int sl_copy_trace_recording( double* times, double* u, double* rho, size_t cap );
+/* Take the trace recordings of n neurons that sampled the same steps as one
+ * sample-major block (the neurons are emptied).  sl_fetch_trace_block checks
+ * the ids and that all sample times agree (else an error naming the node)
+ * and gives the number of samples; sl_copy_trace_block then writes
+ * times[i] and u[i * n + k], rho[i * n + k] for the neuron ids[k]
+ * (n_values = n_samples * n, the length of u and rho).  Allowed
+ * between sl_run calls inside a Prepare/Cleanup context: the samples of a
+ * run are complete when it returns (no one-slice lag as with the
+ * multimeter). */
+int sl_fetch_trace_block( const long* ids, size_t n, size_t* n_samples );
+int sl_copy_trace_block( double* times, double* u, double* rho, size_t n_samples, size_t n_values );
 
 /* Self-test of the neuron's learning kernel (cpp/seqlearn_kernels.h) on n
  * pseudo-random slots per setting, some outside the polynomial's range:

@@ -364,35 +364,41 @@ fn trace_recording_equals_the_multimeter() {
     let Some(mut k) = kernel() else { return };
     let t = build_tiny(&mut k, 1, true); // multimeter on both neurons at 1 ms
     let n = t.neurons.clone();
-    let steps = |r: &seqlearn_nest::nest::TraceRecording| -> Vec<f64> { r.times.clone() };
     let range = |a: u32, b: u32| -> Vec<f64> { (a..=b).map(f64::from).collect() };
+    // one block of `nodes` into fresh buffers: times, u, rho (sample-major)
+    let take = |k: &mut NestKernel, nodes: &[i64]| -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let (mut u, mut rho) = (Vec::new(), Vec::new());
+        let times = k.take_trace_block(nodes, &mut u, &mut rho).unwrap();
+        (times, u, rho)
+    };
 
     // off by default
     k.simulate(5.0).unwrap(); // steps 0..=4
-    let r = k.take_trace_recordings(&n).unwrap();
-    assert!(r.iter().all(|r| r.times.is_empty() && r.u.is_empty()));
+    let (times, u, rho) = take(&mut k, &n);
+    assert!(times.is_empty() && u.is_empty() && rho.is_empty());
 
     // on at 1 ms, drained inside one Prepare/Cleanup context: every run's
-    // samples are complete when it returns (no one-slice lag)
+    // samples are complete when it returns (no one-slice lag); blocks are
+    // appended after what the buffers hold
     k.set_trace_recording(&n, true, 1.0).unwrap();
     k.prepare().unwrap();
     k.run(7.0).unwrap(); // steps 5..=11
-    let mut rec = k.take_trace_recordings(&n).unwrap();
-    for r in &rec {
-        assert_eq!(steps(r), range(5, 11));
-    }
+    let (mut u, mut rho) = (vec![-1.0], vec![-2.0]);
+    let mut times = k.take_trace_block(&n, &mut u, &mut rho).unwrap();
+    assert_eq!(times, range(5, 11));
     k.run(13.0).unwrap(); // steps 12..=24
-    let more = k.take_trace_recordings(&n).unwrap();
+    let more = k.take_trace_block(&n, &mut u, &mut rho).unwrap();
     k.cleanup().unwrap();
-    for (r, m) in rec.iter_mut().zip(more) {
-        assert_eq!(steps(&m), range(12, 24));
-        r.times.extend(m.times);
-        r.u.extend(m.u);
-        r.rho.extend(m.rho);
-    }
+    assert_eq!(more, range(12, 24));
+    times.extend(more);
+    assert_eq!((u[0], rho[0]), (-1.0, -2.0));
+    assert_eq!(
+        (u.len(), rho.len()),
+        (1 + 2 * times.len(), 1 + 2 * times.len())
+    );
+    let (u, rho) = (&u[1..], &rho[1..]);
     // drained means cleared
-    let again = k.take_trace_recordings(&n).unwrap();
-    assert!(again.iter().all(|r| r.times.is_empty()));
+    assert!(take(&mut k, &n).0.is_empty());
 
     // the multimeter has steps 0..=23 now (24 comes with the next run)
     let mm = k.take_multimeter().unwrap();
@@ -402,36 +408,43 @@ fn trace_recording_equals_the_multimeter() {
             .unwrap_or_else(|| panic!("multimeter has no sample of {node} at {step}"));
         (mm.u[i], mm.rho[i])
     };
-    for (j, r) in rec.iter().enumerate() {
-        for i in 0..r.times.len() - 1 {
+    for (j, &node) in n.iter().enumerate() {
+        for i in 0..times.len() - 1 {
             assert_eq!(
-                (r.u[i], r.rho[i]),
-                mm_value(n[j], r.times[i]),
-                "node {} step {}",
-                n[j],
-                r.times[i]
+                (u[2 * i + j], rho[2 * i + j]),
+                mm_value(node, times[i]),
+                "node {node} step {}",
+                times[i]
             );
         }
     }
     // not vacuous: the potentials move and the circuit's rho sums to one
-    assert!(rec[0].u.iter().any(|&u| u != rec[0].u[0]));
-    for i in 0..rec[0].times.len() {
-        assert!((rec[0].rho[i] + rec[1].rho[i] - 1.0).abs() < 1e-12);
+    assert!((0..times.len()).any(|i| u[2 * i] != u[0]));
+    for i in 0..times.len() {
+        assert!((rho[2 * i] + rho[2 * i + 1] - 1.0).abs() < 1e-12);
     }
 
     // thinning on the native grid (t % 3 == 0) for neuron 0, neuron 1 off
     k.set_trace_recording(&n[..1], true, 3.0).unwrap();
     k.set_trace_recording(&n[1..], false, 1.0).unwrap();
     k.simulate(10.0).unwrap(); // steps 25..=34
-    let r = k.take_trace_recordings(&n).unwrap();
-    assert_eq!(r[0].times, vec![27.0, 30.0, 33.0]);
-    assert!(r[1].times.is_empty());
+                               // other steps in one block: refused, naming the node, nothing taken
+    let (mut u2, mut rho2) = (vec![7.0], vec![8.0]);
+    let err = k.take_trace_block(&n, &mut u2, &mut rho2).unwrap_err();
+    assert!(
+        format!("{err:#}").contains(&format!("node {} recorded other steps", n[1])),
+        "{err:#}"
+    );
+    assert_eq!((u2, rho2), (vec![7.0], vec![8.0]));
+    let (t0, u0, rho0) = take(&mut k, &n[..1]);
+    assert_eq!(t0, vec![27.0, 30.0, 33.0]);
+    assert!(take(&mut k, &n[1..]).0.is_empty());
     let mm = k.take_multimeter().unwrap(); // steps 24..=33
-    for (i, &step) in r[0].times.iter().enumerate() {
+    for (i, &step) in t0.iter().enumerate() {
         let j = (0..mm.times.len())
             .find(|&j| mm.senders[j] == n[0] && mm.times[j] == step)
             .unwrap();
-        assert_eq!((r[0].u[i], r[0].rho[i]), (mm.u[j], mm.rho[j]));
+        assert_eq!((u0[i], rho0[i]), (mm.u[j], mm.rho[j]));
     }
 
     // bad intervals and nodes are errors that name the problem
@@ -448,13 +461,13 @@ fn trace_recording_equals_the_multimeter() {
             format!("{err:#}").contains(&bad.to_string()),
             "node {bad}: {err:#}"
         );
-        assert!(k.take_trace_recordings(&[bad]).is_err());
+        let (mut u, mut rho) = (Vec::new(), Vec::new());
+        assert!(k.take_trace_block(&[bad], &mut u, &mut rho).is_err());
     }
     // ... and changed nothing: neuron 0 still every 3 ms, neuron 1 still off
     k.simulate(6.0).unwrap(); // steps 35..=40
-    let r = k.take_trace_recordings(&n).unwrap();
-    assert_eq!(r[0].times, vec![36.0, 39.0]);
-    assert!(r[1].times.is_empty());
+    assert_eq!(take(&mut k, &n[..1]).0, vec![36.0, 39.0]);
+    assert!(take(&mut k, &n[1..]).0.is_empty());
 }
 
 /// The module's STDP kernel: its vectorised path (if this CPU has AVX2 and

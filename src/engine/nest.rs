@@ -11,9 +11,7 @@ use super::{Engine, Job, Outcome, Progress};
 use crate::config::{SpikeLaw, StpVariant};
 use crate::input::StepSpikes;
 use crate::model;
-use crate::nest::{
-    self as kernel, NestKernel, NeuronDefaults, NeuronSpec, NodeId, SynapseBatch, TraceRecording,
-};
+use crate::nest::{self as kernel, NestKernel, NeuronDefaults, NeuronSpec, NodeId, SynapseBatch};
 use crate::record::Recording;
 use crate::usage;
 
@@ -36,46 +34,28 @@ impl NestEngine {
 
 /// Neuron trace samples in the plan's layout, appended chunk by chunk.
 struct NeuronSamples {
-    n_rec: usize,
     rec: Recording,
 }
 
 impl NeuronSamples {
     fn new(job: &Job) -> Self {
         NeuronSamples {
-            n_rec: job.record.neurons.len(),
             rec: Recording::reserved_for(job.record, job.schedule),
         }
     }
 
-    /// Appends the recordings of one chunk, one per recorded neuron in plan
-    /// order. All neurons sample the same steps (one interval, switched per
-    /// phase for all), so the rows are those of the first neuron.
-    fn append(&mut self, chunk: &[TraceRecording], ids: &[NodeId], dt: f64) -> Result<()> {
-        anyhow::ensure!(
-            chunk.len() == self.n_rec,
-            "trace recordings of {} neurons, expected {}",
-            chunk.len(),
-            self.n_rec
-        );
-        let Some(first) = chunk.first() else {
-            return Ok(());
-        };
-        for (r, id) in chunk.iter().zip(ids) {
-            anyhow::ensure!(
-                r.times == first.times,
-                "node {id} recorded other steps than node {}",
-                ids[0]
-            );
-        }
-        for (i, &time) in first.times.iter().enumerate() {
+    /// Takes the samples of the recorded neurons (plan order) since the
+    /// last call: the module writes `u` and `rho` straight into the
+    /// recording's step-major layout; all neurons sample the same steps
+    /// (one interval, switched per phase for all), which it checks.
+    fn take(&mut self, k: &mut NestKernel, ids: &[NodeId], dt: f64) -> Result<()> {
+        let times = k.take_trace_block(ids, &mut self.rec.u, &mut self.rec.rho)?;
+        for time in times {
             let step = (time / dt).round() as u64;
             if let Some(&last) = self.rec.neuron_steps.last() {
                 anyhow::ensure!(step > last, "trace sample of step {step} after step {last}");
             }
             self.rec.neuron_steps.push(step);
-            self.rec.u.extend(chunk.iter().map(|r| r.u[i]));
-            self.rec.rho.extend(chunk.iter().map(|r| r.rho[i]));
         }
         Ok(())
     }
@@ -242,8 +222,7 @@ impl Engine for NestEngine {
                 k.run(steps as f64 * dt)?;
                 t += steps;
                 if record {
-                    let chunk = k.take_trace_recordings(&rec_neurons)?;
-                    samples.append(&chunk, &rec_neurons, dt)?;
+                    samples.take(k, &rec_neurons, dt)?;
                 }
                 progress(t);
             }

@@ -88,8 +88,8 @@ mod ffi {
             epsps: &mut [f64],
         ) -> Result<()>;
         fn set_trace_recording(ids: &[i64], on: bool, interval: f64) -> Result<()>;
-        fn fetch_trace_recording(node: i64) -> Result<usize>;
-        fn copy_trace_recording(times: &mut [f64], u: &mut [f64], rho: &mut [f64]) -> Result<()>;
+        fn fetch_trace_block(ids: &[i64]) -> Result<usize>;
+        fn copy_trace_block(times: &mut [f64], u: &mut [f64], rho: &mut [f64]) -> Result<()>;
         fn get_vector_len(node: i64, key: &str) -> Result<usize>;
         fn get_vector(node: i64, key: &str, out: &mut [f64]) -> Result<()>;
         fn get_scalar(node: i64, key: &str) -> Result<f64>;
@@ -320,15 +320,6 @@ pub struct SlotRecording {
     pub slots: Vec<i64>,
     pub weights: Vec<f64>,
     pub epsps: Vec<f64>,
-}
-
-/// Trace recording of one neuron: `u` and `rho` as used in the step at
-/// `times` (ms), the values a multimeter would report.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TraceRecording {
-    pub times: Vec<f64>,
-    pub u: Vec<f64>,
-    pub rho: Vec<f64>,
 }
 
 /// STP state of one connection.
@@ -743,27 +734,45 @@ impl NestKernel {
         })
     }
 
-    /// Trace recordings of `nodes` since the last call (each emptied), in
-    /// the order of `nodes`.  Complete up to the end of the last run (no
-    /// lag), and allowed between runs inside a prepare/cleanup context.
-    pub fn take_trace_recordings(&mut self, nodes: &[NodeId]) -> Result<Vec<TraceRecording>> {
+    /// Trace recordings of `nodes` since the last call (the neurons are
+    /// emptied), which must have sampled the same steps: returns the sample
+    /// times (ms) and appends `u` and `rho` as used in those steps (the
+    /// values a multimeter would report) sample-major: sample `i` of
+    /// `nodes[k]` at `old_len + i * nodes.len() + k`. Complete up to the end
+    /// of the last run (no lag), and allowed between runs inside a
+    /// prepare/cleanup context. Nodes that sampled other steps are an error
+    /// (take them in separate calls); on an error from the module `u` and
+    /// `rho` are as before.
+    pub fn take_trace_block(
+        &mut self,
+        nodes: &[NodeId],
+        u: &mut Vec<f64>,
+        rho: &mut Vec<f64>,
+    ) -> Result<Vec<f64>> {
         self.require_init()?;
+        anyhow::ensure!(u.len() == rho.len(), "u and rho differ in length");
         let ids = nodes.to_vec();
-        // one trip to the NEST thread for all nodes
-        call("reading the trace recording", move || {
-            let mut out = Vec::with_capacity(ids.len());
-            for &node in &ids {
-                let n = ffi::fetch_trace_recording(node)?;
-                let mut r = TraceRecording {
-                    times: vec![0.0; n],
-                    u: vec![0.0; n],
-                    rho: vec![0.0; n],
-                };
-                ffi::copy_trace_recording(&mut r.times, &mut r.u, &mut r.rho)?;
-                out.push(r);
+        let old_len = u.len();
+        // the buffers travel to the NEST thread and back (one trip, no copy)
+        let (mut bu, mut brho) = (std::mem::take(u), std::mem::take(rho));
+        let (bu, brho, times) = exec(move || {
+            let times = (|| {
+                let n = ffi::fetch_trace_block(&ids)?;
+                let mut times = vec![0.0; n];
+                bu.resize(old_len + n * ids.len(), 0.0);
+                brho.resize(old_len + n * ids.len(), 0.0);
+                ffi::copy_trace_block(&mut times, &mut bu[old_len..], &mut brho[old_len..])?;
+                Ok::<_, cxx::Exception>(times)
+            })();
+            if times.is_err() {
+                bu.truncate(old_len);
+                brho.truncate(old_len);
             }
-            Ok(out)
-        })
+            (bu, brho, times)
+        })?;
+        *u = bu;
+        *rho = brho;
+        times.map_err(|e| anyhow!("reading the trace recording: {}", e.what()))
     }
 
     /// A vector entry of a neuron's status (`weights`, `S`, `Q`, `epsp_e`,
