@@ -513,19 +513,6 @@ seqlearn_wta_neuron::set_trace_recording( const bool on, const double interval_m
 }
 
 void
-seqlearn_wta_neuron::move_trace_samples( double* u, double* rho, const size_t stride )
-{
-  const size_t n = B_.traces_.size();
-  for ( size_t i = 0; i < n; ++i )
-  {
-    u[ i * stride ] = B_.traces_[ i ].u;
-    rho[ i * stride ] = B_.traces_[ i ].rho;
-  }
-  // clear() keeps the capacity: the next chunk fills it without reallocating
-  B_.traces_.clear();
-}
-
-void
 seqlearn_wta_neuron::copy_traces_( std::vector< double >& times,
   std::vector< double >& u,
   std::vector< double >& rho ) const

@@ -98,8 +98,8 @@ public:
   //! Driver access (sl_capi.cpp), without building a status dictionary:
   //! switch the trace recording; throws BadProperty on a bad interval.
   void set_trace_recording( bool on, double interval_ms );
-  //! The trace samples held (since the last move_trace_samples) and the
-  //! time (ms) of sample i.
+  //! The trace samples held (since the last clear_trace_samples): their
+  //! number and the time (ms), u and rho of sample i.
   size_t
   n_trace_samples() const
   {
@@ -110,10 +110,22 @@ public:
   {
     return B_.traces_[ i ].time;
   }
-  //! Write u and rho of sample i to u[i * stride], rho[i * stride] and
-  //! clear the samples: the driver interleaves many neurons' samples
-  //! step-major in its own buffers, one pass, no intermediate copy.
-  void move_trace_samples( double* u, double* rho, size_t stride );
+  double
+  trace_sample_u( const size_t i ) const
+  {
+    return B_.traces_[ i ].u;
+  }
+  double
+  trace_sample_rho( const size_t i ) const
+  {
+    return B_.traces_[ i ].rho;
+  }
+  void
+  clear_trace_samples()
+  {
+    // clear() keeps the capacity: the next chunk fills it without reallocating
+    B_.traces_.clear();
+  }
 
 private:
   void init_buffers_() override;

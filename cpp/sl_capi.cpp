@@ -881,13 +881,20 @@ extern "C"
           nodes.push_back( &wta_neuron( id ) );
           require( nodes.back()->n_trace_samples() == n_samples, "the recordings changed since sl_fetch_trace_block" );
         }
+        // sample-major: sequential writes, one read stream per neuron (by
+        // neuron, every write of the block would touch another cache line)
         for ( size_t i = 0; i < n_samples; ++i )
         {
           times[ i ] = nodes.front()->trace_sample_time( i );
+          for ( size_t k = 0; k < n; ++k )
+          {
+            u[ i * n + k ] = nodes[ k ]->trace_sample_u( i );
+            rho[ i * n + k ] = nodes[ k ]->trace_sample_rho( i );
+          }
         }
-        for ( size_t k = 0; k < n; ++k )
+        for ( seqlearn::seqlearn_wta_neuron* p : nodes )
         {
-          nodes[ k ]->move_trace_samples( u + k, rho + k, n );
+          p->clear_trace_samples();
         }
         g.trace_ids.clear();
         g.trace_samples = 0;
