@@ -8,14 +8,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstddef>
 #include <limits>
 #include <map>
 #include <mutex>
-
-#if defined( __SSE2__ )
-#include <emmintrin.h>
-#endif
 
 #include "dict_helpers.h"
 #include "seqlearn_kernels.h"
@@ -596,56 +591,10 @@ decay_powers( const double kd, const double kr )
 
 namespace
 {
-/*
- * A slot's (e, f) as one pair of lanes: decay multiplies it by the table's
- * pair ((1 - kd)^k, (1 - kr)^k), an input adds a to both, the weighted
- * sums accumulate w (e, f). Each lane does the scalar operation (no fused
- * multiply-add), so the bits are those of the scalar code; pointers are
- * passed in because a vector store may alias any member.
- */
-#if defined( __SSE2__ )
-inline void
-scale_pair( double* ef, const double* factors )
-{
-  _mm_storeu_pd( ef, _mm_mul_pd( _mm_loadu_pd( ef ), _mm_loadu_pd( factors ) ) );
-}
-
-inline void
-add_to_pair( double* ef, const double a )
-{
-  _mm_storeu_pd( ef, _mm_add_pd( _mm_loadu_pd( ef ), _mm_set1_pd( a ) ) );
-}
-#else
-inline void
-scale_pair( double* ef, const double* factors )
-{
-  ef[ 0 ] *= factors[ 0 ];
-  ef[ 1 ] *= factors[ 1 ];
-}
-
-inline void
-add_to_pair( double* ef, const double a )
-{
-  ef[ 0 ] += a;
-  ef[ 1 ] += a;
-}
-#endif
-
 //! sum_j w_j e_j and sum_j w_j f_j, in slot order
 inline void
 weighted_sums( const seqlearn_wta_neuron::Slot* sl, const double* w, const size_t n, double& se, double& sf )
 {
-#if defined( __SSE2__ )
-  __m128d acc = _mm_setzero_pd();
-  for ( size_t j = 0; j < n; ++j )
-  {
-    acc = _mm_add_pd( acc, _mm_mul_pd( _mm_set1_pd( w[ j ] ), _mm_loadu_pd( &sl[ j ].e ) ) );
-  }
-  double out[ 2 ];
-  _mm_storeu_pd( out, acc );
-  se = out[ 0 ];
-  sf = out[ 1 ];
-#else
   se = 0.0;
   sf = 0.0;
   for ( size_t j = 0; j < n; ++j )
@@ -653,20 +602,19 @@ weighted_sums( const seqlearn_wta_neuron::Slot* sl, const double* w, const size_
     se += w[ j ] * sl[ j ].e;
     sf += w[ j ] * sl[ j ].f;
   }
-#endif
 }
 }
 
 inline __attribute__( ( always_inline ) ) void
 seqlearn_wta_neuron::decay_slot_( Slot& x, const long t, const double* pow ) const
 {
-  static_assert( offsetof( Slot, f ) == offsetof( Slot, e ) + sizeof( double ), "e, f form one pair" );
   const long k = t - x.tau;
   if ( k > 0 )
   {
     if ( static_cast< size_t >( k ) < POW_TABLE_SIZE )
     {
-      scale_pair( &x.e, pow + 2 * k );
+      x.e *= pow[ 2 * k ];
+      x.f *= pow[ 2 * k + 1 ];
     }
     else
     {
@@ -694,17 +642,18 @@ seqlearn_wta_neuron::apply_pending_( State_& s, const long t ) const
     }
     Slot& x = sl[ pending[ i ].slot ];
     decay_slot_( x, pending[ i ].step, pow );
-    add_to_pair( &x.e, pending[ i ].amplitude );
+    x.e += pending[ i ].amplitude;
+    x.f += pending[ i ].amplitude;
   }
   s.pending_.erase( s.pending_.begin(), s.pending_.begin() + static_cast< long >( i ) );
   s.pending_summed_ -= std::min( s.pending_summed_, i );
 }
 
-inline __attribute__( ( always_inline ) ) void
+inline void
 seqlearn_wta_neuron::log_input_( const size_t slot, const long t, const double amplitude )
 {
   S_.pending_.push_back( PendingInput { t, slot, amplitude } );
-  if ( S_.pending_.size() >= V_.pending_limit_ ) [[unlikely]]
+  if ( S_.pending_.size() >= V_.pending_limit_ )
   {
     apply_pending_( S_, S_.last_step_ );  // entries of computed steps only: their w * a is summed
   }
