@@ -46,7 +46,7 @@ fn main() {
 
     println!("cargo::rustc-check-cfg=cfg(seqlearn_has_nest)");
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-changed=src/nest/mod.rs");
+    println!("cargo:rerun-if-changed=src/engine/nest/driver.rs");
     println!("cargo:rerun-if-changed=cpp/bridge.cc");
     println!("cargo:rerun-if-changed=cpp/bridge.h");
     for f in MODULE_SOURCES.iter().chain(MODULE_HEADERS) {
@@ -69,7 +69,7 @@ fn main() {
     }
 
     // 1. the cxx bridge
-    cxx_build::bridge("src/nest/mod.rs")
+    cxx_build::bridge("src/engine/nest/driver.rs")
         .file("cpp/bridge.cc")
         .include(&manifest)
         .flag_if_supported("-std=c++17")

@@ -1,4 +1,4 @@
-// bridge.h -- C++ side of the cxx bridge (src/nest/mod.rs).
+// bridge.h -- C++ side of the cxx bridge (src/engine/nest/driver.rs).
 //
 // Compiled by cxx-build with the default (new) libstdc++ ABI and linked into
 // the Rust binary.  It links neither NEST nor libpython: load() dlopens

@@ -1,22 +1,17 @@
 //! seqlearn-nest: the soft-WTA sequence-learning model of Klampfl & Maass (2013).
 //!
-//! The model's parts live in modules named after them and are shared by both
-//! engines; the engines (`engine::native`, `engine::nest`) differ only in how
-//! they step time.
+//! Layers, each using only the ones above it (docs/architecture.md):
+//! - [`model`]: parameters, network, input, recording plan, equations;
+//! - [`engine`]: the native reference engine and the NEST backend;
+//! - [`rundir`]: the run directory (every file, written and read);
+//! - [`run`]: one `simulate` run from a config to a run directory;
+//! - [`analysis`]: readouts, ordering, assemblies, plots, the report.
+//!
+//! The command line (clap, printing, `bench`) lives in the binary (`src/cli/`).
 
 pub mod analysis;
-pub mod bench;
-pub mod config;
 pub mod engine;
 pub mod error;
-pub mod input;
-pub mod io;
 pub mod model;
-pub mod nest;
-pub mod network;
-pub mod plot;
-pub mod record;
-pub mod report;
-pub mod rng;
 pub mod run;
-pub mod verify;
+pub mod rundir;

@@ -6,15 +6,15 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use seqlearn_nest::config::{
-    Config, PhaseConfig, PhaseRole, Selection, SelectionKeyword, StpVariant,
-};
 use seqlearn_nest::engine::native::NativeEngine;
 use seqlearn_nest::engine::{Engine, Job};
-use seqlearn_nest::input::{self, Schedule, StepSpikes};
+use seqlearn_nest::model::config::{
+    Config, PhaseConfig, PhaseRole, Selection, SelectionKeyword, StpVariant,
+};
+use seqlearn_nest::model::input::{self, Schedule, StepSpikes};
+use seqlearn_nest::model::network::Network;
+use seqlearn_nest::model::record::RecordPlan;
 use seqlearn_nest::model::ModelParams;
-use seqlearn_nest::network::Network;
-use seqlearn_nest::record::RecordPlan;
 
 fn scenario_config() -> Config {
     let mut c = Config {
@@ -26,7 +26,7 @@ fn scenario_config() -> Config {
     c.network.k_max = 3;
     c.network.n_inputs = 6;
     c.network.n_conn = 8;
-    c.network.initial_weights = seqlearn_nest::config::InitialWeights::LogUniform;
+    c.network.initial_weights = seqlearn_nest::model::config::InitialWeights::LogUniform;
     c.input.t_noise_range_ms = [50.0, 80.0];
     c.input.t_pattern_ms = vec![60.0];
     c.input.r_input_hz = 40.0;
@@ -313,7 +313,7 @@ fn bias_learning_matches() {
 #[test]
 fn per_synapse_stp_draw_runs_and_keeps_rates_normalised() {
     let mut c = scenario_config();
-    c.network.stp_draw = seqlearn_nest::config::StpDraw::PerSynapse;
+    c.network.stp_draw = seqlearn_nest::model::config::StpDraw::PerSynapse;
     let net = Network::build(&c).unwrap();
     let sched = Schedule::from_config(&c);
     let inp = input::generate(&c, &sched);

@@ -2,12 +2,12 @@
 //! project venv); `scripts/test.sh` builds with SEQLEARN_REQUIRE_NEST=1, so in
 //! CI they run and never skip.
 
-use seqlearn_nest::config::{Config, PhaseRole, Selection, SelectionKeyword};
 use seqlearn_nest::engine::native::NativeEngine;
 use seqlearn_nest::engine::nest::NestEngine;
 use seqlearn_nest::engine::{Engine, Outcome};
+use seqlearn_nest::model::config::{Config, PhaseRole, Selection, SelectionKeyword};
+use seqlearn_nest::run::verify;
 use seqlearn_nest::run::Prepared;
-use seqlearn_nest::verify;
 
 fn nest() -> NestEngine {
     std::env::set_var("OMP_WAIT_POLICY", "passive");

@@ -1,10 +1,10 @@
-//! Integration tests of the NEST wrapper (`seqlearn_nest::nest`).
+//! Integration tests of the NEST wrapper (`seqlearn_nest::engine::nest::driver`).
 //!
 //! They need NEST (build.rs sets `cfg(seqlearn_has_nest)` when it found it
 //! and compiled the module).  Without NEST they print why and pass, unless
 //! `SEQLEARN_REQUIRE_NEST=1`, in which case they fail.
 
-use seqlearn_nest::nest::{
+use seqlearn_nest::engine::nest::driver::{
     nest_available, NestKernel, NeuronDefaults, NeuronSpec, StpVariant, SynapseBatch,
 };
 
@@ -160,8 +160,8 @@ fn nest_kernel_end_to_end() {
     let t = build_tiny(&mut k, 1, true);
     k.prepare().unwrap();
     // recorders are read inside the Prepare/Cleanup context too
-    let mut mm_chunk = seqlearn_nest::nest::MultimeterData::default();
-    let mut sp_chunk = seqlearn_nest::nest::Spikes::default();
+    let mut mm_chunk = seqlearn_nest::engine::nest::driver::MultimeterData::default();
+    let mut sp_chunk = seqlearn_nest::engine::nest::driver::Spikes::default();
     let mut append = |k: &mut NestKernel| {
         let m = k.take_multimeter().unwrap();
         mm_chunk.senders.extend(m.senders);

@@ -3,8 +3,8 @@
 mod common;
 
 use seqlearn_nest::analysis::io::{ProtocolPhase, Spikes};
-use seqlearn_nest::plot::raster::{draw_raster, Raster, RasterMode};
-use seqlearn_nest::plot::render_plots;
+use seqlearn_nest::analysis::plot::raster::{draw_raster, Raster, RasterMode};
+use seqlearn_nest::analysis::plot::render_plots;
 use std::path::Path;
 
 /// A tiny run: 2 circuits (K = 2, 3), 5 neurons, 4 inputs, 1 s.
@@ -227,7 +227,7 @@ fn large_rasters_switch_to_a_bounded_density_image() {
             t1: 2000.0,
             segments: &[],
             protocol: &protocol,
-            max_marks: seqlearn_nest::plot::MAX_MARKS,
+            max_marks: seqlearn_nest::analysis::plot::MAX_MARKS,
             separators: Vec::new(),
         },
     )
@@ -269,7 +269,7 @@ fn large_rasters_switch_to_a_bounded_density_image() {
             t1: 100.0,
             segments: &[],
             protocol: &protocol,
-            max_marks: seqlearn_nest::plot::MAX_MARKS,
+            max_marks: seqlearn_nest::analysis::plot::MAX_MARKS,
             separators: Vec::new(),
         },
     )

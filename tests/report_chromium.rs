@@ -116,7 +116,7 @@ fn make_report(dir: &Path) -> PathBuf {
             ..common::Spec::default()
         },
     );
-    seqlearn_nest::report::write_report(dir).unwrap()
+    seqlearn_nest::analysis::report::write_report(dir).unwrap()
 }
 
 #[test]
@@ -151,7 +151,7 @@ fn report_is_self_contained_and_complete() {
         assert!(html.contains(needed), "report lacks {needed}");
     }
     // the second call reuses analysis and plots
-    let again = seqlearn_nest::report::write_report(tmp.path()).unwrap();
+    let again = seqlearn_nest::analysis::report::write_report(tmp.path()).unwrap();
     assert_eq!(std::fs::read_to_string(again).unwrap().len(), html.len());
 }
 

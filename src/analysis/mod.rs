@@ -7,7 +7,9 @@
 pub mod assemblies;
 pub mod io;
 pub mod ordering;
+pub mod plot;
 pub mod readout;
+pub mod report;
 pub mod ridge;
 pub mod stats;
 pub mod traces;

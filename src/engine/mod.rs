@@ -4,10 +4,10 @@
 
 use anyhow::Result;
 
-use crate::input::{Schedule, StepSpikes};
+use crate::model::input::{Schedule, StepSpikes};
+use crate::model::network::Network;
+use crate::model::record::{RecordPlan, Recording};
 use crate::model::ModelParams;
-use crate::network::Network;
-use crate::record::{RecordPlan, Recording};
 
 pub mod native;
 pub mod nest;

@@ -4,10 +4,10 @@
 use anyhow::Result;
 use rand::seq::index::sample;
 
-use crate::config::{Config, Selection, SelectionKeyword};
-use crate::input::Schedule;
-use crate::network::Network;
-use crate::rng::{self, Stream};
+use crate::model::config::{Config, Selection, SelectionKeyword};
+use crate::model::input::Schedule;
+use crate::model::network::Network;
+use crate::model::rng::{self, Stream};
 use crate::usage;
 
 /// Resolved recording selection.

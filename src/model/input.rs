@@ -5,8 +5,8 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp};
 
-use crate::config::{Config, PhaseRole, SequenceMode};
-use crate::rng::{self, Stream};
+use crate::model::config::{Config, PhaseRole, SequenceMode};
+use crate::model::rng::{self, Stream};
 
 /// One protocol phase on the step axis.
 #[derive(Debug, Clone, PartialEq)]
@@ -342,7 +342,7 @@ pub fn generate(cfg: &Config, schedule: &Schedule) -> Input {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, PhaseConfig};
+    use crate::model::config::{Config, PhaseConfig};
 
     fn cfg(mode: SequenceMode, seqs: Vec<Vec<usize>>, n_patterns: usize) -> Config {
         let mut c = Config::default();

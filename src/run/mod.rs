@@ -7,18 +7,20 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::config::{Config, PhaseRole};
 use crate::engine::native::NativeEngine;
 use crate::engine::{Engine, Job, Outcome};
-use crate::input::{self, Input, Schedule, StepSpikes};
-use crate::io;
+use crate::model::config::{Config, PhaseRole};
+use crate::model::input::{self, Input, Schedule, StepSpikes};
+use crate::model::network::Network;
+use crate::model::record::RecordPlan;
 use crate::model::ModelParams;
-use crate::network::Network;
-use crate::record::RecordPlan;
+use crate::rundir;
 use crate::usage;
 
+pub mod verify;
+
 /// Which engine steps the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Backend {
     Native,
@@ -27,13 +29,47 @@ pub enum Backend {
     Auto,
 }
 
+impl Backend {
+    /// The names accepted by [`Backend::from_str`](std::str::FromStr).
+    pub const NAMES: [&'static str; 3] = ["native", "nest", "auto"];
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "native" => Ok(Backend::Native),
+            "nest" => Ok(Backend::Nest),
+            "auto" => Ok(Backend::Auto),
+            _ => Err(format!(
+                "unknown backend `{s}`; choose one of {}",
+                Backend::NAMES.join(", ")
+            )),
+        }
+    }
+}
+
+/// What a run tells its caller while it runs (the CLI shows it; the
+/// library never prints).
+pub trait Observer {
+    /// A message for the user, e.g. that `auto` fell back to native.
+    fn note(&mut self, _message: &str) {}
+    /// `done` of `total` steps simulated (`dt` ms each).
+    fn progress(&mut self, _done: u64, _total: u64, _dt: f64) {}
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+
+impl Observer for Silent {}
+
 /// Options of one run besides the config.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub backend: Backend,
     pub threads: usize,
     pub out: PathBuf,
-    pub quiet: bool,
     /// Overwrite an existing run directory.
     pub force: bool,
     /// Take network and input from this run directory.
@@ -58,9 +94,9 @@ impl Prepared {
         let dt = config.model.dt_ms;
         let (network, input) = match replay {
             Some(dir) => {
-                let per_syn = config.network.stp_draw == crate::config::StpDraw::PerSynapse;
-                let net = io::read_network(dir, per_syn)?;
-                let inp = io::read_input(dir, net.n_inputs, &schedule, dt)?;
+                let per_syn = config.network.stp_draw == crate::model::config::StpDraw::PerSynapse;
+                let net = rundir::read_network(dir, per_syn)?;
+                let inp = rundir::read_input(dir, net.n_inputs, &schedule, dt)?;
                 (net, inp)
             }
             None => {
@@ -70,7 +106,7 @@ impl Prepared {
             }
         };
         let forced = forced
-            .map(|p| io::read_spikes(p, "sender", network.n_neurons(), schedule.n_steps(), dt))
+            .map(|p| rundir::read_spikes(p, "sender", network.n_neurons(), schedule.n_steps(), dt))
             .transpose()?;
         let plan = RecordPlan::from_config(&config, &network, &schedule)?;
         Ok(Prepared {
@@ -115,17 +151,17 @@ pub fn config_of_run(dir: &Path) -> Result<Config> {
     Ok(s.config)
 }
 
-/// Picks the engine for `backend`.
-pub fn make_engine(backend: Backend, quiet: bool) -> Result<Box<dyn Engine>> {
+/// Picks the engine for `backend` (`auto` falls back to native with a note).
+pub fn make_engine(backend: Backend, observer: &mut dyn Observer) -> Result<Box<dyn Engine>> {
     match backend {
         Backend::Native => Ok(Box::new(NativeEngine)),
         Backend::Nest => Ok(Box::new(crate::engine::nest::NestEngine::load()?)),
         Backend::Auto => match crate::engine::nest::NestEngine::load() {
             Ok(e) => Ok(Box::new(e)),
             Err(err) => {
-                if !quiet {
-                    eprintln!("NEST not available ({err:#}); using the native engine");
-                }
+                observer.note(&format!(
+                    "NEST not available ({err:#}); using the native engine"
+                ));
                 Ok(Box::new(NativeEngine))
             }
         },
@@ -174,48 +210,15 @@ pub struct Summary {
     pub analysis: Option<serde_json::Value>,
 }
 
-/// A progress bar in simulated seconds (hidden when quiet or not a terminal).
-fn progress_bar(total_steps: u64, dt: f64, quiet: bool) -> indicatif::ProgressBar {
-    if quiet {
-        return indicatif::ProgressBar::hidden();
-    }
-    let pb = indicatif::ProgressBar::new(total_steps);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:40} {msg} (ETA {eta})",
-        )
-        .expect("valid template"),
-    );
-    pb.set_message(format!(
-        "0 / {:.1} s simulated",
-        total_steps as f64 * dt * 1e-3
-    ));
-    pb
-}
-
-/// Runs `job` on `engine` with a progress bar.
-pub fn run_engine(engine: &mut dyn Engine, job: &Job, quiet: bool) -> Result<Outcome> {
+/// Runs `job` on `engine`, reporting progress to `observer`.
+pub fn run_engine(
+    engine: &mut dyn Engine,
+    job: &Job,
+    observer: &mut dyn Observer,
+) -> Result<Outcome> {
     let total = job.schedule.n_steps();
     let dt = job.model.dt;
-    let pb = progress_bar(total, dt, quiet);
-    let start = Instant::now();
-    let mut shown = false;
-    let out = engine.run(job, &mut |done| {
-        // Only runs longer than a second get a bar.
-        if !shown && start.elapsed().as_secs_f64() > 1.0 {
-            shown = true;
-        }
-        if shown {
-            pb.set_position(done);
-            pb.set_message(format!(
-                "{:.1} / {:.1} s simulated",
-                done as f64 * dt * 1e-3,
-                total as f64 * dt * 1e-3
-            ));
-        }
-    });
-    pb.finish_and_clear();
-    out
+    engine.run(job, &mut |done| observer.progress(done, total, dt))
 }
 
 /// Prepares the output directory: `DIR.partial`, renamed on success.
@@ -252,6 +255,7 @@ pub fn commit_dir(partial: &Path, out: &Path) -> Result<()> {
 pub fn simulate(
     config: Config,
     opts: &RunOptions,
+    observer: &mut dyn Observer,
     post: &mut dyn FnMut(&Path, &mut Summary) -> Result<()>,
 ) -> Result<Summary> {
     let t0 = Instant::now();
@@ -262,22 +266,22 @@ pub fn simulate(
             opts.replay.as_deref(),
             opts.forced_spikes.as_deref(),
         )?;
-        let mut engine = make_engine(opts.backend, opts.quiet)?;
+        let mut engine = make_engine(opts.backend, observer)?;
         let t_build = t0.elapsed().as_secs_f64();
         let job = prep.job(opts.threads);
         let t1 = Instant::now();
-        let outcome = run_engine(engine.as_mut(), &job, opts.quiet)?;
+        let outcome = run_engine(engine.as_mut(), &job, observer)?;
         let t_sim = t1.elapsed().as_secs_f64();
         let t2 = Instant::now();
         let dt = prep.config.model.dt_ms;
-        let fin = io::FinalState {
+        let fin = rundir::FinalState {
             weights: &outcome.weights,
             bias: &outcome.bias,
         };
-        io::write_network(&partial, &prep.network, Some(fin))?;
-        io::write_input(&partial, &prep.input, &prep.schedule, dt)?;
-        io::write_spikes(&partial.join("spikes.csv"), "sender", &outcome.spikes, dt)?;
-        io::write_recording(&partial, &prep.network, &prep.plan, &outcome.recording, dt)?;
+        rundir::write_network(&partial, &prep.network, Some(fin))?;
+        rundir::write_input(&partial, &prep.input, &prep.schedule, dt)?;
+        rundir::write_spikes(&partial.join("spikes.csv"), "sender", &outcome.spikes, dt)?;
+        rundir::write_recording(&partial, &prep.network, &prep.plan, &outcome.recording, dt)?;
         let simulated_ms = prep.schedule.n_steps() as f64 * dt;
         let mut summary = Summary {
             seed: prep.config.seed,
@@ -308,10 +312,10 @@ pub fn simulate(
             analysis: None,
         };
         summary.wall_s.write = t2.elapsed().as_secs_f64();
-        io::write_json(&partial.join("summary.json"), &summary)?;
+        rundir::write_json(&partial.join("summary.json"), &summary)?;
         post(&partial, &mut summary)?;
         summary.wall_s.total = t0.elapsed().as_secs_f64();
-        io::write_json(&partial.join("summary.json"), &summary)?;
+        rundir::write_json(&partial.join("summary.json"), &summary)?;
         Ok(summary)
     })();
     match result {

@@ -161,7 +161,7 @@ fn rank(name: &str) -> usize {
 
 /// Writes `DIR/report.html` and returns its path. Runs [`analysis::analyse_run`]
 /// (default options) when `analysis.json` is absent, and
-/// [`crate::plot::render_plots`] (default windows) then or when `plots/`
+/// [`crate::analysis::plot::render_plots`] (default windows) then or when `plots/`
 /// holds no SVG.
 /// Every plot is inlined, so the file is self-contained.
 pub fn write_report(dir: &Path) -> Result<PathBuf> {
@@ -197,7 +197,7 @@ pub fn write_report(dir: &Path) -> Result<PathBuf> {
         v
     };
     if analysed_now || list_svgs().is_empty() {
-        crate::plot::render_plots(dir, None)?;
+        crate::analysis::plot::render_plots(dir, None)?;
     }
     let svgs = list_svgs();
     let summary = io::read_summary(dir)?.unwrap_or(Value::Null);

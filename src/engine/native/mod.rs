@@ -34,12 +34,12 @@ use anyhow::Result;
 use rand::Rng;
 
 use super::{Engine, Job, Outcome, Progress};
-use crate::config::{SpikeLaw, StpVariant};
-use crate::input::StepSpikes;
-use crate::model::{self, StpState};
-use crate::network::{Network, StpParams};
-use crate::record::Recording;
-use crate::rng::{self, Stream};
+use crate::model::config::{SpikeLaw, StpVariant};
+use crate::model::equations::{self, StpState};
+use crate::model::input::StepSpikes;
+use crate::model::network::{Network, StpParams};
+use crate::model::record::Recording;
+use crate::model::rng::{self, Stream};
 
 pub struct NativeEngine;
 
@@ -229,12 +229,15 @@ impl Engine for NativeEngine {
         if wiring.per_synapse {
             for syn in &net.synapses {
                 ch_params.push(syn.stp);
-                ch_variant.push(model::variant_for(mp.stp, net.is_input_source(syn.source)));
+                ch_variant.push(equations::variant_for(
+                    mp.stp,
+                    net.is_input_source(syn.source),
+                ));
             }
         } else {
             for j in 0..net.n_sources() {
                 ch_params.push(net.source_stp[j]);
-                ch_variant.push(model::variant_for(mp.stp, net.is_input_source(j)));
+                ch_variant.push(equations::variant_for(mp.stp, net.is_input_source(j)));
             }
         }
         let mut ch = Channels {
@@ -271,7 +274,7 @@ impl Engine for NativeEngine {
         let plan = job.record;
         let mut rec = Recording::reserved_for(job.record, job.schedule);
         // exp(-x) of the spike law for x = r dt: the argument's sign and
-        // scale, in model::spike_probability's operation order.
+        // scale, in equations::spike_probability's operation order.
         let rate_scale = mp.r_max_hz;
         let dt_s = mp.dt;
 
@@ -324,7 +327,7 @@ impl Engine for NativeEngine {
                         }
                     }
                     None => {
-                        // x = r dt, in model::spike_probability's order.
+                        // x = r dt, in equations::spike_probability's order.
                         for (x, &r) in tmp.iter_mut().zip(&rho) {
                             *x = rate_scale * r * dt_s * 1e-3;
                         }
@@ -400,7 +403,7 @@ impl Engine for NativeEngine {
                     }
                     if mp.bias_learning {
                         for k in 0..n_neurons {
-                            let rate = model::learning_rate(
+                            let rate = equations::learning_rate(
                                 mp.eta,
                                 bias_s[k],
                                 bias_q[k],
@@ -408,7 +411,7 @@ impl Engine for NativeEngine {
                                 n_train,
                             );
                             let z = if spiked[k] { 1.0 } else { 0.0 };
-                            model::stdp_update(
+                            equations::stdp_update(
                                 &mut bias[k],
                                 &mut bias_s[k],
                                 &mut bias_q[k],
@@ -495,11 +498,11 @@ fn scatter(pj: &mut [f64], w: &[f64], targets: &[u32], syns: &[u32], a: f64) {
     }
 }
 
-/// Item 6 for a whole array: `x += a - x*k` (model::trace_step).
+/// Item 6 for a whole array: `x += a - x*k` (equations::trace_step).
 #[inline]
 fn trace_steps(x: &mut [f64], a: &[f64], k: f64) {
     for (x, &a) in x.iter_mut().zip(a) {
-        *x = model::trace_step(*x, a, k);
+        *x = equations::trace_step(*x, a, k);
     }
 }
 
@@ -507,8 +510,8 @@ fn trace_steps(x: &mut [f64], a: &[f64], k: f64) {
 #[inline]
 fn trace_steps_ef(ef: &mut [[f64; 2]], a: &[f64], kd: f64, kr: f64) {
     for (x, &a) in ef.iter_mut().zip(a) {
-        x[0] = model::trace_step(x[0], a, kd);
-        x[1] = model::trace_step(x[1], a, kr);
+        x[0] = equations::trace_step(x[0], a, kd);
+        x[1] = equations::trace_step(x[1], a, kr);
     }
 }
 
@@ -593,7 +596,7 @@ fn stdp_finish(
     )
 }
 
-/// One synapse of [`stdp`], in model::learning_rate / model::stdp_update's
+/// One synapse of [`stdp`], in equations::learning_rate / equations::stdp_update's
 /// operation order; returns the weight change.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -948,8 +951,8 @@ mod tests {
         stdp(&mut w, &mut s, &mut q, &ef, 0.05, true, 7);
         for i in 0..5 {
             let (mut wr, mut sr, mut qr) = (w0[i], s0[i], q0[i]);
-            let rate = model::learning_rate(0.05, sr, qr, true, 7);
-            model::stdp_update(&mut wr, &mut sr, &mut qr, ef[i][0] - ef[i][1], rate, true);
+            let rate = equations::learning_rate(0.05, sr, qr, true, 7);
+            equations::stdp_update(&mut wr, &mut sr, &mut qr, ef[i][0] - ef[i][1], rate, true);
             assert!((w[i] - wr).abs() <= 1e-15 * wr.abs().max(1.0), "w[{i}]");
             assert!((s[i] - sr).abs() <= 1e-15 && (q[i] - qr).abs() <= 1e-15);
         }

@@ -8,9 +8,9 @@ use anyhow::{Context, Result};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::input::{Input, Schedule, Segment, SegmentKind, StepSpikes};
-use crate::network::{Circuit, Network, StpParams, Synapse};
-use crate::record::{RecordPlan, Recording};
+use crate::model::input::{Input, Schedule, Segment, SegmentKind, StepSpikes};
+use crate::model::network::{Circuit, Network, StpParams, Synapse};
+use crate::model::record::{RecordPlan, Recording};
 use crate::usage;
 
 /// Columns of `circuits.csv`.

@@ -24,8 +24,8 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, PhaseConfig, PhaseRole, Selection, SelectionKeyword};
-use crate::run::{self, Backend, Prepared};
+use seqlearn_nest::model::config::{Config, PhaseConfig, PhaseRole, Selection, SelectionKeyword};
+use seqlearn_nest::run::{self, Backend, Prepared};
 
 /// Command-line arguments of `bench`.
 #[derive(Debug, clap::Args)]
@@ -259,7 +259,10 @@ pub fn cpu_time_s() -> f64 {
 /// Runs `bench`.
 pub fn run(args: &BenchArgs) -> Result<()> {
     if !(args.seconds.is_finite() && args.seconds > 0.0) {
-        return Err(crate::usage!("--seconds must be > 0, got {}", args.seconds));
+        return Err(seqlearn_nest::usage!(
+            "--seconds must be > 0, got {}",
+            args.seconds
+        ));
     }
     if let Some(name) = &args.case {
         let row = run_case(name, args.grid.unwrap_or(PAPER_GRID), args.seconds, args)?;
@@ -335,9 +338,9 @@ fn run_case(name: &str, grid: [usize; 2], seconds: f64, args: &BenchArgs) -> Res
             } else {
                 Backend::Nest
             };
-            type Timed = ((f64, f64), (f64, f64), crate::engine::Outcome);
+            type Timed = ((f64, f64), (f64, f64), seqlearn_nest::engine::Outcome);
             let result = (|| -> Result<Timed> {
-                let mut engine = run::make_engine(backend, true)?;
+                let mut engine = run::make_engine(backend, &mut run::Silent)?;
                 // Set-up cost: the same job cut to a few steps.
                 let mut short = prep.schedule.clone();
                 for p in &mut short.phases {
@@ -673,7 +676,7 @@ fn run_all(args: &BenchArgs) -> Result<()> {
 
 fn write_json(path: &Path, rows: &[Row]) -> Result<()> {
     let mut f = std::fs::File::create(path)
-        .map_err(|e| crate::usage!("cannot write {}: {e}", path.display()))?;
+        .map_err(|e| seqlearn_nest::usage!("cannot write {}: {e}", path.display()))?;
     serde_json::to_writer_pretty(&mut f, rows)?;
     writeln!(f)?;
     Ok(())

@@ -2,8 +2,8 @@
 //! arithmetic form the specification gives. The native engine calls these;
 //! the NEST module (cpp/) implements the same lines in C++.
 
-use crate::config::{Config, SpikeLaw, StpVariant};
-use crate::network::StpParams;
+use crate::model::config::{Config, SpikeLaw, StpVariant};
+use crate::model::network::StpParams;
 
 /// Model constants resolved from the config.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,5 +1,5 @@
 //! The NEST backend: maps a [`Job`] onto the `seqlearnmodule` extension
-//! module (cpp/) through the kernel wrapper in `crate::nest`. The network,
+//! module (cpp/) through the kernel wrapper in `crate::engine::nest::driver`. The network,
 //! input trains, phases and recording plan are the core's; this file only
 //! translates them into NEST nodes and connections and steps the kernel.
 
@@ -7,12 +7,16 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 
+pub mod driver;
+
 use super::{Engine, Job, Outcome, Progress};
-use crate::config::{SpikeLaw, StpVariant};
-use crate::input::StepSpikes;
-use crate::model;
-use crate::nest::{self as kernel, NestKernel, NeuronDefaults, NeuronSpec, NodeId, SynapseBatch};
-use crate::record::Recording;
+use crate::engine::nest::driver::{
+    self as kernel, NestKernel, NeuronDefaults, NeuronSpec, NodeId, SynapseBatch,
+};
+use crate::model::config::{SpikeLaw, StpVariant};
+use crate::model::equations;
+use crate::model::input::StepSpikes;
+use crate::model::record::Recording;
 use crate::usage;
 
 /// Simulated time per `run` call: keeps the progress bar moving and the
@@ -156,10 +160,16 @@ impl Engine for NestEngine {
                 syn.stp.f,
             );
         }
-        k.connect(&input_batch, stp_variant(model::variant_for(mp.stp, true)))
-            .context("connecting the input synapses")?;
-        k.connect(&rec_batch, stp_variant(model::variant_for(mp.stp, false)))
-            .context("connecting the recurrent synapses")?;
+        k.connect(
+            &input_batch,
+            stp_variant(equations::variant_for(mp.stp, true)),
+        )
+        .context("connecting the input synapses")?;
+        k.connect(
+            &rec_batch,
+            stp_variant(equations::variant_for(mp.stp, false)),
+        )
+        .context("connecting the recurrent synapses")?;
 
         let resets: Vec<f64> = job
             .schedule

@@ -8,12 +8,12 @@
 use anyhow::{ensure, Result};
 use serde::Serialize;
 
-use crate::config::{
+use crate::engine::native::NativeEngine;
+use crate::engine::{Engine, Outcome};
+use crate::model::config::{
     Config, InitialWeights, PhaseConfig, PhaseRole, Selection, SelectionKeyword, StpDraw,
     StpVariant,
 };
-use crate::engine::native::NativeEngine;
-use crate::engine::{Engine, Outcome};
 use crate::run::Prepared;
 
 /// Largest absolute deviation the engines may show.

@@ -8,8 +8,8 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, Normal};
 
-use crate::config::{Config, InitialWeights, StpDraw};
-use crate::rng::{self, Stream};
+use crate::model::config::{Config, InitialWeights, StpDraw};
+use crate::model::rng::{self, Stream};
 use crate::usage;
 
 /// One WTA circuit at grid position `(x, y)`.
@@ -311,7 +311,7 @@ pub fn mark_circuit_pairs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::model::config::Config;
 
     fn small() -> Config {
         let mut c = Config::default();

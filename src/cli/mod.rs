@@ -1,0 +1,121 @@
+//! The command-line layer: argument parsing (clap), printing, exit codes.
+//! Nothing in the library imports it; each subcommand is one file here.
+
+mod bench;
+mod grid;
+mod plot;
+mod progress;
+mod simulate;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use seqlearn_nest::error::is_usage;
+use seqlearn_nest::model::config::Config;
+use seqlearn_nest::run::Overrides;
+
+#[derive(Parser)]
+#[command(
+    name = "seqlearn-nest",
+    version,
+    about = "Klampfl & Maass (2013) soft-WTA sequence learning on NEST or the native engine"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the network, generate the input, run it, write the run directory.
+    Simulate(simulate::SimulateArgs),
+    /// Build the network only: print the circuit sizes and write the network files.
+    Grid(grid::GridArgs),
+    /// Redraw the plots (and optionally the analyses) of a run directory from its CSVs.
+    Plot(plot::PlotArgs),
+    /// Run the forced-spike scenarios on the native engine and on NEST and
+    /// compare every recorded quantity (exit 0 only within tolerance).
+    Verify(verify::VerifyArgs),
+    /// Benchmark both engines and a NEST baseline of the same size.
+    Bench(bench::BenchArgs),
+}
+
+/// Config file plus the common overrides.
+#[derive(Args)]
+pub struct ConfigArgs {
+    /// Experiment file (TOML); see experiments/. Default: the paper's setup.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Master seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Grid size NxM, e.g. 10x5.
+    #[arg(long, value_parser = parse_grid)]
+    grid: Option<[usize; 2]>,
+    #[arg(long)]
+    k_min: Option<usize>,
+    #[arg(long)]
+    k_max: Option<usize>,
+    /// Number of input channels.
+    #[arg(long)]
+    inputs: Option<usize>,
+    /// Duration of every training phase (ms).
+    #[arg(long)]
+    train: Option<f64>,
+    /// Duration of every readout-fit and test phase (ms).
+    #[arg(long)]
+    test: Option<f64>,
+}
+
+impl ConfigArgs {
+    /// The config file (or `fallback`, or the defaults) with the overrides applied.
+    pub fn load(&self, fallback: Option<Config>) -> Result<Config> {
+        let mut cfg = match (&self.config, fallback) {
+            (Some(p), _) => Config::from_file(p)?,
+            (None, Some(c)) => c,
+            (None, None) => Config::default(),
+        };
+        Overrides {
+            seed: self.seed,
+            grid: self.grid,
+            k_min: self.k_min,
+            k_max: self.k_max,
+            inputs: self.inputs,
+            train_ms: self.train,
+            test_ms: self.test,
+        }
+        .apply(&mut cfg)?;
+        Ok(cfg)
+    }
+}
+
+/// Parses `10x5`.
+pub fn parse_grid(s: &str) -> Result<[usize; 2], String> {
+    seqlearn_nest::run::parse_grid(s)
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Simulate(a) => simulate::run(a),
+        Command::Grid(a) => grid::run(a),
+        Command::Bench(a) => bench::run(&a),
+        Command::Plot(a) => plot::run(a),
+        Command::Verify(a) => verify::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if is_usage(&e) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

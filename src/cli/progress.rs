@@ -1,0 +1,65 @@
+//! The terminal side of a run: a progress bar in simulated seconds (shown
+//! only for runs longer than a second) and notes on stderr.
+
+use std::time::Instant;
+
+use seqlearn_nest::run::Observer;
+
+pub struct Terminal {
+    bar: indicatif::ProgressBar,
+    start: Instant,
+    shown: bool,
+    quiet: bool,
+}
+
+impl Terminal {
+    pub fn new(quiet: bool) -> Terminal {
+        let bar = if quiet {
+            indicatif::ProgressBar::hidden()
+        } else {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:40} {msg} (ETA {eta})",
+                )
+                .expect("valid template"),
+            );
+            bar
+        };
+        Terminal {
+            bar,
+            start: Instant::now(),
+            shown: false,
+            quiet,
+        }
+    }
+}
+
+impl Observer for Terminal {
+    fn note(&mut self, message: &str) {
+        if !self.quiet {
+            self.bar.suspend(|| eprintln!("{message}"));
+        }
+    }
+
+    fn progress(&mut self, done: u64, total: u64, dt: f64) {
+        if !self.shown && self.start.elapsed().as_secs_f64() > 1.0 {
+            self.shown = true;
+            self.bar.set_length(total);
+        }
+        if self.shown {
+            self.bar.set_position(done);
+            self.bar.set_message(format!(
+                "{:.1} / {:.1} s simulated",
+                done as f64 * dt * 1e-3,
+                total as f64 * dt * 1e-3
+            ));
+        }
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
