@@ -61,6 +61,8 @@ pub struct Network {
     pub target_offsets: Vec<usize>,
     /// Whether each synapse has its own STP state (`stp_draw = "per_synapse"`).
     pub stp_per_synapse: bool,
+    /// Initial bias `b_k` of each neuron (0 when built; a replay may set it).
+    pub bias0: Vec<f64>,
 }
 
 impl Network {
@@ -203,6 +205,7 @@ impl Network {
             };
         }
         Ok(Network {
+            bias0: vec![0.0; neuron_circuit.len()],
             shape: nc.grid,
             n_inputs,
             circuits,
@@ -218,6 +221,12 @@ impl Network {
     /// Checks internal consistency (used for networks read from files).
     pub fn validate(&self) -> Result<()> {
         let n = self.n_neurons();
+        if self.bias0.len() != n {
+            return Err(usage!(
+                "network: {} initial biases for {n} neurons",
+                self.bias0.len()
+            ));
+        }
         if self.target_offsets.len() != n + 1 || self.target_offsets[n] != self.synapses.len() {
             return Err(usage!("network: synapse offsets do not match the neurons"));
         }

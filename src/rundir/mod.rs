@@ -456,7 +456,9 @@ pub fn read_network(dir: &Path, stp_per_synapse: bool) -> Result<Network> {
     while target_offsets.len() <= neuron_circuit.len() {
         target_offsets.push(synapses.len());
     }
+    let bias0 = vec![0.0; neuron_circuit.len()];
     let net = Network {
+        bias0,
         shape,
         n_inputs,
         circuits,

@@ -251,7 +251,7 @@ impl Engine for NativeEngine {
         let mut w: Vec<f64> = net.synapses.iter().map(|s| s.w0).collect();
         let mut sq = vec![0.0; n_syn];
         let mut qq = vec![1.0; n_syn];
-        let mut bias = vec![0.0; n_neurons];
+        let mut bias = net.bias0.clone();
         let (mut bias_s, mut bias_q) = (vec![0.0; n_neurons], vec![1.0; n_neurons]);
         // Weighted trace sums E_k, F_k and this step's jumps J_k.
         let mut pe = vec![0.0; n_neurons];

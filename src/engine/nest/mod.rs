@@ -122,6 +122,11 @@ impl Engine for NestEngine {
         let ids = k
             .create_neurons(&specs)
             .context("creating the network neurons")?;
+        for (&id, &b) in ids.iter().zip(&net.bias0) {
+            if b != 0.0 {
+                k.set_neuron_f64(id, "bias", b)?;
+            }
+        }
         for c in &net.circuits {
             k.connect_circuit(&ids[c.first_neuron..c.first_neuron + c.k])?;
         }
