@@ -2,7 +2,7 @@
 
 mod common;
 
-use seqlearn_nest::analysis::io::{ProtocolPhase, Spikes};
+use seqlearn_nest::rundir::{ProtocolPhase, Spikes};
 use seqlearn_nest::analysis::plot::raster::{draw_raster, Raster, RasterMode};
 use seqlearn_nest::analysis::plot::render_plots;
 use std::path::Path;

@@ -4,8 +4,9 @@
 
 use super::stats::{circ_corr_fl, mann_whitney, nanmean, Phasor};
 use super::{
-    fmt_f, write_text, AnalysisOptions, AnalysisSummary, Presentation, RunData, SegKind, Targets,
+    fmt_f, write_text, AnalysisOptions, AnalysisSummary, Presentation, RunData, SegmentKind, Targets,
 };
+use crate::rundir::schema;
 use anyhow::Result;
 use serde::Serialize;
 use std::f64::consts::PI;
@@ -91,7 +92,7 @@ fn window<'a>(
     let noise = run
         .segments
         .iter()
-        .filter(|s| s.kind == SegKind::Noise && s.start_ms >= start && s.end_ms > s.start_ms)
+        .filter(|s| s.kind == SegmentKind::Noise && s.start_ms >= start && s.end_ms > s.start_ms)
         .map(|s| (s.start_ms, s.end_ms))
         .collect();
     Window {
@@ -111,6 +112,261 @@ fn counts(run: &RunData, a: f64, b: f64) -> Vec<(usize, f64)> {
     m.into_iter().collect()
 }
 
+/// Per-neuron activity of one target's window.
+struct Activity {
+    /// Rate (Hz) of each neuron in each presentation / noise segment.
+    rate_p: Vec<Vec<f64>>,
+    rate_n: Vec<Vec<f64>>,
+    /// Activation phase of each neuron in each presentation.
+    per_pres: Vec<Vec<Phasor>>,
+    /// Pooled activation phase of each neuron in even / odd presentations.
+    halves: Vec<[Phasor; 2]>,
+    active: Vec<bool>,
+    /// Spike counts of each neuron over all presentations / noise segments.
+    count_p: Vec<f64>,
+    count_n: Vec<f64>,
+    /// Total duration (ms) of the presentations / noise segments.
+    pat_ms: f64,
+    noise_ms: f64,
+}
+
+impl Activity {
+    fn collect(run: &RunData, w: &Window) -> Activity {
+        let n = run.n_neurons;
+        let mut a = Activity {
+            rate_p: vec![vec![0.0; w.pres.len()]; n],
+            rate_n: vec![vec![0.0; w.noise.len()]; n],
+            per_pres: vec![vec![Phasor::default(); w.pres.len()]; n],
+            halves: vec![[Phasor::default(); 2]; n],
+            active: vec![false; n],
+            count_p: vec![0.0; n],
+            count_n: vec![0.0; n],
+            pat_ms: 0.0,
+            noise_ms: 0.0,
+        };
+        for (j, p) in w.pres.iter().enumerate() {
+            let len = p.len_ms();
+            a.pat_ms += len;
+            for (k, c) in counts(run, p.start_ms, p.end_ms) {
+                a.rate_p[k][j] = c * 1000.0 / len;
+                a.count_p[k] += c;
+            }
+            for i in run.spikes.range(p.start_ms, p.end_ms) {
+                let k = run.spikes.id[i] as usize;
+                let th = 2.0 * PI * (run.spikes.time_ms[i] - p.start_ms) / len;
+                a.per_pres[k][j].add(th, 1.0);
+                a.halves[k][j % 2].add(th, 1.0);
+                a.active[k] = true;
+            }
+        }
+        for (j, &(s, e)) in w.noise.iter().enumerate() {
+            a.noise_ms += e - s;
+            for (k, c) in counts(run, s, e) {
+                a.rate_n[k][j] = c * 1000.0 / (e - s);
+                a.count_n[k] += c;
+                a.active[k] = true;
+            }
+        }
+        a
+    }
+}
+
+/// Per-neuron test results.
+struct NeuronStats {
+    /// +1 / -1 for a significant rate increase / decrease, else 0.
+    modulation: Vec<i8>,
+    p_value: Vec<f64>,
+    /// Resultant length of the per-presentation phases (NaN: fewer than 3).
+    locking: Vec<f64>,
+    /// Its expected value for random phases.
+    chance: Vec<f64>,
+}
+
+impl NeuronStats {
+    fn test(a: &Activity, alpha: f64) -> NeuronStats {
+        let n = a.rate_p.len();
+        let mut s = NeuronStats {
+            modulation: vec![0; n],
+            p_value: vec![1.0; n],
+            locking: vec![f64::NAN; n],
+            chance: vec![f64::NAN; n],
+        };
+        for k in 0..n {
+            let (p, z) = mann_whitney(&a.rate_p[k], &a.rate_n[k]);
+            s.p_value[k] = p;
+            if p < alpha {
+                s.modulation[k] = if z > 0.0 { 1 } else { -1 };
+            }
+            let mut r = Phasor::default();
+            for ph in &a.per_pres[k] {
+                if ph.count > 0 {
+                    let angle = ph.angle();
+                    if angle.is_finite() {
+                        r.add(angle, 1.0);
+                    }
+                }
+            }
+            if r.count >= 3 {
+                s.locking[k] = r.resultant();
+                s.chance[k] = (PI / (4.0 * r.count as f64)).sqrt();
+            }
+        }
+        s
+    }
+}
+
+/// Rate in Hz of `c` spikes in `ms`.
+fn hz(c: f64, ms: f64) -> f64 {
+    if ms > 0.0 {
+        c * 1000.0 / ms
+    } else {
+        f64::NAN
+    }
+}
+
+/// The network-level statistics of one target.
+fn network_summary(label: &str, w: &Window, a: &Activity, s: &NeuronStats) -> AssemblySummary {
+    let n = a.active.len();
+    // split-half phases: modulated neurons (pa, pb) and all neurons (qa, qb)
+    // with >= 3 spikes in each half
+    let (mut pa, mut pb) = (Vec::new(), Vec::new());
+    let (mut qa, mut qb) = (Vec::new(), Vec::new());
+    for (k, h) in a.halves.iter().enumerate() {
+        if h[0].count >= 3
+            && h[1].count >= 3
+            && h[0].angle().is_finite()
+            && h[1].angle().is_finite()
+        {
+            qa.push(h[0].angle());
+            qb.push(h[1].angle());
+            if s.modulation[k] != 0 {
+                pa.push(h[0].angle());
+                pb.push(h[1].angle());
+            }
+        }
+    }
+    let nf = n.max(1) as f64;
+    let frac = |f: &dyn Fn(i8) -> bool| s.modulation.iter().filter(|&&m| f(m)).count() as f64 / nf;
+    AssemblySummary {
+        target: label.to_string(),
+        n_presentations: w.pres.len(),
+        n_noise_segments: w.noise.len(),
+        window_start_ms: w.start,
+        window_end_ms: w.end,
+        n_active: a.active.iter().filter(|&&x| x).count(),
+        fraction_modulated: frac(&|m| m != 0),
+        fraction_up: frac(&|m| m > 0),
+        fraction_down: frac(&|m| m < 0),
+        locking_mean: nanmean(s.locking.iter().copied()),
+        locking_mean_modulated: nanmean(
+            (0..n)
+                .filter(|&k| s.modulation[k] != 0)
+                .map(|k| s.locking[k]),
+        ),
+        locking_chance: nanmean(s.chance.iter().copied()),
+        n_locking: s.locking.iter().filter(|x| x.is_finite()).count(),
+        split_half_corr: circ_corr_fl(&pa, &pb),
+        split_half_mean_cos: nanmean(pa.iter().zip(&pb).map(|(a, b)| (a - b).cos())),
+        n_split_half: pa.len(),
+        split_half_corr_all: circ_corr_fl(&qa, &qb),
+        rate_pattern_hz: hz(a.count_p.iter().sum::<f64>() / nf, a.pat_ms),
+        rate_noise_hz: hz(a.count_n.iter().sum::<f64>() / nf, a.noise_ms),
+    }
+}
+
+fn write_network_rows(csv: &mut String, label: &str, s: &AssemblySummary) {
+    let rows = [
+        ("n_presentations", s.n_presentations as f64),
+        ("n_noise_segments", s.n_noise_segments as f64),
+        ("window_start_ms", s.window_start_ms),
+        ("window_end_ms", s.window_end_ms),
+        ("n_active", s.n_active as f64),
+        ("fraction_modulated", s.fraction_modulated),
+        ("fraction_up", s.fraction_up),
+        ("fraction_down", s.fraction_down),
+        ("locking_mean", s.locking_mean),
+        ("locking_mean_modulated", s.locking_mean_modulated),
+        ("locking_chance", s.locking_chance),
+        ("n_locking", s.n_locking as f64),
+        ("split_half_corr", s.split_half_corr),
+        ("split_half_mean_cos", s.split_half_mean_cos),
+        ("n_split_half", s.n_split_half as f64),
+        ("split_half_corr_all", s.split_half_corr_all),
+        ("rate_pattern_hz", s.rate_pattern_hz),
+        ("rate_noise_hz", s.rate_noise_hz),
+    ];
+    for (m, v) in rows {
+        let _ = writeln!(csv, "{label},network,,{m},{}", fmt_f(v));
+    }
+}
+
+/// Per circuit: total rate (sum over its neurons) and fraction modulated.
+fn write_circuit_rows(csv: &mut String, label: &str, run: &RunData, a: &Activity, s: &NeuronStats) {
+    if run.neuron_circuit.is_empty() {
+        return;
+    }
+    let nc = run
+        .neuron_circuit
+        .iter()
+        .filter(|&&c| c != usize::MAX)
+        .max()
+        .map_or(0, |m| m + 1);
+    let mut agg = vec![(0.0, 0.0, 0usize, 0usize); nc];
+    for k in 0..run.n_neurons.min(run.neuron_circuit.len()) {
+        let c = run.neuron_circuit[k];
+        if c < nc {
+            agg[c].0 += a.count_p[k];
+            agg[c].1 += a.count_n[k];
+            agg[c].2 += 1;
+            agg[c].3 += usize::from(s.modulation[k] != 0);
+        }
+    }
+    for (c, g) in agg.iter().enumerate() {
+        let _ = writeln!(
+            csv,
+            "{label},circuit,{c},rate_pattern_hz,{}",
+            fmt_f(hz(g.0, a.pat_ms))
+        );
+        let _ = writeln!(
+            csv,
+            "{label},circuit,{c},rate_noise_hz,{}",
+            fmt_f(hz(g.1, a.noise_ms))
+        );
+        let _ = writeln!(
+            csv,
+            "{label},circuit,{c},fraction_modulated,{}",
+            fmt_f(g.3 as f64 / g.2.max(1) as f64)
+        );
+    }
+}
+
+/// Per neuron: rates, test result, locking and pooled activation phase (in
+/// ms of the median presentation length).
+fn write_neuron_rows(csv: &mut String, label: &str, w: &Window, a: &Activity, s: &NeuronStats) {
+    let med_len = super::stats::median(&w.pres.iter().map(|p| p.len_ms()).collect::<Vec<_>>());
+    for k in 0..a.active.len() {
+        let mut pooled = a.halves[k][0];
+        pooled.re += a.halves[k][1].re;
+        pooled.im += a.halves[k][1].im;
+        pooled.weight += a.halves[k][1].weight;
+        pooled.count += a.halves[k][1].count;
+        let rows = [
+            ("rate_pattern_hz", fmt_f(hz(a.count_p[k], a.pat_ms))),
+            ("rate_noise_hz", fmt_f(hz(a.count_n[k], a.noise_ms))),
+            ("p_value", fmt_f(s.p_value[k])),
+            ("modulation", s.modulation[k].to_string()),
+            ("locking", fmt_f(s.locking[k])),
+            (
+                "phase_ms",
+                fmt_f(pooled.angle() / (2.0 * PI) * med_len),
+            ),
+        ];
+        for (m, v) in rows {
+            let _ = writeln!(csv, "{label},neuron,{k},{m},{v}");
+        }
+    }
+}
+
 pub fn run_assemblies(
     dir: &Path,
     run: &RunData,
@@ -122,10 +378,8 @@ pub fn run_assemblies(
     if targets.is_empty() {
         return Ok(());
     }
-    let n = run.n_neurons;
-    let mut csv = String::from("sequence,scope,id,metric,value\n");
-    for t in 0..targets.len() {
-        let label = &targets.labels[t];
+    let mut csv = schema::ASSEMBLIES.header_line();
+    for (t, label) in targets.labels.iter().enumerate() {
         let w = window(run, pres, targets, t, opts.min_presentations);
         if w.pres.len() < 2 || w.noise.len() < 2 {
             summary.warnings.push(format!(
@@ -135,205 +389,14 @@ pub fn run_assemblies(
             ));
             continue;
         }
-        // rates per segment (Hz), per neuron
-        let mut rate_p = vec![vec![0.0; w.pres.len()]; n];
-        let mut rate_n = vec![vec![0.0; w.noise.len()]; n];
-        let mut per_pres = vec![vec![Phasor::default(); w.pres.len()]; n];
-        let mut halves = vec![[Phasor::default(); 2]; n];
-        let mut active = vec![false; n];
-        let (mut pat_ms, mut noise_ms) = (0.0, 0.0);
-        for (j, p) in w.pres.iter().enumerate() {
-            let len = p.len_ms();
-            pat_ms += len;
-            for (k, c) in counts(run, p.start_ms, p.end_ms) {
-                if k < n {
-                    rate_p[k][j] = c * 1000.0 / len;
-                }
-            }
-            for i in run.spikes.range(p.start_ms, p.end_ms) {
-                let k = run.spikes.id[i] as usize;
-                if k < n {
-                    let th = 2.0 * PI * (run.spikes.time_ms[i] - p.start_ms) / len;
-                    per_pres[k][j].add(th, 1.0);
-                    halves[k][j % 2].add(th, 1.0);
-                    active[k] = true;
-                }
-            }
-        }
-        for (j, &(a, b)) in w.noise.iter().enumerate() {
-            noise_ms += b - a;
-            for (k, c) in counts(run, a, b) {
-                if k < n {
-                    rate_n[k][j] = c * 1000.0 / (b - a);
-                    active[k] = true;
-                }
-            }
-        }
-        let mut modulation = vec![0i8; n];
-        let mut pval = vec![1.0; n];
-        let mut locking = vec![f64::NAN; n];
-        let mut chance = vec![f64::NAN; n];
-        for k in 0..n {
-            let (p, z) = mann_whitney(&rate_p[k], &rate_n[k]);
-            pval[k] = p;
-            if p < opts.alpha {
-                modulation[k] = if z > 0.0 { 1 } else { -1 };
-            }
-            let mut r = Phasor::default();
-            for ph in &per_pres[k] {
-                if ph.count > 0 {
-                    let a = ph.angle();
-                    if a.is_finite() {
-                        r.add(a, 1.0);
-                    }
-                }
-            }
-            if r.count >= 3 {
-                locking[k] = r.resultant();
-                chance[k] = (PI / (4.0 * r.count as f64)).sqrt();
-            }
-        }
-        let (mut pa, mut pb) = (Vec::new(), Vec::new());
-        let (mut qa, mut qb) = (Vec::new(), Vec::new());
-        for (k, h) in halves.iter().enumerate() {
-            if h[0].count >= 3
-                && h[1].count >= 3
-                && h[0].angle().is_finite()
-                && h[1].angle().is_finite()
-            {
-                qa.push(h[0].angle());
-                qb.push(h[1].angle());
-                if modulation[k] != 0 {
-                    pa.push(h[0].angle());
-                    pb.push(h[1].angle());
-                }
-            }
-        }
-        let mean_cos = nanmean(pa.iter().zip(&pb).map(|(a, b)| (a - b).cos()));
-        let nf = n.max(1) as f64;
-        let spikes_in = |segs: &mut dyn Iterator<Item = (f64, f64)>| -> Vec<f64> {
-            let mut c = vec![0.0; n];
-            for (a, b) in segs {
-                for i in run.spikes.range(a, b) {
-                    let k = run.spikes.id[i] as usize;
-                    if k < n {
-                        c[k] += 1.0;
-                    }
-                }
-            }
-            c
-        };
-        let cp = spikes_in(&mut w.pres.iter().map(|p| (p.start_ms, p.end_ms)));
-        let cn = spikes_in(&mut w.noise.iter().copied());
-        let hz = |c: f64, ms: f64| if ms > 0.0 { c * 1000.0 / ms } else { f64::NAN };
-        let s = AssemblySummary {
-            target: label.clone(),
-            n_presentations: w.pres.len(),
-            n_noise_segments: w.noise.len(),
-            window_start_ms: w.start,
-            window_end_ms: w.end,
-            n_active: active.iter().filter(|&&a| a).count(),
-            fraction_modulated: modulation.iter().filter(|&&m| m != 0).count() as f64 / nf,
-            fraction_up: modulation.iter().filter(|&&m| m > 0).count() as f64 / nf,
-            fraction_down: modulation.iter().filter(|&&m| m < 0).count() as f64 / nf,
-            locking_mean: nanmean(locking.iter().copied()),
-            locking_mean_modulated: nanmean(
-                (0..n).filter(|&k| modulation[k] != 0).map(|k| locking[k]),
-            ),
-            locking_chance: nanmean(chance.iter().copied()),
-            n_locking: locking.iter().filter(|x| x.is_finite()).count(),
-            split_half_corr: circ_corr_fl(&pa, &pb),
-            split_half_mean_cos: mean_cos,
-            n_split_half: pa.len(),
-            split_half_corr_all: circ_corr_fl(&qa, &qb),
-            rate_pattern_hz: hz(cp.iter().sum::<f64>() / nf, pat_ms),
-            rate_noise_hz: hz(cn.iter().sum::<f64>() / nf, noise_ms),
-        };
-        let net = |csv: &mut String, m: &str, v: f64| {
-            let _ = writeln!(csv, "{label},network,,{m},{}", fmt_f(v));
-        };
-        net(&mut csv, "n_presentations", s.n_presentations as f64);
-        net(&mut csv, "n_noise_segments", s.n_noise_segments as f64);
-        net(&mut csv, "window_start_ms", s.window_start_ms);
-        net(&mut csv, "window_end_ms", s.window_end_ms);
-        net(&mut csv, "n_active", s.n_active as f64);
-        net(&mut csv, "fraction_modulated", s.fraction_modulated);
-        net(&mut csv, "fraction_up", s.fraction_up);
-        net(&mut csv, "fraction_down", s.fraction_down);
-        net(&mut csv, "locking_mean", s.locking_mean);
-        net(&mut csv, "locking_mean_modulated", s.locking_mean_modulated);
-        net(&mut csv, "locking_chance", s.locking_chance);
-        net(&mut csv, "n_locking", s.n_locking as f64);
-        net(&mut csv, "split_half_corr", s.split_half_corr);
-        net(&mut csv, "split_half_mean_cos", s.split_half_mean_cos);
-        net(&mut csv, "n_split_half", s.n_split_half as f64);
-        net(&mut csv, "split_half_corr_all", s.split_half_corr_all);
-        net(&mut csv, "rate_pattern_hz", s.rate_pattern_hz);
-        net(&mut csv, "rate_noise_hz", s.rate_noise_hz);
-        // per circuit: total circuit rate (sum over its neurons)
-        if !run.neuron_circuit.is_empty() {
-            let nc = run
-                .neuron_circuit
-                .iter()
-                .filter(|&&c| c != usize::MAX)
-                .max()
-                .map_or(0, |m| m + 1);
-            let mut agg = vec![(0.0, 0.0, 0usize, 0usize); nc];
-            for k in 0..n.min(run.neuron_circuit.len()) {
-                let c = run.neuron_circuit[k];
-                if c < nc {
-                    agg[c].0 += cp[k];
-                    agg[c].1 += cn[k];
-                    agg[c].2 += 1;
-                    agg[c].3 += usize::from(modulation[k] != 0);
-                }
-            }
-            for (c, a) in agg.iter().enumerate() {
-                let _ = writeln!(
-                    csv,
-                    "{label},circuit,{c},rate_pattern_hz,{}",
-                    fmt_f(hz(a.0, pat_ms))
-                );
-                let _ = writeln!(
-                    csv,
-                    "{label},circuit,{c},rate_noise_hz,{}",
-                    fmt_f(hz(a.1, noise_ms))
-                );
-                let _ = writeln!(
-                    csv,
-                    "{label},circuit,{c},fraction_modulated,{}",
-                    fmt_f(a.3 as f64 / a.2.max(1) as f64)
-                );
-            }
-        }
-        let med_len = super::stats::median(&w.pres.iter().map(|p| p.len_ms()).collect::<Vec<_>>());
-        for k in 0..n {
-            let mut pooled = halves[k][0];
-            pooled.re += halves[k][1].re;
-            pooled.im += halves[k][1].im;
-            pooled.weight += halves[k][1].weight;
-            pooled.count += halves[k][1].count;
-            let _ = writeln!(
-                csv,
-                "{label},neuron,{k},rate_pattern_hz,{}",
-                fmt_f(hz(cp[k], pat_ms))
-            );
-            let _ = writeln!(
-                csv,
-                "{label},neuron,{k},rate_noise_hz,{}",
-                fmt_f(hz(cn[k], noise_ms))
-            );
-            let _ = writeln!(csv, "{label},neuron,{k},p_value,{}", fmt_f(pval[k]));
-            let _ = writeln!(csv, "{label},neuron,{k},modulation,{}", modulation[k]);
-            let _ = writeln!(csv, "{label},neuron,{k},locking,{}", fmt_f(locking[k]));
-            let _ = writeln!(
-                csv,
-                "{label},neuron,{k},phase_ms,{}",
-                fmt_f(pooled.angle() / (2.0 * PI) * med_len)
-            );
-        }
-        summary.assemblies.push(s);
+        let a = Activity::collect(run, &w);
+        let s = NeuronStats::test(&a, opts.alpha);
+        let net = network_summary(label, &w, &a, &s);
+        write_network_rows(&mut csv, label, &net);
+        write_circuit_rows(&mut csv, label, run, &a, &s);
+        write_neuron_rows(&mut csv, label, &w, &a, &s);
+        summary.assemblies.push(net);
     }
-    write_text(dir, "assemblies.csv", &csv, &mut summary.files)?;
+    write_text(dir, schema::ASSEMBLIES.name, &csv, &mut summary.files)?;
     Ok(())
 }

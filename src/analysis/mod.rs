@@ -5,7 +5,7 @@
 //! Entry point: [`analyse_run`].
 
 pub mod assemblies;
-pub mod io;
+pub mod data;
 pub mod ordering;
 pub mod plot;
 pub mod readout;
@@ -20,7 +20,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-pub use io::{RunConstants, SegKind, Segment, Spikes};
+pub use crate::model::input::SegmentKind;
+pub use crate::rundir::{ProtocolPhase, Segment, Spikes};
+pub use data::{n_inputs_of, RunConstants, RunData};
 
 /// Options of [`analyse_run`]. `Default` is the documented default protocol.
 /// Deserialisable with every field optional (e.g. from an `[analysis]` table).
@@ -78,149 +80,6 @@ pub struct AnalysisSummary {
     pub warnings: Vec<String>,
 }
 
-/// The parts of a run directory the analyses need.
-pub struct RunData {
-    pub constants: RunConstants,
-    pub summary: Option<serde_json::Value>,
-    pub protocol: Vec<io::ProtocolPhase>,
-    pub segments: Vec<Segment>,
-    pub spikes: Spikes,
-    pub n_neurons: usize,
-    pub n_inputs: usize,
-    /// `neuron -> circuit` (empty if neither circuits.csv nor neurons.csv exist).
-    pub neuron_circuit: Vec<usize>,
-    pub circuits: Vec<io::Circuit>,
-    /// End of the run in ms.
-    pub end_ms: f64,
-}
-
-impl RunData {
-    /// Loads phases, protocol, spikes and the network layout (input spikes are
-    /// loaded separately, only where needed).
-    pub fn load(dir: &Path) -> Result<Self> {
-        let summary = io::read_summary(dir)?;
-        let constants = io::run_constants(summary.as_ref());
-        let protocol = io::read_protocol(dir)?;
-        let segments = io::read_phases(dir)?;
-        let spikes = io::read_spikes(dir, "spikes.csv", "sender")?;
-        let circuits = if dir.join("circuits.csv").exists() {
-            io::read_circuits(dir)?
-        } else {
-            Vec::new()
-        };
-        let mut neuron_circuit = Vec::new();
-        for c in &circuits {
-            if neuron_circuit.len() < c.first_neuron + c.k {
-                neuron_circuit.resize(c.first_neuron + c.k, usize::MAX);
-            }
-            neuron_circuit[c.first_neuron..c.first_neuron + c.k].fill(c.circuit);
-        }
-        if neuron_circuit.is_empty() && dir.join("neurons.csv").exists() {
-            neuron_circuit = io::read_neuron_circuits(dir)?;
-        }
-        let from_summary = |key: &str| {
-            summary
-                .as_ref()
-                .and_then(|s| s.get("counts"))
-                .and_then(|c| c.get(key))
-                .and_then(|v| v.as_u64())
-                .map(|v| v as usize)
-        };
-        let n_neurons = [
-            Some(neuron_circuit.len()),
-            from_summary("neurons"),
-            spikes.max_id().map(|m| m as usize + 1),
-        ]
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or(0);
-        let n_inputs = n_inputs_of(dir, summary.as_ref())?;
-        let end_ms = protocol
-            .iter()
-            .map(|p| p.end_ms)
-            .chain(segments.iter().map(|s| s.end_ms))
-            .fold(0.0f64, f64::max)
-            .max(
-                summary
-                    .as_ref()
-                    .and_then(|s| s.get("simulated_ms"))
-                    .and_then(|v| v.as_f64())
-                    .unwrap_or(0.0),
-            );
-        Ok(Self {
-            constants,
-            summary,
-            protocol,
-            segments,
-            spikes,
-            n_neurons,
-            n_inputs,
-            neuron_circuit,
-            circuits,
-            end_ms,
-        })
-    }
-
-    /// Steps at whose start the traces are reset (protocol phases with reset).
-    pub fn reset_steps(&self) -> Vec<i64> {
-        let mut v: Vec<i64> = self
-            .protocol
-            .iter()
-            .filter(|p| p.reset)
-            .map(|p| traces::step_of(p.start_ms, self.constants.dt_ms))
-            .collect();
-        v.sort();
-        v.dedup();
-        v
-    }
-}
-
-/// Number of input channels: `config.n_inputs` in summary.json, else the
-/// `input` rows of sources.csv, else the largest channel seen + 1.
-pub fn n_inputs_of(dir: &Path, summary: Option<&serde_json::Value>) -> Result<usize> {
-    if let Some((v, _)) = summary
-        .and_then(|s| s.get("config"))
-        .and_then(|c| io::find_number(c, &["n_inputs"]))
-    {
-        if v >= 0.0 {
-            return Ok(v as usize);
-        }
-    }
-    if dir.join("sources.csv").exists() {
-        let mut f = io::CsvFile::open(dir, "sources.csv")?;
-        let kind = f.col("kind")?;
-        let mut n = 0;
-        f.for_each(|r| {
-            if r.str(kind)? == "input" {
-                n += 1;
-            }
-            Ok(())
-        })?;
-        if n > 0 {
-            return Ok(n);
-        }
-    }
-    let mut max = 0usize;
-    if dir.join("patterns.csv").exists() {
-        let mut f = io::CsvFile::open(dir, "patterns.csv")?;
-        let c = f.col("channel")?;
-        f.for_each(|r| {
-            max = max.max(r.usize(c)? + 1);
-            Ok(())
-        })?;
-    }
-    if dir.join("input_spikes.csv").exists() {
-        let mut f = io::CsvFile::open(dir, "input_spikes.csv")?;
-        let c = f.col("channel")?;
-        f.for_each(|r| {
-            max = max.max(r.usize(c)? + 1);
-            Ok(())
-        })?;
-    }
-    Ok(max)
-}
-
 /// One presentation of a sequence: consecutive pattern segments of the same
 /// sequence inside one protocol phase.
 #[derive(Clone, Debug, PartialEq)]
@@ -248,7 +107,7 @@ pub fn presentations(segments: &[Segment]) -> Vec<Presentation> {
     let mut out: Vec<Presentation> = Vec::new();
     let mut prev_end = f64::NAN;
     for s in segments {
-        if s.kind != SegKind::Pattern {
+        if s.kind != SegmentKind::Pattern {
             prev_end = s.end_ms;
             continue;
         }
@@ -381,7 +240,7 @@ pub fn class_at(segments: &[Segment], targets: &Targets, time_ms: f64) -> usize 
         return 0;
     }
     let s = &segments[i - 1];
-    if time_ms < s.end_ms && s.kind == SegKind::Pattern {
+    if time_ms < s.end_ms && s.kind == SegmentKind::Pattern {
         if let Some(t) = s.sequence.and_then(|q| targets.of_sequence.get(&q)) {
             return 1 + t;
         }
@@ -437,7 +296,7 @@ pub fn analyse_run(dir: &Path, opts: &AnalysisOptions) -> Result<AnalysisSummary
         ordering: None,
         assemblies: Vec::new(),
         files: Vec::new(),
-        warnings: Vec::new(),
+        warnings: run.warnings.clone(),
     };
     if targets.is_empty() {
         summary.warnings.push(

@@ -4,7 +4,9 @@
 use super::ridge::{choose_lambda, Decomposed};
 use super::stats::pearson;
 use super::traces::{sample_readout_state, step_of};
-use super::{class_at, fmt_f, io, write_text, AnalysisOptions, AnalysisSummary, RunData, Targets};
+use super::{class_at, fmt_f, write_text, AnalysisOptions, AnalysisSummary, RunData, Targets};
+use crate::model::config::PhaseRole;
+use crate::rundir::{self, schema, ProtocolPhase, Spikes};
 use anyhow::Result;
 use nalgebra::DMatrix;
 use serde::Serialize;
@@ -62,7 +64,7 @@ pub struct ReadoutSummary {
 
 /// Sample steps of a protocol phase: `offset, offset + stride, ...` (0-based
 /// within the phase) while inside it.
-pub fn phase_samples(p: &io::ProtocolPhase, dt_ms: f64, stride: i64, offset: i64) -> Vec<i64> {
+pub fn phase_samples(p: &ProtocolPhase, dt_ms: f64, stride: i64, offset: i64) -> Vec<i64> {
     let a = step_of(p.start_ms, dt_ms);
     let b = step_of(p.end_ms, dt_ms);
     let mut v = Vec::new();
@@ -206,21 +208,21 @@ fn push_scores(csv: &mut String, proto: &str, feat: &str, phase: &str, s: &Score
 /// protocol `test, train, readout_fit, test` scores the same readout before
 /// and after training).
 pub fn fit_groups(
-    protocol: &[io::ProtocolPhase],
-) -> Vec<(Vec<&io::ProtocolPhase>, Vec<&io::ProtocolPhase>)> {
-    let mut groups: Vec<(Vec<&io::ProtocolPhase>, Vec<&io::ProtocolPhase>)> = Vec::new();
+    protocol: &[ProtocolPhase],
+) -> Vec<(Vec<&ProtocolPhase>, Vec<&ProtocolPhase>)> {
+    let mut groups: Vec<(Vec<&ProtocolPhase>, Vec<&ProtocolPhase>)> = Vec::new();
     let mut prev_fit = false;
     for p in protocol {
-        if p.role == "readout_fit" {
+        if p.role == PhaseRole::ReadoutFit {
             if prev_fit {
                 groups.last_mut().unwrap().0.push(p);
             } else {
                 groups.push((vec![p], Vec::new()));
             }
         }
-        prev_fit = p.role == "readout_fit";
+        prev_fit = p.role == PhaseRole::ReadoutFit;
     }
-    for p in protocol.iter().filter(|p| p.role == "test") {
+    for p in protocol.iter().filter(|p| p.role == PhaseRole::Test) {
         let g = groups
             .iter()
             .rposition(|g| g.0[0].start_ms <= p.start_ms)
@@ -230,6 +232,50 @@ pub fn fit_groups(
         }
     }
     groups
+}
+
+/// A readout_fit group with the test phases it scores and their labels in
+/// readout.csv (`fit`/`test`, or `fit:<g>`/`test:<g>` with several groups).
+struct Group<'a> {
+    fit: Vec<&'a ProtocolPhase>,
+    test: Vec<&'a ProtocolPhase>,
+    fit_label: String,
+    test_label: String,
+}
+
+/// The sampled steps of one group for one protocol.
+struct Samples {
+    fit: Vec<i64>,
+    /// Per test phase of the group.
+    test: Vec<Vec<i64>>,
+}
+
+/// What a readout reads: the network's or the input's spike trains.
+struct Features<'a> {
+    name: &'static str,
+    spikes: &'a Spikes,
+    n: usize,
+}
+
+/// The two output tables, filled row by row.
+struct Tables {
+    scores: String,
+    outputs: String,
+}
+
+/// Everything one readout needs besides its features.
+struct Ctx<'a> {
+    run: &'a RunData,
+    targets: &'a Targets,
+    resets: Vec<i64>,
+    opts: &'a AnalysisOptions,
+}
+
+impl Ctx<'_> {
+    fn state(&self, f: &Features, steps: &[i64]) -> DMatrix<f64> {
+        let c = &self.run.constants;
+        sample_readout_state(f.spikes, f.n, c.dt_ms, c.tau_decay_ms, &self.resets, steps)
+    }
 }
 
 /// Fits and evaluates all readouts; writes `readout.csv` and `readout_output.csv`.
@@ -243,158 +289,241 @@ pub fn run_readouts(
     if targets.is_empty() {
         return Ok(());
     }
-    let groups = fit_groups(&run.protocol);
+    let groups = groups(&run.protocol);
     if groups.is_empty() {
         summary
             .warnings
             .push("protocol.csv has no phase with role `readout_fit`: readouts skipped".into());
         return Ok(());
     }
-    if !run.protocol.iter().any(|p| p.role == "test") {
+    if !run.protocol.iter().any(|p| p.role == PhaseRole::Test) {
         summary.warnings.push(
             "protocol.csv has no phase with role `test`: readouts scored in-sample only".into(),
         );
     }
-    let c = &run.constants;
-    let stride = ((c.tau_decay_ms / c.dt_ms).round() as i64).max(1);
-    let input_spikes = io::read_spikes(dir, "input_spikes.csv", "channel")?;
-    let n_inputs = run
-        .n_inputs
-        .max(input_spikes.max_id().map_or(0, |m| m as usize + 1));
-    let resets = run.reset_steps();
-
+    let input_spikes = read_input_spikes(dir, run.n_inputs)?;
+    let features = [
+        Features {
+            name: "network",
+            spikes: &run.spikes,
+            n: run.n_neurons,
+        },
+        Features {
+            name: "input",
+            spikes: &input_spikes,
+            n: run.n_inputs,
+        },
+    ];
+    let ctx = Ctx {
+        run,
+        targets,
+        resets: run.reset_steps(),
+        opts,
+    };
     let mut protocols = vec![Protocol::RidgeCv];
     if opts.original_protocol {
         protocols.push(Protocol::OriginalLstsq);
     }
-    let mut csv = String::from("protocol,features,phase,sequence,metric,value\n");
-    let mut out_csv = String::from("protocol,features,phase,time_ms,sequence,target,output\n");
-    let single = groups.len() == 1;
-    for (fit_phases, test_phases) in &groups {
-        let (fit_label, test_label) = if single {
-            ("fit".to_string(), "test".to_string())
-        } else {
-            (
-                format!("fit:{}", fit_phases[0].phase),
-                format!("test:{}", fit_phases[0].phase),
-            )
-        };
+    let mut t = Tables {
+        scores: schema::READOUT.header_line(),
+        outputs: schema::READOUT_OUTPUT.header_line(),
+    };
+    for g in &groups {
         for &proto in &protocols {
-            let (stride, offset) = match (proto, opts.every_step) {
-                (Protocol::RidgeCv, true) => (1, 0),
-                _ => (stride, stride - 1),
-            };
-            let fit_steps: Vec<i64> = fit_phases
-                .iter()
-                .flat_map(|p| phase_samples(p, c.dt_ms, stride, offset))
-                .collect();
-            let test_steps: Vec<Vec<i64>> = test_phases
-                .iter()
-                .map(|p| phase_samples(p, c.dt_ms, stride, offset))
-                .collect();
-            let (y_fit, cls_fit) = target_matrix(run, targets, &fit_steps);
-            for (feat, spikes, n) in [
-                ("network", &run.spikes, run.n_neurons),
-                ("input", &input_spikes, n_inputs),
-            ] {
-                let pname = proto.name();
-                let x_fit =
-                    sample_readout_state(spikes, n, c.dt_ms, c.tau_decay_ms, &resets, &fit_steps);
-                if fit_steps.len() < 2 {
+            let samples = samples(&ctx, g, proto);
+            for f in &features {
+                if samples.fit.len() < 2 {
                     summary.warnings.push(format!(
-                        "{pname}/{feat}: only {} fit samples, readout skipped",
-                        fit_steps.len()
+                        "{}/{}: only {} fit samples, readout skipped",
+                        proto.name(),
+                        f.name,
+                        samples.fit.len()
                     ));
                     continue;
                 }
-                let (fit, lambda) = match proto {
-                    Protocol::RidgeCv => {
-                        let cv = choose_lambda(&x_fit, &y_fit, opts.cv_folds);
-                        let dec = Decomposed::new(&x_fit, &y_fit);
-                        let _ = writeln!(
-                            csv,
-                            "{pname},{feat},{fit_label},all,lambda,{}",
-                            fmt_f(cv.lambda)
-                        );
-                        let _ =
-                            writeln!(csv, "{pname},{feat},{fit_label},all,cv_folds,{}", cv.folds);
-                        (dec.solve(Some(cv.lambda)), Some(cv.lambda))
-                    }
-                    Protocol::OriginalLstsq => (Decomposed::new(&x_fit, &y_fit).solve(None), None),
-                };
-                let _ = writeln!(csv, "{pname},{feat},{fit_label},all,n_features,{n}");
-                let fit_scores = score(&fit.predict(&x_fit), &y_fit, &cls_fit, targets);
-                push_scores(&mut csv, pname, feat, &fit_label, &fit_scores);
-
-                let mut pooled_out: Vec<DMatrix<f64>> = Vec::new();
-                let mut pooled_y: Vec<DMatrix<f64>> = Vec::new();
-                let mut pooled_cls: Vec<usize> = Vec::new();
-                for (p, steps) in test_phases.iter().zip(&test_steps) {
-                    if steps.is_empty() {
-                        continue;
-                    }
-                    let x =
-                        sample_readout_state(spikes, n, c.dt_ms, c.tau_decay_ms, &resets, steps);
-                    let (y, cls) = target_matrix(run, targets, steps);
-                    let out = fit.predict(&x);
-                    let s = score(&out, &y, &cls, targets);
-                    push_scores(&mut csv, pname, feat, &p.phase.to_string(), &s);
-                    for (i, &st) in steps.iter().enumerate() {
-                        let t_ms = st as f64 * c.dt_ms;
-                        for j in 0..y.ncols() {
-                            let label = targets.labels.get(j).map_or("noise", String::as_str);
-                            let _ = writeln!(
-                                out_csv,
-                                "{pname},{feat},{},{},{label},{},{}",
-                                p.phase,
-                                fmt_f(t_ms),
-                                y[(i, j)],
-                                fmt_f(out[(i, j)])
-                            );
-                        }
-                    }
-                    pooled_out.push(out);
-                    pooled_y.push(y);
-                    pooled_cls.extend(cls);
-                }
-                let stack = |ms: &[DMatrix<f64>], q: usize| -> DMatrix<f64> {
-                    let rows: usize = ms.iter().map(|m| m.nrows()).sum();
-                    let mut all = DMatrix::zeros(rows, q);
-                    let mut r0 = 0;
-                    for m in ms {
-                        all.rows_mut(r0, m.nrows()).copy_from(m);
-                        r0 += m.nrows();
-                    }
-                    all
-                };
-                let q = y_fit.ncols();
-                let test_scores = score(
-                    &stack(&pooled_out, q),
-                    &stack(&pooled_y, q),
-                    &pooled_cls,
-                    targets,
-                );
-                if !pooled_cls.is_empty() {
-                    push_scores(&mut csv, pname, feat, &test_label, &test_scores);
-                }
-                summary.readout.push(ReadoutSummary {
-                    protocol: pname.into(),
-                    features: feat.into(),
-                    n_features: n,
-                    n_fit_samples: fit_steps.len(),
-                    n_test_samples: pooled_cls.len(),
-                    lambda,
-                    fit_phases: fit_phases.iter().map(|p| p.phase).collect(),
-                    test_phases: test_phases.iter().map(|p| p.phase).collect(),
-                    fit: fit_scores.per_target,
-                    test: test_scores.per_target,
-                    test_accuracy: test_scores.accuracy,
-                    test_accuracy_chance: test_scores.chance,
-                });
+                let s = readout(&ctx, g, proto, f, &samples, &mut t);
+                summary.readout.push(s);
             }
         }
     }
-    write_text(dir, "readout.csv", &csv, &mut summary.files)?;
-    write_text(dir, "readout_output.csv", &out_csv, &mut summary.files)?;
+    write_text(dir, schema::READOUT.name, &t.scores, &mut summary.files)?;
+    write_text(dir, schema::READOUT_OUTPUT.name, &t.outputs, &mut summary.files)?;
     Ok(())
+}
+
+/// input_spikes.csv; every channel must be below `n_inputs`.
+fn read_input_spikes(dir: &Path, n_inputs: usize) -> Result<Spikes> {
+    let path = dir.join(schema::INPUT_SPIKES.name);
+    let sp = rundir::read_spikes(&path, &schema::INPUT_SPIKES)?;
+    if let Some(m) = sp.max_id().filter(|&m| m as usize >= n_inputs) {
+        return Err(crate::usage!(
+            "{}: channel {m} does not exist (the run has {n_inputs} input channels)",
+            path.display()
+        ));
+    }
+    Ok(sp)
+}
+
+/// [`fit_groups`] with their labels.
+fn groups(protocol: &[ProtocolPhase]) -> Vec<Group<'_>> {
+    let groups = fit_groups(protocol);
+    let single = groups.len() == 1;
+    groups
+        .into_iter()
+        .map(|(fit, test)| {
+            let (fit_label, test_label) = if single {
+                ("fit".to_string(), "test".to_string())
+            } else {
+                (format!("fit:{}", fit[0].phase), format!("test:{}", fit[0].phase))
+            };
+            Group {
+                fit,
+                test,
+                fit_label,
+                test_label,
+            }
+        })
+        .collect()
+}
+
+/// Sample steps: every `round(tau_decay/dt)` steps from the stride's last
+/// step on (19, 39, ...), or every step for the ridge readout with
+/// `every_step`.
+fn samples(ctx: &Ctx, g: &Group, proto: Protocol) -> Samples {
+    let c = &ctx.run.constants;
+    let stride = ((c.tau_decay_ms / c.dt_ms).round() as i64).max(1);
+    let (stride, offset) = match (proto, ctx.opts.every_step) {
+        (Protocol::RidgeCv, true) => (1, 0),
+        _ => (stride, stride - 1),
+    };
+    Samples {
+        fit: g
+            .fit
+            .iter()
+            .flat_map(|p| phase_samples(p, c.dt_ms, stride, offset))
+            .collect(),
+        test: g
+            .test
+            .iter()
+            .map(|p| phase_samples(p, c.dt_ms, stride, offset))
+            .collect(),
+    }
+}
+
+/// Fits one readout on the group's fit samples, scores it in-sample and on
+/// every test phase, and writes its rows.
+fn readout(
+    ctx: &Ctx,
+    g: &Group,
+    proto: Protocol,
+    f: &Features,
+    samples: &Samples,
+    t: &mut Tables,
+) -> ReadoutSummary {
+    let (pname, feat) = (proto.name(), f.name);
+    let x_fit = ctx.state(f, &samples.fit);
+    let (y_fit, cls_fit) = target_matrix(ctx.run, ctx.targets, &samples.fit);
+    let (fit, lambda) = match proto {
+        Protocol::RidgeCv => {
+            let cv = choose_lambda(&x_fit, &y_fit, ctx.opts.cv_folds);
+            let dec = Decomposed::new(&x_fit, &y_fit);
+            let label = &g.fit_label;
+            let _ = writeln!(
+                t.scores,
+                "{pname},{feat},{label},all,lambda,{}",
+                fmt_f(cv.lambda)
+            );
+            let _ = writeln!(t.scores, "{pname},{feat},{label},all,cv_folds,{}", cv.folds);
+            (dec.solve(Some(cv.lambda)), Some(cv.lambda))
+        }
+        Protocol::OriginalLstsq => (Decomposed::new(&x_fit, &y_fit).solve(None), None),
+    };
+    let _ = writeln!(t.scores, "{pname},{feat},{},all,n_features,{}", g.fit_label, f.n);
+    let fit_scores = score(&fit.predict(&x_fit), &y_fit, &cls_fit, ctx.targets);
+    push_scores(&mut t.scores, pname, feat, &g.fit_label, &fit_scores);
+    let (test_scores, n_test) = test(ctx, g, proto, f, samples, &fit, y_fit.ncols(), t);
+    ReadoutSummary {
+        protocol: pname.into(),
+        features: feat.into(),
+        n_features: f.n,
+        n_fit_samples: samples.fit.len(),
+        n_test_samples: n_test,
+        lambda,
+        fit_phases: g.fit.iter().map(|p| p.phase).collect(),
+        test_phases: g.test.iter().map(|p| p.phase).collect(),
+        fit: fit_scores.per_target,
+        test: test_scores.per_target,
+        test_accuracy: test_scores.accuracy,
+        test_accuracy_chance: test_scores.chance,
+    }
+}
+
+/// Scores a fitted readout on each test phase of the group and on all of
+/// them pooled; writes the score rows and every output sample. Returns the
+/// pooled scores and the number of test samples.
+#[allow(clippy::too_many_arguments)]
+fn test(
+    ctx: &Ctx,
+    g: &Group,
+    proto: Protocol,
+    f: &Features,
+    samples: &Samples,
+    fit: &super::ridge::LinearFit,
+    q: usize,
+    t: &mut Tables,
+) -> (Scores, usize) {
+    let (pname, feat) = (proto.name(), f.name);
+    let dt = ctx.run.constants.dt_ms;
+    let mut pooled_out: Vec<DMatrix<f64>> = Vec::new();
+    let mut pooled_y: Vec<DMatrix<f64>> = Vec::new();
+    let mut pooled_cls: Vec<usize> = Vec::new();
+    for (p, steps) in g.test.iter().zip(&samples.test) {
+        if steps.is_empty() {
+            continue;
+        }
+        let x = ctx.state(f, steps);
+        let (y, cls) = target_matrix(ctx.run, ctx.targets, steps);
+        let out = fit.predict(&x);
+        let s = score(&out, &y, &cls, ctx.targets);
+        push_scores(&mut t.scores, pname, feat, &p.phase.to_string(), &s);
+        for (i, &st) in steps.iter().enumerate() {
+            let t_ms = st as f64 * dt;
+            for j in 0..y.ncols() {
+                let label = ctx.targets.labels.get(j).map_or("noise", String::as_str);
+                let _ = writeln!(
+                    t.outputs,
+                    "{pname},{feat},{},{},{label},{},{}",
+                    p.phase,
+                    fmt_f(t_ms),
+                    y[(i, j)],
+                    fmt_f(out[(i, j)])
+                );
+            }
+        }
+        pooled_out.push(out);
+        pooled_y.push(y);
+        pooled_cls.extend(cls);
+    }
+    let scores = score(
+        &stack(&pooled_out, q),
+        &stack(&pooled_y, q),
+        &pooled_cls,
+        ctx.targets,
+    );
+    if !pooled_cls.is_empty() {
+        push_scores(&mut t.scores, pname, feat, &g.test_label, &scores);
+    }
+    (scores, pooled_cls.len())
+}
+
+/// The matrices stacked row-wise (`q` columns).
+fn stack(ms: &[DMatrix<f64>], q: usize) -> DMatrix<f64> {
+    let rows: usize = ms.iter().map(|m| m.nrows()).sum();
+    let mut all = DMatrix::zeros(rows, q);
+    let mut r0 = 0;
+    for m in ms {
+        all.rows_mut(r0, m.nrows()).copy_from(m);
+        r0 += m.nrows();
+    }
+    all
 }

@@ -3,7 +3,8 @@
 //! `config`), counts, timing, readout metrics and assembly statistics.
 //! Entry point: [`write_report`].
 
-use crate::analysis::{self, io};
+use crate::analysis;
+use crate::rundir::{self, schema};
 use anyhow::{Context, Result};
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -165,6 +166,43 @@ fn rank(name: &str) -> usize {
 /// holds no SVG.
 /// Every plot is inlined, so the file is self-contained.
 pub fn write_report(dir: &Path) -> Result<PathBuf> {
+    let (an, svgs) = analysis_and_plots(dir)?;
+    let summary = match rundir::read_summary_if_present(dir)? {
+        Some(s) => serde_json::to_value(s).context("serialising the summary")?,
+        None => Value::Null,
+    };
+    let name = dir
+        .canonicalize()
+        .unwrap_or_else(|_| dir.to_path_buf())
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "run".into());
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>seqlearn-nest run {}</title>\n<style>{}</style></head>\n<body>\n<h1>Run <code>{}</code></h1>\n",
+        esc(&name),
+        CSS,
+        esc(&name)
+    );
+    h.push_str("<p class=\"small\"><a href=\"#summary\">summary</a> · <a href=\"#readout\">readouts</a> · <a href=\"#assemblies\">assemblies</a> · <a href=\"#protocol\">protocol</a> · <a href=\"#plots\">plots</a> · <a href=\"#parameters\">parameters</a></p>\n");
+    summary_section(&mut h, &summary);
+    readout_section(&mut h, &an);
+    assembly_section(&mut h, &an);
+    protocol_section(&mut h, dir)?;
+    plots_section(&mut h, &svgs)?;
+    parameters_section(&mut h, &summary, &an);
+    h.push_str(SCRIPT);
+    h.push_str("</body></html>\n");
+    let path = dir.join("report.html");
+    std::fs::write(&path, h).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+/// analysis.json (analysing the run first when it is absent) and the SVG
+/// files of `plots/` in display order (rendering them when there are none
+/// or the analysis was just made).
+fn analysis_and_plots(dir: &Path) -> Result<(Value, Vec<PathBuf>)> {
     let analysis_path = dir.join("analysis.json");
     let analysed_now = !analysis_path.exists();
     if analysed_now {
@@ -199,25 +237,10 @@ pub fn write_report(dir: &Path) -> Result<PathBuf> {
     if analysed_now || list_svgs().is_empty() {
         crate::analysis::plot::render_plots(dir, None)?;
     }
-    let svgs = list_svgs();
-    let summary = io::read_summary(dir)?.unwrap_or(Value::Null);
+    Ok((an, list_svgs()))
+}
 
-    let name = dir
-        .canonicalize()
-        .unwrap_or_else(|_| dir.to_path_buf())
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "run".into());
-    let mut h = String::new();
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>seqlearn-nest run {}</title>\n<style>{}</style></head>\n<body>\n<h1>Run <code>{}</code></h1>\n",
-        esc(&name),
-        CSS,
-        esc(&name)
-    );
-
-    h.push_str("<p class=\"small\"><a href=\"#summary\">summary</a> · <a href=\"#readout\">readouts</a> · <a href=\"#assemblies\">assemblies</a> · <a href=\"#protocol\">protocol</a> · <a href=\"#plots\">plots</a> · <a href=\"#parameters\">parameters</a></p>\n");
+fn summary_section(h: &mut String, summary: &Value) {
     // --- run summary
     h.push_str("<h2 id=\"summary\">Summary</h2>\n");
     let g = |k: &str| summary.get(k);
@@ -241,8 +264,11 @@ pub fn write_report(dir: &Path) -> Result<PathBuf> {
     if summary.is_null() {
         rows.push(vec!["summary.json".into(), "absent".into()]);
     }
-    table(&mut h, &["quantity", "value"], &rows);
+    table(h, &["quantity", "value"], &rows);
 
+}
+
+fn readout_section(h: &mut String, an: &Value) {
     // --- readout
     h.push_str("<h2 id=\"readout\">Linear readouts</h2>\n<p>Held-out test phases pooled (per fit group: the test phases after each run of readout_fit phases); <em>fit</em> = in-sample on the readout_fit phase(s). Targets: sequences with identical content are one target. Accuracy: argmax over targets and noise (threshold 0.5 for one target); chance = always answering the most frequent class. Details: docs/analysis.md, all numbers: readout.csv.</p>\n");
     let mut rows = Vec::new();
@@ -289,7 +315,7 @@ pub fn write_report(dir: &Path) -> Result<PathBuf> {
         h.push_str("<p class=\"warn\">No readout results (see warnings).</p>\n");
     } else {
         table(
-            &mut h,
+            h,
             &[
                 "protocol",
                 "features",
@@ -307,6 +333,9 @@ pub fn write_report(dir: &Path) -> Result<PathBuf> {
         );
     }
 
+}
+
+fn assembly_section(h: &mut String, an: &Value) {
     // --- assemblies
     h.push_str("<h2 id=\"assemblies\">Assemblies</h2>\n<p>Modulated: per-neuron Mann–Whitney U test of spike rates in pattern presentations vs noise segments (two-sided, p &lt; alpha). Locking: resultant length of each neuron's per-presentation activation phase across presentations (chance level for the same counts beside it). Split-half: circular correlation of activation phases from even vs odd presentations. All numbers: assemblies.csv.</p>\n");
     let mut rows = Vec::new();
@@ -330,7 +359,7 @@ pub fn write_report(dir: &Path) -> Result<PathBuf> {
         h.push_str("<p class=\"warn\">No assembly statistics (see warnings).</p>\n");
     } else {
         table(
-            &mut h,
+            h,
             &[
                 "target",
                 "presentations / noise segments",
@@ -361,7 +390,7 @@ pub fn write_report(dir: &Path) -> Result<PathBuf> {
             .collect();
         h.push_str("<h3>Neuron ordering</h3>\n");
         table(
-            &mut h,
+            h,
             &[
                 "target",
                 "activation from",
@@ -383,16 +412,19 @@ pub fn write_report(dir: &Path) -> Result<PathBuf> {
         }
     }
 
+}
+
+fn protocol_section(h: &mut String, dir: &Path) -> Result<()> {
     // --- protocol
-    if dir.join("protocol.csv").exists() {
-        let prot = io::read_protocol(dir)?;
+    if dir.join(schema::PROTOCOL.name).exists() {
+        let prot = rundir::read_protocol(dir)?;
         let rows: Vec<Vec<String>> = prot
             .iter()
             .map(|p| {
                 vec![
                     p.phase.to_string(),
                     p.name.clone(),
-                    p.role.clone(),
+                    p.role.as_str().to_string(),
                     fmt_num(p.start_ms),
                     fmt_num(p.end_ms),
                     p.train.to_string(),
@@ -402,7 +434,7 @@ pub fn write_report(dir: &Path) -> Result<PathBuf> {
             .collect();
         h.push_str("<h2 id=\"protocol\">Protocol</h2>\n");
         table(
-            &mut h,
+            h,
             &[
                 "phase",
                 "name",
@@ -416,6 +448,10 @@ pub fn write_report(dir: &Path) -> Result<PathBuf> {
         );
     }
 
+    Ok(())
+}
+
+fn plots_section(h: &mut String, svgs: &[PathBuf]) -> Result<()> {
     // --- plots
     h.push_str("<h2 id=\"plots\">Plots</h2>\n");
     for (i, p) in svgs.iter().enumerate() {
@@ -440,6 +476,10 @@ pub fn write_report(dir: &Path) -> Result<PathBuf> {
         );
     }
 
+    Ok(())
+}
+
+fn parameters_section(h: &mut String, summary: &Value, an: &Value) {
     // --- parameters
     h.push_str("<h2 id=\"parameters\">Parameters (summary.json <code>config</code>)</h2>\n");
     let mut params = Vec::new();
@@ -450,7 +490,7 @@ pub fn write_report(dir: &Path) -> Result<PathBuf> {
         h.push_str("<p class=\"warn\">summary.json has no config.</p>\n");
     } else {
         let rows: Vec<Vec<String>> = params.into_iter().map(|(k, v)| vec![k, v]).collect();
-        table(&mut h, &["parameter", "value"], &rows);
+        table(h, &["parameter", "value"], &rows);
     }
     let consts = an.get("constants");
     let _ = writeln!(
@@ -461,11 +501,6 @@ pub fn write_report(dir: &Path) -> Result<PathBuf> {
         num(consts.and_then(|c| c.get("tau_decay_ms"))),
         esc(&num(consts.and_then(|c| c.get("tau_decay_from"))))
     );
-    h.push_str(SCRIPT);
-    h.push_str("</body></html>\n");
-    let path = dir.join("report.html");
-    std::fs::write(&path, h).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(path)
 }
 
 const CSS: &str = "body{font-family:sans-serif;margin:1.5em auto;max-width:1150px;color:#222}\

@@ -8,7 +8,7 @@
 //! decay between events is applied as a power), so only the sampled steps
 //! cost memory.
 
-use super::io::Spikes;
+use crate::rundir::Spikes;
 use nalgebra::DMatrix;
 
 /// Step index of a time in ms (events of step `t` have `time_ms = t*dt`).

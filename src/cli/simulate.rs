@@ -49,7 +49,11 @@ pub fn backend_parser() -> impl TypedValueParser<Value = Backend> {
 }
 
 pub fn run(a: SimulateArgs) -> Result<()> {
-    let fallback = a.replay.as_deref().map(run::config_of_run).transpose()?;
+    // --config replaces the replayed run's summary.json (which may be absent).
+    let fallback = match (&a.replay, &a.config.config) {
+        (Some(dir), None) => Some(run::config_of_run(dir)?),
+        _ => None,
+    };
     let cfg = a.config.load(fallback)?;
     if a.threads == 0 {
         return Err(seqlearn_nest::usage!("--threads must be >= 1"));

@@ -14,7 +14,7 @@ use crate::model::input::{self, Input, Schedule, StepSpikes};
 use crate::model::network::Network;
 use crate::model::record::RecordPlan;
 use crate::model::ModelParams;
-use crate::rundir;
+use crate::rundir::{self, schema, Counts, Summary, Versions, WallTimes};
 use crate::usage;
 
 pub mod verify;
@@ -106,7 +106,10 @@ impl Prepared {
             }
         };
         let forced = forced
-            .map(|p| rundir::read_spikes(p, "sender", network.n_neurons(), schedule.n_steps(), dt))
+            .map(|p| {
+                let n = network.n_neurons();
+                rundir::read_step_spikes(p, &schema::SPIKES, n, schedule.n_steps(), dt)
+            })
             .transpose()?;
         let plan = RecordPlan::from_config(&config, &network, &schedule)?;
         Ok(Prepared {
@@ -133,22 +136,14 @@ impl Prepared {
     }
 }
 
-/// Reads the config a run directory was made with (for `--replay`).
+/// Reads the config a run directory was made with (for `--replay` without
+/// `--config`).
 pub fn config_of_run(dir: &Path) -> Result<Config> {
-    let path = dir.join("summary.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        usage!(
-            "cannot read {}: {e}; --replay needs a run directory written by `simulate`",
-            path.display()
-        )
-    })?;
-    #[derive(serde::Deserialize)]
-    struct S {
-        config: Config,
-    }
-    let s: S = serde_json::from_str(&text).map_err(|e| usage!("{}: {e}", path.display()))?;
-    s.config.validate()?;
-    Ok(s.config)
+    let config = rundir::read_summary(dir)?.config;
+    config
+        .validate()
+        .with_context(|| format!("config in {}", dir.join(rundir::SUMMARY).display()))?;
+    Ok(config)
 }
 
 /// Picks the engine for `backend` (`auto` falls back to native with a note).
@@ -166,48 +161,6 @@ pub fn make_engine(backend: Backend, observer: &mut dyn Observer) -> Result<Box<
             }
         },
     }
-}
-
-#[derive(Debug, Serialize)]
-pub struct WallTimes {
-    pub build: f64,
-    pub simulate: f64,
-    pub write: f64,
-    pub total: f64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Counts {
-    pub circuits: usize,
-    pub neurons: usize,
-    pub synapses: usize,
-    pub input_spikes: usize,
-    pub network_spikes: usize,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Versions {
-    pub seqlearn_nest: &'static str,
-    pub engine: String,
-}
-
-/// `summary.json`.
-#[derive(Debug, Serialize)]
-pub struct Summary {
-    pub config: Config,
-    pub seed: u64,
-    pub backend: &'static str,
-    pub threads: usize,
-    pub versions: Versions,
-    pub replay: Option<PathBuf>,
-    pub forced_spikes: Option<PathBuf>,
-    pub simulated_ms: f64,
-    pub wall_s: WallTimes,
-    pub rtf: f64,
-    pub counts: Counts,
-    /// Filled by the analysis step.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub analysis: Option<serde_json::Value>,
 }
 
 /// Runs `job` on `engine`, reporting progress to `observer`.
@@ -268,54 +221,17 @@ pub fn simulate(
         )?;
         let mut engine = make_engine(opts.backend, observer)?;
         let t_build = t0.elapsed().as_secs_f64();
-        let job = prep.job(opts.threads);
         let t1 = Instant::now();
-        let outcome = run_engine(engine.as_mut(), &job, observer)?;
+        let outcome = run_engine(engine.as_mut(), &prep.job(opts.threads), observer)?;
         let t_sim = t1.elapsed().as_secs_f64();
         let t2 = Instant::now();
-        let dt = prep.config.model.dt_ms;
-        let fin = rundir::FinalState {
-            weights: &outcome.weights,
-            bias: &outcome.bias,
-        };
-        rundir::write_network(&partial, &prep.network, Some(fin))?;
-        rundir::write_input(&partial, &prep.input, &prep.schedule, dt)?;
-        rundir::write_spikes(&partial.join("spikes.csv"), "sender", &outcome.spikes, dt)?;
-        rundir::write_recording(&partial, &prep.network, &prep.plan, &outcome.recording, dt)?;
-        let simulated_ms = prep.schedule.n_steps() as f64 * dt;
-        let mut summary = Summary {
-            seed: prep.config.seed,
-            config: prep.config.clone(),
-            backend: engine.name(),
-            threads: opts.threads,
-            versions: Versions {
-                seqlearn_nest: env!("CARGO_PKG_VERSION"),
-                engine: outcome.engine_version.clone(),
-            },
-            replay: opts.replay.clone(),
-            forced_spikes: opts.forced_spikes.clone(),
-            simulated_ms,
-            wall_s: WallTimes {
-                build: t_build,
-                simulate: t_sim,
-                write: 0.0,
-                total: 0.0,
-            },
-            rtf: t_sim / (simulated_ms * 1e-3),
-            counts: Counts {
-                circuits: prep.network.circuits.len(),
-                neurons: prep.network.n_neurons(),
-                synapses: prep.network.synapses.len(),
-                input_spikes: prep.input.spikes.len(),
-                network_spikes: outcome.spikes.len(),
-            },
-            analysis: None,
-        };
+        write_outcome(&partial, &prep, &outcome)?;
+        let mut summary = make_summary(&prep, &outcome, engine.name(), opts, [t_build, t_sim]);
         summary.wall_s.write = t2.elapsed().as_secs_f64();
-        rundir::write_json(&partial.join("summary.json"), &summary)?;
+        rundir::write_json(&partial.join(rundir::SUMMARY), &summary)?;
         post(&partial, &mut summary)?;
         summary.wall_s.total = t0.elapsed().as_secs_f64();
-        rundir::write_json(&partial.join("summary.json"), &summary)?;
+        rundir::write_json(&partial.join(rundir::SUMMARY), &summary)?;
         Ok(summary)
     })();
     match result {
@@ -328,6 +244,64 @@ pub fn simulate(
             let _ = std::fs::remove_dir_all(&partial);
             Err(e)
         }
+    }
+}
+
+/// Writes the CSV files of a finished run into `dir`.
+fn write_outcome(dir: &Path, prep: &Prepared, outcome: &Outcome) -> Result<()> {
+    let dt = prep.config.model.dt_ms;
+    let fin = rundir::FinalState {
+        weights: &outcome.weights,
+        bias: &outcome.bias,
+    };
+    rundir::write_network(dir, &prep.network, Some(fin))?;
+    rundir::write_input(dir, &prep.input, &prep.schedule, dt)?;
+    rundir::write_spikes(
+        &dir.join(schema::SPIKES.name),
+        &schema::SPIKES,
+        &outcome.spikes,
+        dt,
+    )?;
+    rundir::write_recording(dir, &prep.network, &prep.plan, &outcome.recording, dt)
+}
+
+/// The summary of a run; `[build, simulate]` wall times in s (write and
+/// total are filled in later).
+fn make_summary(
+    prep: &Prepared,
+    outcome: &Outcome,
+    backend: &str,
+    opts: &RunOptions,
+    [build, simulate]: [f64; 2],
+) -> Summary {
+    let simulated_ms = prep.schedule.n_steps() as f64 * prep.config.model.dt_ms;
+    Summary {
+        seed: prep.config.seed,
+        config: prep.config.clone(),
+        backend: backend.to_string(),
+        threads: opts.threads,
+        versions: Versions {
+            seqlearn_nest: env!("CARGO_PKG_VERSION").to_string(),
+            engine: outcome.engine_version.clone(),
+        },
+        replay: opts.replay.clone(),
+        forced_spikes: opts.forced_spikes.clone(),
+        simulated_ms,
+        wall_s: WallTimes {
+            build,
+            simulate,
+            write: 0.0,
+            total: 0.0,
+        },
+        rtf: simulate / (simulated_ms * 1e-3),
+        counts: Counts {
+            circuits: prep.network.circuits.len(),
+            neurons: prep.network.n_neurons(),
+            synapses: prep.network.synapses.len(),
+            input_spikes: prep.input.spikes.len(),
+            network_spikes: outcome.spikes.len(),
+        },
+        analysis: None,
     }
 }
 

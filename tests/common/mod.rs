@@ -309,7 +309,7 @@ pub fn write_run(dir: &Path, spec: &Spec) -> Written {
                 "phases": [{"name": "train", "role": "train", "duration_ms": spec.train_ms}]
             },
             "seed": spec.seed, "backend": "synthetic", "threads": 1,
-            "versions": {"seqlearn_nest": "test", "nest": null},
+            "versions": {"seqlearn_nest": "test", "engine": "synthetic"},
             "simulated_ms": end,
             "wall_s": {"build": 0.1, "simulate": 1.0, "write": 0.1, "total": 1.2},
             "rtf": 1.0 / (end / 1000.0),

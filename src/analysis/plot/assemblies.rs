@@ -3,7 +3,7 @@
 //! down, none), one panel per target; and the per-circuit rates.
 
 use super::{pe, write_svg};
-use crate::analysis::io::CsvFile;
+use crate::rundir::{schema, Reader};
 use anyhow::Result;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
@@ -22,8 +22,8 @@ struct NeuronRow {
 type PerTarget = BTreeMap<String, (BTreeMap<usize, NeuronRow>, BTreeMap<String, f64>)>;
 
 fn read(dir: &Path) -> Result<PerTarget> {
-    let mut f = CsvFile::open(dir, "assemblies.csv")?;
-    let [seq, scope, id, metric, value] = f.cols(["sequence", "scope", "id", "metric", "value"])?;
+    let mut f = Reader::open(dir, &schema::ASSEMBLIES)?;
+    let [seq, scope, id, metric, value] = f.cols(["sequence", "scope", "id", "metric", "value"]);
     let mut out: PerTarget = BTreeMap::new();
     f.for_each(|r| {
         let e = out.entry(r.str(seq)?.to_string()).or_default();

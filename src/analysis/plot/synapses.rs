@@ -2,7 +2,7 @@
 //! (synapse_traces.csv), weight histograms before/after (synapses.csv).
 
 use super::{palette, pe, write_svg};
-use crate::analysis::io::CsvFile;
+use crate::rundir::{schema, Reader};
 use anyhow::Result;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -31,9 +31,9 @@ fn thin<T: Copy>(v: &[T]) -> Vec<T> {
 }
 
 fn read_traces(dir: &Path) -> Result<BTreeMap<usize, Trace>> {
-    let mut f = CsvFile::open(dir, "synapse_traces.csv")?;
+    let mut f = Reader::open(dir, &schema::SYNAPSE_TRACES)?;
     let [t, syn, src, tgt, w, e] =
-        f.cols(["time_ms", "synapse", "source", "target", "weight", "epsp"])?;
+        f.cols(["time_ms", "synapse", "source", "target", "weight", "epsp"]);
     let mut m: BTreeMap<usize, Trace> = BTreeMap::new();
     f.for_each(|r| {
         let id = r.usize(syn)?;
@@ -128,16 +128,24 @@ fn line_plot(
     write_svg(path, buf, "")
 }
 
-fn histograms(dir: &Path, path: &Path) -> Result<bool> {
-    let mut f = CsvFile::open(dir, "synapses.csv")?;
-    let [kind, wi, wf] = f.cols(["kind", "w_initial", "w_final"])?;
-    let mut by_kind: BTreeMap<String, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+/// `kind -> (w_initial, w_final)` from synapses.csv (`w_final` NaN when empty).
+type Weights = BTreeMap<String, (Vec<f64>, Vec<f64>)>;
+
+fn read_weights(dir: &Path) -> Result<Weights> {
+    let mut f = Reader::open(dir, &schema::SYNAPSES)?;
+    let [kind, wi, wf] = f.cols(["kind", "w_initial", "w_final"]);
+    let mut by_kind = Weights::new();
     f.for_each(|r| {
-        let e = by_kind.entry(r.str(kind)?.to_string()).or_default();
+        let e = by_kind.entry(r.choice(kind)?.to_string()).or_default();
         e.0.push(r.f64(wi)?);
-        e.1.push(r.f64(wf)?);
+        e.1.push(r.opt_f64(wf)?.unwrap_or(f64::NAN));
         Ok(())
     })?;
+    Ok(by_kind)
+}
+
+fn histograms(dir: &Path, path: &Path) -> Result<bool> {
+    let by_kind = read_weights(dir)?;
     if by_kind.is_empty() {
         return Ok(false);
     }
@@ -149,92 +157,7 @@ fn histograms(dir: &Path, path: &Path) -> Result<bool> {
         root.fill(&WHITE).map_err(pe)?;
         let areas = root.split_evenly((panels, 1));
         for (area, (k, (a, b))) in areas.iter().zip(&by_kind) {
-            let (lo, hi) = bounds(a.iter().chain(b.iter()).copied());
-            let nb = 60usize;
-            let bw = (hi - lo) / nb as f64;
-            let hist = |v: &Vec<f64>| -> Vec<u32> {
-                let mut h = vec![0u32; nb];
-                for &x in v.iter().filter(|x| x.is_finite()) {
-                    h[(((x - lo) / bw) as usize).min(nb - 1)] += 1;
-                }
-                h
-            };
-            let (mut ha, hb) = (hist(a), hist(b));
-            // all initial weights equal (the default: 0): a labelled line
-            // instead of one bar that would flatten the final histogram
-            let const_init = a.len() > 1 && a.iter().all(|&x| x == a[0]);
-            if const_init {
-                ha.iter_mut().for_each(|c| *c = 0);
-            }
-            let ymax = ha
-                .iter()
-                .chain(hb.iter())
-                .copied()
-                .max()
-                .unwrap_or(1)
-                .max(1) as f64;
-            let mut chart = ChartBuilder::on(area)
-                .caption(
-                    format!("{k} synapses ({}): weight before and after", a.len()),
-                    ("sans-serif", 15),
-                )
-                .margin(12)
-                .x_label_area_size(40)
-                .y_label_area_size(60)
-                .build_cartesian_2d(lo..hi, 0.0..ymax * 1.05)
-                .map_err(pe)?;
-            chart
-                .configure_mesh()
-                .light_line_style(BLACK.mix(0.05))
-                .x_desc("weight w")
-                .y_desc("synapses")
-                .draw()
-                .map_err(pe)?;
-            for (h, color, name) in [
-                (&ha, RGBColor(120, 120, 120), "w_initial"),
-                (&hb, palette(0), "w_final"),
-            ] {
-                chart
-                    .draw_series(h.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, c)| {
-                        let x = lo + i as f64 * bw;
-                        Rectangle::new([(x, 0.0), (x + bw, *c as f64)], color.mix(0.5).filled())
-                    }))
-                    .map_err(pe)?
-                    .label(name)
-                    .legend(move |(x, y)| {
-                        Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.mix(0.5).filled())
-                    });
-            }
-            if const_init {
-                let x = a[0];
-                chart
-                    .draw_series(LineSeries::new(
-                        [(x, 0.0), (x, ymax)],
-                        RGBColor(120, 120, 120).stroke_width(2),
-                    ))
-                    .map_err(pe)?;
-                chart
-                    .draw_series([Text::new(
-                        format!("all {} initial weights = {x}", a.len()),
-                        (x, ymax * 1.02),
-                        TextStyle::from(("sans-serif", 12).into_font()).pos(Pos::new(
-                            if x > 0.5 * (lo + hi) {
-                                HPos::Right
-                            } else {
-                                HPos::Left
-                            },
-                            VPos::Top,
-                        )),
-                    )])
-                    .map_err(pe)?;
-            }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK.mix(0.3))
-                .draw()
-                .map_err(pe)?;
+            histogram_panel(area, k, a, b)?;
         }
         root.present().map_err(pe)?;
     }
@@ -242,9 +165,103 @@ fn histograms(dir: &Path, path: &Path) -> Result<bool> {
     Ok(true)
 }
 
+/// One panel: histograms of the initial (`a`) and final (`b`) weights of
+/// the synapses of one kind.
+fn histogram_panel(
+    area: &DrawingArea<SVGBackend, plotters::coord::Shift>,
+    kind: &str,
+    a: &[f64],
+    b: &[f64],
+) -> Result<()> {
+    let (lo, hi) = bounds(a.iter().chain(b.iter()).copied());
+    let nb = 60usize;
+    let bw = (hi - lo) / nb as f64;
+    let hist = |v: &[f64]| -> Vec<u32> {
+        let mut h = vec![0u32; nb];
+        for &x in v.iter().filter(|x| x.is_finite()) {
+            h[(((x - lo) / bw) as usize).min(nb - 1)] += 1;
+        }
+        h
+    };
+    let (mut ha, hb) = (hist(a), hist(b));
+    // all initial weights equal (the default: 0): a labelled line
+    // instead of one bar that would flatten the final histogram
+    let const_init = a.len() > 1 && a.iter().all(|&x| x == a[0]);
+    if const_init {
+        ha.iter_mut().for_each(|c| *c = 0);
+    }
+    let ymax = ha
+        .iter()
+        .chain(hb.iter())
+        .copied()
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            format!("{kind} synapses ({}): weight before and after", a.len()),
+            ("sans-serif", 15),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(lo..hi, 0.0..ymax * 1.05)
+        .map_err(pe)?;
+    chart
+        .configure_mesh()
+        .light_line_style(BLACK.mix(0.05))
+        .x_desc("weight w")
+        .y_desc("synapses")
+        .draw()
+        .map_err(pe)?;
+    for (h, color, name) in [
+        (&ha, RGBColor(120, 120, 120), "w_initial"),
+        (&hb, palette(0), "w_final"),
+    ] {
+        chart
+            .draw_series(h.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, c)| {
+                let x = lo + i as f64 * bw;
+                Rectangle::new([(x, 0.0), (x + bw, *c as f64)], color.mix(0.5).filled())
+            }))
+            .map_err(pe)?
+            .label(name)
+            .legend(move |(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.mix(0.5).filled())
+            });
+    }
+    if const_init {
+        let x = a[0];
+        chart
+            .draw_series(LineSeries::new(
+                [(x, 0.0), (x, ymax)],
+                RGBColor(120, 120, 120).stroke_width(2),
+            ))
+            .map_err(pe)?;
+        let side = if x > 0.5 * (lo + hi) {
+            HPos::Right
+        } else {
+            HPos::Left
+        };
+        chart
+            .draw_series([Text::new(
+                format!("all {} initial weights = {x}", a.len()),
+                (x, ymax * 1.02),
+                TextStyle::from(("sans-serif", 12).into_font()).pos(Pos::new(side, VPos::Top)),
+            )])
+            .map_err(pe)?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK.mix(0.3))
+        .draw()
+        .map_err(pe)
+}
+
 pub fn render(dir: &Path, out: &Path, window: Option<(f64, f64)>) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
-    if dir.join("synapse_traces.csv").exists() {
+    if dir.join(schema::SYNAPSE_TRACES.name).exists() {
         let traces = read_traces(dir)?;
         if !traces.is_empty() {
             // exact recorded time range (no padding)
@@ -300,7 +317,7 @@ pub fn render(dir: &Path, out: &Path, window: Option<(f64, f64)>) -> Result<Vec<
             files.push(path);
         }
     }
-    if dir.join("synapses.csv").exists() {
+    if dir.join(schema::SYNAPSES.name).exists() {
         let path = out.join("weight_histograms.svg");
         if histograms(dir, &path)? {
             files.push(path);
