@@ -2,9 +2,9 @@
 
 mod common;
 
-use seqlearn_nest::rundir::{ProtocolPhase, Spikes};
 use seqlearn_nest::analysis::plot::raster::{draw_raster, Raster, RasterMode};
 use seqlearn_nest::analysis::plot::render_plots;
+use seqlearn_nest::rundir::{ProtocolPhase, Spikes};
 use std::path::Path;
 
 /// A tiny run: 2 circuits (K = 2, 3), 5 neurons, 4 inputs, 1 s.

@@ -4,7 +4,8 @@
 
 use super::stats::{circ_corr_fl, mann_whitney, nanmean, Phasor};
 use super::{
-    fmt_f, write_text, AnalysisOptions, AnalysisSummary, Presentation, RunData, SegmentKind, Targets,
+    fmt_f, write_text, AnalysisOptions, AnalysisSummary, Presentation, RunData, SegmentKind,
+    Targets,
 };
 use crate::rundir::schema;
 use anyhow::Result;
@@ -356,10 +357,7 @@ fn write_neuron_rows(csv: &mut String, label: &str, w: &Window, a: &Activity, s:
             ("p_value", fmt_f(s.p_value[k])),
             ("modulation", s.modulation[k].to_string()),
             ("locking", fmt_f(s.locking[k])),
-            (
-                "phase_ms",
-                fmt_f(pooled.angle() / (2.0 * PI) * med_len),
-            ),
+            ("phase_ms", fmt_f(pooled.angle() / (2.0 * PI) * med_len)),
         ];
         for (m, v) in rows {
             let _ = writeln!(csv, "{label},neuron,{k},{m},{v}");

@@ -84,7 +84,13 @@ impl RunData {
         let segments = rundir::read_phases(dir)?;
         let spikes = rundir::read_spikes(&dir.join(schema::SPIKES.name), &schema::SPIKES)?;
         let neuron_circuit = neuron_circuits(dir)?;
-        let n_neurons = n_neurons_of(dir, summary.as_ref(), &neuron_circuit, &spikes, &mut warnings)?;
+        let n_neurons = n_neurons_of(
+            dir,
+            summary.as_ref(),
+            &neuron_circuit,
+            &spikes,
+            &mut warnings,
+        )?;
         let n_inputs = n_inputs_of(dir, summary.as_ref(), &mut warnings)?;
         let end_ms = protocol
             .iter()

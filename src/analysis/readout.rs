@@ -207,9 +207,7 @@ fn push_scores(csv: &mut String, proto: &str, feat: &str, phase: &str, s: &Score
 /// group that starts before it, or by the first group when none does (so a
 /// protocol `test, train, readout_fit, test` scores the same readout before
 /// and after training).
-pub fn fit_groups(
-    protocol: &[ProtocolPhase],
-) -> Vec<(Vec<&ProtocolPhase>, Vec<&ProtocolPhase>)> {
+pub fn fit_groups(protocol: &[ProtocolPhase]) -> Vec<(Vec<&ProtocolPhase>, Vec<&ProtocolPhase>)> {
     let mut groups: Vec<(Vec<&ProtocolPhase>, Vec<&ProtocolPhase>)> = Vec::new();
     let mut prev_fit = false;
     for p in protocol {
@@ -347,7 +345,12 @@ pub fn run_readouts(
         }
     }
     write_text(dir, schema::READOUT.name, &t.scores, &mut summary.files)?;
-    write_text(dir, schema::READOUT_OUTPUT.name, &t.outputs, &mut summary.files)?;
+    write_text(
+        dir,
+        schema::READOUT_OUTPUT.name,
+        &t.outputs,
+        &mut summary.files,
+    )?;
     Ok(())
 }
 
@@ -374,7 +377,10 @@ fn groups(protocol: &[ProtocolPhase]) -> Vec<Group<'_>> {
             let (fit_label, test_label) = if single {
                 ("fit".to_string(), "test".to_string())
             } else {
-                (format!("fit:{}", fit[0].phase), format!("test:{}", fit[0].phase))
+                (
+                    format!("fit:{}", fit[0].phase),
+                    format!("test:{}", fit[0].phase),
+                )
             };
             Group {
                 fit,
@@ -438,7 +444,11 @@ fn readout(
         }
         Protocol::OriginalLstsq => (Decomposed::new(&x_fit, &y_fit).solve(None), None),
     };
-    let _ = writeln!(t.scores, "{pname},{feat},{},all,n_features,{}", g.fit_label, f.n);
+    let _ = writeln!(
+        t.scores,
+        "{pname},{feat},{},all,n_features,{}",
+        g.fit_label, f.n
+    );
     let fit_scores = score(&fit.predict(&x_fit), &y_fit, &cls_fit, ctx.targets);
     push_scores(&mut t.scores, pname, feat, &g.fit_label, &fit_scores);
     let (test_scores, n_test) = test(ctx, g, proto, f, samples, &fit, y_fit.ncols(), t);

@@ -265,7 +265,6 @@ fn summary_section(h: &mut String, summary: &Value) {
         rows.push(vec!["summary.json".into(), "absent".into()]);
     }
     table(h, &["quantity", "value"], &rows);
-
 }
 
 fn readout_section(h: &mut String, an: &Value) {
@@ -332,7 +331,6 @@ fn readout_section(h: &mut String, an: &Value) {
             &rows,
         );
     }
-
 }
 
 fn assembly_section(h: &mut String, an: &Value) {
@@ -411,7 +409,6 @@ fn assembly_section(h: &mut String, an: &Value) {
             h.push_str("</ul>\n");
         }
     }
-
 }
 
 fn protocol_section(h: &mut String, dir: &Path) -> Result<()> {

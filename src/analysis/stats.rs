@@ -1,6 +1,14 @@
 //! Small statistics helpers: correlation, circular statistics, rank test.
+//!
+//! The normal distribution (the rank test's p-value) and the median come
+//! from `statrs`. statrs has no Mann–Whitney U test, no circular statistics
+//! and no Pearson coefficient with this file's rule for constant input
+//! (NaN), so those stay here; `nanmean` is a one-line filter.
 
 use std::f64::consts::PI;
+
+use statrs::distribution::{ContinuousCDF, Normal};
+use statrs::statistics::{Data, Median};
 
 /// Pearson correlation; NaN when either side has zero variance or fewer than 2 points.
 pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
@@ -132,30 +140,10 @@ pub fn circ_corr_fl(a: &[f64], b: &[f64]) -> f64 {
     num / (da * db).sqrt()
 }
 
-/// Complementary error function (Numerical Recipes `erfcc`, |rel. error| < 1.2e-7).
-pub fn erfc(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let ans = t
-        * (-z * z - 1.26551223
-            + t * (1.00002368
-                + t * (0.37409196
-                    + t * (0.09678418
-                        + t * (-0.18628806
-                            + t * (0.27886807
-                                + t * (-1.13520398
-                                    + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
-            .exp();
-    if x >= 0.0 {
-        ans
-    } else {
-        2.0 - ans
-    }
-}
-
-/// Two-sided p-value of a standard normal statistic.
+/// Two-sided p-value of a standard normal statistic (statrs' normal
+/// survival function, i.e. `erfc(|z| / sqrt 2)`).
 pub fn normal_two_sided_p(z: f64) -> f64 {
-    erfc(z.abs() / std::f64::consts::SQRT_2).min(1.0)
+    (2.0 * Normal::standard().sf(z.abs())).min(1.0)
 }
 
 /// Mann–Whitney U test (two-sided, normal approximation with tie and
@@ -214,14 +202,6 @@ pub fn mann_whitney(a: &[f64], b: &[f64]) -> (f64, f64) {
     (normal_two_sided_p(z), z)
 }
 
-pub fn mean(v: &[f64]) -> f64 {
-    if v.is_empty() {
-        f64::NAN
-    } else {
-        v.iter().sum::<f64>() / v.len() as f64
-    }
-}
-
 /// Mean of the finite values (NaN if none).
 pub fn nanmean(v: impl IntoIterator<Item = f64>) -> f64 {
     let (mut s, mut n) = (0.0, 0usize);
@@ -238,18 +218,9 @@ pub fn nanmean(v: impl IntoIterator<Item = f64>) -> f64 {
     }
 }
 
+/// Median (mean of the two middle values for an even count; NaN if empty).
 pub fn median(v: &[f64]) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    let mut s = v.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    let n = s.len();
-    if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        0.5 * (s[n / 2 - 1] + s[n / 2])
-    }
+    Data::new(v.to_vec()).median()
 }
 
 #[cfg(test)]
@@ -258,6 +229,7 @@ mod tests {
 
     #[test]
     fn erfc_values() {
+        use statrs::function::erf::erfc;
         assert!((erfc(0.0) - 1.0).abs() < 1e-6);
         assert!((erfc(1.0) - 0.157_299_207).abs() < 1e-6);
         assert!((normal_two_sided_p(1.959_964) - 0.05).abs() < 1e-5);

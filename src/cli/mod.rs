@@ -98,6 +98,13 @@ pub fn parse_grid(s: &str) -> Result<[usize; 2], String> {
     seqlearn_nest::run::parse_grid(s)
 }
 
+/// The analysis warnings, on stderr.
+pub fn print_warnings(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: analysis: {w}");
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

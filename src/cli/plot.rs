@@ -9,7 +9,7 @@ use seqlearn_nest::analysis;
 
 #[derive(Args)]
 pub struct PlotArgs {
-    /// A run directory written by `simulate`.
+    /// A run directory written by `simulate` (or converted into its format).
     run_dir: PathBuf,
     /// Time window START:END in ms for the rasters and traces.
     #[arg(long, value_parser = parse_window)]
@@ -31,14 +31,17 @@ fn parse_window(s: &str) -> Result<(f64, f64), String> {
 }
 
 pub fn run(a: PlotArgs) -> Result<()> {
-    if !a.run_dir.join("summary.json").is_file() {
+    if !a.run_dir.is_dir() {
         return Err(seqlearn_nest::usage!(
-            "{} is not a run directory (no summary.json); pass a directory written by `simulate`",
+            "{} is not a directory; pass a run directory (docs/formats.md)",
             a.run_dir.display()
         ));
     }
-    if a.analyse {
-        analysis::analyse_run(&a.run_dir, &analysis::AnalysisOptions::default())?;
+    // (write_report would analyse a run without analysis.json; doing it here
+    // shows the warnings)
+    if a.analyse || !a.run_dir.join("analysis.json").exists() {
+        let found = analysis::analyse_run(&a.run_dir, &analysis::AnalysisOptions::default())?;
+        super::print_warnings(&found.warnings);
     }
     let files = analysis::plot::render_plots(&a.run_dir, a.window)?;
     for f in files {

@@ -67,6 +67,7 @@ pub fn run(a: SimulateArgs) -> Result<()> {
         forced_spikes: a.forced_spikes,
     };
     let no_analysis = a.no_analysis;
+    let mut warnings = Vec::new();
     let mut terminal = Terminal::new(a.quiet);
     let s = run::simulate(cfg, &opts, &mut terminal, &mut |dir, summary| {
         if no_analysis {
@@ -74,13 +75,17 @@ pub fn run(a: SimulateArgs) -> Result<()> {
         }
         let found = analysis::analyse_run(dir, &analysis::AnalysisOptions::default())
             .context("analysing the run")?;
+        warnings.clone_from(&found.warnings);
         summary.analysis = Some(serde_json::to_value(&found)?);
-        seqlearn_nest::rundir::write_json(&dir.join("summary.json"), summary)?;
+        seqlearn_nest::rundir::write_json(&dir.join(seqlearn_nest::rundir::SUMMARY), summary)?;
         analysis::plot::render_plots(dir, None).context("plotting the run")?;
         analysis::report::write_report(dir).context("writing report.html")?;
         Ok(())
     })?;
     drop(terminal);
+    if !a.quiet {
+        super::print_warnings(&warnings);
+    }
     if !a.quiet {
         println!(
             "{} backend: {:.1} s simulated in {:.2} s (RTF {:.4}); {} network spikes; run written to {}",

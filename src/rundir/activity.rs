@@ -96,7 +96,12 @@ fn role(name: &str) -> PhaseRole {
 
 /// Writes input spikes, patterns, the segment log and the protocol.
 pub fn write_input(dir: &Path, input: &Input, schedule: &Schedule, dt: f64) -> Result<()> {
-    write_spikes(&dir.join(INPUT_SPIKES.name), &INPUT_SPIKES, &input.spikes, dt)?;
+    write_spikes(
+        &dir.join(INPUT_SPIKES.name),
+        &INPUT_SPIKES,
+        &input.spikes,
+        dt,
+    )?;
     let mut t = Writer::create(dir, &PATTERNS)?;
     for (p, pat) in input.patterns.iter().enumerate() {
         for &(s, ch) in pat {

@@ -125,7 +125,10 @@ pub fn read_neurons(dir: &Path) -> Result<Neurons> {
     };
     r.for_each(|row| {
         if row.usize(id)? != out.circuit.len() {
-            return Err(usage!("{}: neuron ids must be 0, 1, ... in order", row.at()));
+            return Err(usage!(
+                "{}: neuron ids must be 0, 1, ... in order",
+                row.at()
+            ));
         }
         out.circuit.push(row.usize(c)?);
         out.bias_initial.push(row.f64(b)?);
@@ -145,7 +148,11 @@ pub fn read_sources(dir: &Path) -> Result<(Vec<StpParams>, usize)> {
         let j = stp.len();
         let is_input = row.choice(kind)? == "input";
         n_inputs += usize::from(is_input);
-        let expected = if is_input { j } else { j.wrapping_sub(n_inputs) };
+        let expected = if is_input {
+            j
+        } else {
+            j.wrapping_sub(n_inputs)
+        };
         let ordered = is_input == (n_inputs == j + 1);
         if row.usize(id)? != j || row.usize(index)? != expected || !ordered {
             return Err(usage!(
@@ -180,8 +187,15 @@ pub fn read_circuit_pairs(dir: &Path) -> Result<Vec<(usize, usize)>> {
 /// offsets; targets must be below `n_neurons` and ascending.
 fn read_synapses(dir: &Path, n_neurons: usize) -> Result<(Vec<Synapse>, Vec<usize>)> {
     let mut r = Reader::open(dir, &SYNAPSES)?;
-    let [id, src, tgt, w0, u, d, f] =
-        r.cols(["synapse", "source", "target", "w_initial", "U", "D_ms", "F_ms"]);
+    let [id, src, tgt, w0, u, d, f] = r.cols([
+        "synapse",
+        "source",
+        "target",
+        "w_initial",
+        "U",
+        "D_ms",
+        "F_ms",
+    ]);
     let mut synapses: Vec<Synapse> = Vec::new();
     let mut offsets = vec![0];
     r.for_each(|row| {

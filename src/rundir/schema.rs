@@ -83,10 +83,18 @@ impl Section {
 
     pub fn title(self) -> &'static str {
         match self {
-            Section::Network => "Network files (written by `simulate` and `grid`; read by `--replay`)",
-            Section::Activity => "Input and activity (written by `simulate`; the input files are read by `--replay`)",
-            Section::Recording => "Recordings (sampled every `dt_rec_ms`, at steps `t` with `t % (dt_rec/dt) == 0`)",
-            Section::Analysis => "Analysis files (written by the analysis layer; details in docs/analysis.md)",
+            Section::Network => {
+                "Network files (written by `simulate` and `grid`; read by `--replay`)"
+            }
+            Section::Activity => {
+                "Input and activity (written by `simulate`; the input files are read by `--replay`)"
+            }
+            Section::Recording => {
+                "Recordings (sampled every `dt_rec_ms`, at steps `t` with `t % (dt_rec/dt) == 0`)"
+            }
+            Section::Analysis => {
+                "Analysis files (written by the analysis layer; details in docs/analysis.md)"
+            }
         }
     }
 }
@@ -169,7 +177,10 @@ pub const CIRCUITS: FileSchema = FileSchema {
     section: Section::Network,
     description: "One row per WTA circuit, in position-index order.",
     columns: &[
-        id("circuit", "position index `c = x*m + y` on the `n x m` grid"),
+        id(
+            "circuit",
+            "position index `c = x*m + y` on the `n x m` grid",
+        ),
         id("x", "grid row, `0..n`"),
         id("y", "grid column, `0..m`"),
         id("k", "number of neurons `K` of the circuit"),
@@ -374,7 +385,10 @@ pub const NEURON_TRACES: FileSchema = FileSchema {
         time("time_ms", "step start of the sample"),
         id("sender", "neuron id"),
         number("u", "membrane potential `u_k` used in that step"),
-        number("rho", "rate fraction `rho_k = r_k / R_max` used in that step"),
+        number(
+            "rho",
+            "rate fraction `rho_k = r_k / R_max` used in that step",
+        ),
     ],
 };
 
@@ -478,7 +492,13 @@ pub const READOUT_OUTPUT: FileSchema = FileSchema {
         ),
         id("phase", "test phase index"),
         time("time_ms", "step start of the sample"),
-        col("sequence", Type::Str, None, false, "target label or `noise`"),
+        col(
+            "sequence",
+            Type::Str,
+            None,
+            false,
+            "target label or `noise`",
+        ),
         number("target", "target value, 0 or 1"),
         opt_number("output", "readout output (empty when undefined)"),
     ],
@@ -500,7 +520,10 @@ pub const ORDERING: FileSchema = FileSchema {
             true,
             "activation phase within the presentation (empty: no activity)",
         ),
-        number("resultant_length", "mean resultant length of the activation"),
+        number(
+            "resultant_length",
+            "mean resultant length of the activation",
+        ),
     ],
 };
 
@@ -624,7 +647,9 @@ pub fn markdown() -> String {
         let _ = writeln!(out, "## {}\n", section.title());
         for f in FILES.iter().filter(|f| f.section == section) {
             let _ = writeln!(out, "### `{}`\n\n{}\n", f.name, f.description);
-            out.push_str("| column | type | unit | empty | meaning |\n| --- | --- | --- | --- | --- |\n");
+            out.push_str(
+                "| column | type | unit | empty | meaning |\n| --- | --- | --- | --- | --- |\n",
+            );
             for c in f.columns {
                 let ty = match c.ty {
                     Type::Enum(v) => v

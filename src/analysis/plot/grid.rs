@@ -124,7 +124,11 @@ fn heatmap(path: &Path, circuits: &[Circuit], g: &Grid) -> Result<()> {
 }
 
 /// The colour bar of the heat map at the right edge of a `(w, h)` image.
-fn colour_bar(root: &DrawingArea<SVGBackend, plotters::coord::Shift>, (w, h): (u32, u32), g: &Grid) -> Result<()> {
+fn colour_bar(
+    root: &DrawingArea<SVGBackend, plotters::coord::Shift>,
+    (w, h): (u32, u32),
+    g: &Grid,
+) -> Result<()> {
     let (bx, by0, by1) = (w as i32 - 70, 40, h as i32 - 60);
     let steps = 20;
     for s in 0..steps {
@@ -138,8 +142,12 @@ fn colour_bar(root: &DrawingArea<SVGBackend, plotters::coord::Shift>, (w, h): (u
         .map_err(pe)?;
     }
     let lab = ("sans-serif", 12).into_font();
-    root.draw(&Text::new(format!("{}", g.kmax), (bx + 20, by0), lab.clone()))
-        .map_err(pe)?;
+    root.draw(&Text::new(
+        format!("{}", g.kmax),
+        (bx + 20, by0),
+        lab.clone(),
+    ))
+    .map_err(pe)?;
     root.draw(&Text::new(
         format!("{}", g.kmin),
         (bx + 20, by1 - 12),

@@ -384,8 +384,8 @@ pub fn render(dir: &Path, out: &Path, window: Option<(f64, f64)>) -> Result<Vec<
 /// The network rasters: by neuron id (circuit boundaries as lines) and by
 /// rank in the ordering of each target.
 fn network_rasters(dir: &Path, out: &Path, common: &Common, net: &Spikes) -> Result<Vec<PathBuf>> {
-    let circuits = optional(dir, schema::CIRCUITS.name, || rundir::read_circuits(dir))?
-        .unwrap_or_default();
+    let circuits =
+        optional(dir, schema::CIRCUITS.name, || rundir::read_circuits(dir))?.unwrap_or_default();
     let n = circuits
         .iter()
         .map(|c| c.first_neuron + c.k)

@@ -128,9 +128,11 @@ fn panel(
             .fold(f64::INFINITY, f64::min);
         let step = if step.is_finite() { step } else { 1.0 };
         chart
-            .draw_series(pts.iter().filter(|p| p.1 > 0.5).map(|p| {
-                Rectangle::new([(p.0 - step, 0.0), (p.0, 1.0)], color.mix(0.15).filled())
-            }))
+            .draw_series(
+                pts.iter().filter(|p| p.1 > 0.5).map(|p| {
+                    Rectangle::new([(p.0 - step, 0.0), (p.0, 1.0)], color.mix(0.15).filled())
+                }),
+            )
             .map_err(pe)?;
         chart
             .draw_series(LineSeries::new(
