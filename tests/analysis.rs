@@ -286,6 +286,109 @@ fn every_step_sampling_and_defaults_without_summary() {
     assert_eq!(s.readout.len(), 2);
     // n_inputs without summary: from the largest channel seen
     assert_eq!(s.n_inputs, 20);
+    // ... and the analysis says what it assumed
+    assert!(
+        s.warnings
+            .iter()
+            .any(|w| w.contains("summary.json is absent") && w.contains("dt = 1 ms")),
+        "{:?}",
+        s.warnings
+    );
+    assert!(s
+        .warnings
+        .iter()
+        .any(|w| w.contains("input channels assumed")));
+}
+
+/// Rewrites summary.json with `edit` applied.
+fn edit_summary(dir: &Path, edit: &dyn Fn(&mut serde_json::Value)) {
+    let path = dir.join("summary.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut v);
+    std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+#[test]
+fn constants_and_counts_come_from_the_typed_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_run(dir, &Spec::default());
+    edit_summary(dir, &|v| v["config"]["model"]["tau_decay_ms"] = 10.0.into());
+    let s = analyse_run(dir, &AnalysisOptions::default()).unwrap();
+    assert_eq!(s.constants.tau_decay_ms, 10.0);
+    assert_eq!(
+        s.constants.tau_decay_from,
+        "summary.json config.model.tau_decay_ms"
+    );
+    assert!(s.warnings.iter().all(|w| !w.contains("summary.json")));
+    // samples every tau_decay / dt = 10 steps: 8 s fit phase -> 800
+    assert_eq!(
+        summary_readout(&s, "ridge_cv", "network").n_fit_samples,
+        800
+    );
+    // n_inputs is config.network.n_inputs
+    edit_summary(dir, &|v| v["config"]["network"]["n_inputs"] = 30.into());
+    let s = analyse_run(dir, &AnalysisOptions::default()).unwrap();
+    assert_eq!(s.n_inputs, 30);
+    // a summary that disagrees with the network files is an error
+    edit_summary(dir, &|v| v["counts"]["neurons"] = 41.into());
+    let e = format!(
+        "{:#}",
+        analyse_run(dir, &AnalysisOptions::default()).unwrap_err()
+    );
+    assert!(
+        e.contains("40 neurons") && e.contains("counts.neurons = 41"),
+        "{e}"
+    );
+    // so is a summary.json that is not the typed document
+    edit_summary(dir, &|v| {
+        v["counts"]["neurons"] = 40.into();
+        v.as_object_mut().unwrap().remove("counts");
+    });
+    let e = format!(
+        "{:#}",
+        analyse_run(dir, &AnalysisOptions::default()).unwrap_err()
+    );
+    assert!(e.contains("summary.json") && e.contains("counts"), "{e}");
+}
+
+#[test]
+fn analysis_files_have_the_schema_headers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_run(dir, &Spec::default());
+    analyse_run(dir, &AnalysisOptions::default()).unwrap();
+    use seqlearn_nest::rundir::schema;
+    for f in [
+        &schema::READOUT,
+        &schema::READOUT_OUTPUT,
+        &schema::ORDERING,
+        &schema::ASSEMBLIES,
+    ] {
+        let text = std::fs::read_to_string(dir.join(f.name)).unwrap();
+        assert_eq!(
+            text.lines().next().unwrap(),
+            f.names().join(","),
+            "{}",
+            f.name
+        );
+        // and every row reads back under the schema's rule
+        let mut r = seqlearn_nest::rundir::Reader::open(dir, f).unwrap();
+        let cols: Vec<usize> = f.columns.iter().map(|c| r.col(c.name)).collect();
+        r.for_each(|row| {
+            for (&i, c) in cols.iter().zip(f.columns) {
+                match c.ty {
+                    schema::Type::Enum(_) => drop(row.choice(i)?),
+                    schema::Type::UInt => drop(row.opt_usize(i)?),
+                    schema::Type::Float => drop(row.opt_f64(i)?),
+                    _ => drop(row.str(i)?),
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
 }
 
 #[test]

@@ -127,6 +127,14 @@ fn simulate_writes_every_file_with_its_header() {
     let cfg = write_cfg(d.path(), TINY);
     let out = d.path().join("run");
     ok(&simulate(&cfg, &out, &[]));
+    // the list above is the schema's (every file but the analysis's)
+    let from_schema: Vec<(&str, String)> = seqlearn_nest::rundir::schema::FILES
+        .iter()
+        .filter(|f| f.section != seqlearn_nest::rundir::schema::Section::Analysis)
+        .map(|f| (f.name, f.names().join(",")))
+        .collect();
+    let listed: Vec<(&str, String)> = FILES.iter().map(|(f, h)| (*f, h.to_string())).collect();
+    assert_eq!(listed, from_schema);
     for (file, header) in FILES {
         let text = std::fs::read_to_string(out.join(file)).unwrap();
         assert_eq!(text.lines().next().unwrap(), *header, "{file}");
@@ -357,4 +365,215 @@ fn bad_input_is_exit_2_with_a_message_and_no_output() {
     ]);
     assert_eq!(o2.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o2.stderr).contains("--force"));
+}
+
+/// Replaces column `col` of the data rows of a CSV file for which `pick`
+/// (row index, current value) returns a new value.
+fn edit_csv(path: &Path, col: &str, pick: &dyn Fn(usize, &str) -> Option<String>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let c = header.split(',').position(|h| h == col).unwrap();
+    let mut out = format!("{header}\n");
+    for (i, l) in lines.enumerate() {
+        let mut cells: Vec<String> = l.split(',').map(str::to_owned).collect();
+        if let Some(v) = pick(i, &cells[c]) {
+            cells[c] = v;
+        }
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// Column `col` of every data row.
+fn column(path: &Path, col: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let c = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .position(|h| h == col)
+        .unwrap();
+    lines
+        .map(|l| l.split(',').nth(c).unwrap().to_owned())
+        .collect()
+}
+
+fn replay(dir: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut a = vec![
+        "simulate",
+        "--replay",
+        dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+        "--no-analysis",
+    ];
+    a.extend_from_slice(extra);
+    run(&a)
+}
+
+#[test]
+fn replay_with_config_needs_no_summary_json() {
+    let d = tmp();
+    let cfg = write_cfg(d.path(), TINY);
+    let a = d.path().join("a");
+    ok(&simulate(&cfg, &a, &[]));
+    std::fs::remove_file(a.join("summary.json")).unwrap();
+    let r = d.path().join("r");
+    ok(&replay(&a, &r, &["--config", cfg.to_str().unwrap()]));
+    for file in ["spikes.csv", "synapses.csv", "neuron_traces.csv"] {
+        same_file(&a.join(file), &r.join(file));
+    }
+    // without --config the summary is needed, and the message says so
+    let never = d.path().join("never");
+    fails(
+        &[
+            "simulate",
+            "--replay",
+            a.to_str().unwrap(),
+            "--out",
+            never.to_str().unwrap(),
+            "-q",
+        ],
+        &never,
+        &["summary.json", "--config"],
+    );
+}
+
+/// Whether the NEST backend is to be tested: it must load when
+/// SEQLEARN_REQUIRE_NEST=1 (scripts/test.sh), else it is tried.
+fn nest_available() -> bool {
+    if std::env::var_os("SEQLEARN_REQUIRE_NEST").is_some_and(|v| v == "1") {
+        return true;
+    }
+    let d = tmp();
+    let o = simulate(
+        &write_cfg(d.path(), TINY),
+        &d.path().join("probe"),
+        &["--backend", "nest"],
+    );
+    o.status.success()
+}
+
+#[test]
+fn replay_starts_from_bias_initial_on_both_engines() {
+    let d = tmp();
+    let cfg = write_cfg(d.path(), TINY);
+    let a = d.path().join("a");
+    ok(&simulate(&cfg, &a, &[]));
+    let bias = |k: usize| 0.25 + 0.125 * k as f64 - 1.0;
+    edit_csv(&a.join("neurons.csv"), "bias_initial", &|k, _| {
+        Some(format!("{}", bias(k)))
+    });
+    let mut backends = vec!["native"];
+    if nest_available() {
+        backends.push("nest");
+    }
+    for backend in backends {
+        let r = d.path().join(format!("r-{backend}"));
+        ok(&replay(&a, &r, &["--backend", backend]));
+        // u is the bias alone until the first EPSP arrives (a spike of step
+        // t shows in u at step t + 2): steps 0 and 1. NEST computes the
+        // potential of step t at the end of step t - 1, so its step 0 still
+        // has the initial u = 0 and a uniform soft-max (an open point of the
+        // NEST neuron, cpp/seqlearn_wta_neuron.cpp); it is checked from step 1.
+        let traces = r.join("neuron_traces.csv");
+        let (times, senders, us) = (
+            column(&traces, "time_ms"),
+            column(&traces, "sender"),
+            column(&traces, "u"),
+        );
+        let steps: &[&str] = if backend == "native" {
+            &["0", "1"]
+        } else {
+            &["1"]
+        };
+        let mut seen = 0;
+        for i in (0..times.len()).filter(|&i| steps.contains(&times[i].as_str())) {
+            let k: usize = senders[i].parse().unwrap();
+            let u: f64 = us[i].parse().unwrap();
+            assert!(
+                (u - bias(k)).abs() < 1e-12,
+                "{backend}: neuron {k} at {} ms: u {u}",
+                times[i]
+            );
+            seen += 1;
+        }
+        assert_eq!(
+            seen,
+            5 * steps.len(),
+            "{backend}: 5 recorded neurons per step"
+        );
+        // written back as the initial bias; without bias learning it stays
+        let neurons = r.join("neurons.csv");
+        for (k, (b0, b1)) in column(&neurons, "bias_initial")
+            .iter()
+            .zip(column(&neurons, "bias_final"))
+            .enumerate()
+        {
+            assert_eq!(b0.parse::<f64>().unwrap(), bias(k), "{backend}");
+            assert_eq!(b1.parse::<f64>().unwrap(), bias(k), "{backend}");
+        }
+    }
+}
+
+#[test]
+fn replay_rejects_stp_parameters_that_disagree_between_files() {
+    let d = tmp();
+    let cfg = write_cfg(d.path(), TINY);
+    let a = d.path().join("a");
+    ok(&simulate(&cfg, &a, &[]));
+    let kinds = column(&a.join("synapses.csv"), "kind");
+    let rec = kinds.iter().position(|k| k == "recurrent").unwrap();
+    let src: usize = column(&a.join("synapses.csv"), "source")[rec]
+        .parse()
+        .unwrap();
+    let u_src = column(&a.join("sources.csv"), "U")[src].clone();
+    edit_csv(&a.join("synapses.csv"), "U", &|i, _| {
+        (i == rec).then(|| "0.123".to_string())
+    });
+    let never = d.path().join("never");
+    let o = never.to_str().unwrap();
+    let args = [
+        "simulate",
+        "--replay",
+        a.to_str().unwrap(),
+        "--out",
+        o,
+        "-q",
+    ];
+    fails(
+        &args,
+        &never,
+        &[
+            "synapses.csv",
+            "sources.csv",
+            &format!("synapse {rec} "),
+            &format!("source {src} "),
+            "0.123",
+            &format!("U = {u_src}"),
+        ],
+    );
+    // with per-synapse draws synapses.csv is authoritative for recurrent
+    // synapses, but an input synapse must still match its source
+    let per_syn = write_cfg(
+        d.path(),
+        &TINY.replace("n_conn = 10", "n_conn = 10\nstp_draw = \"per_synapse\""),
+    );
+    let r = d.path().join("r");
+    ok(&replay(&a, &r, &["--config", per_syn.to_str().unwrap()]));
+    assert_eq!(column(&r.join("synapses.csv"), "U")[rec], "0.123");
+    edit_csv(&a.join("synapses.csv"), "D_ms", &|i, _| {
+        (i == 0).then(|| "7.5".to_string())
+    });
+    let mut args = args.to_vec();
+    args.extend(["--config", per_syn.to_str().unwrap()]);
+    fails(
+        &args,
+        &never,
+        &["synapse 0 ", "D_ms = 7.5", "input synapses"],
+    );
 }
