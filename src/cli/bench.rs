@@ -310,81 +310,97 @@ fn run_case(name: &str, grid: [usize; 2], seconds: f64, args: &BenchArgs) -> Res
             let input_rate = row.input_rate_hz.unwrap_or(5.0);
             drop(prep);
             match run_baseline(&row, target, input_rate, seconds) {
-                Ok(b) => {
-                    row.wall_s = Some(b.wall_s);
-                    row.cpu_s = Some(b.cpu_s);
-                    row.rtf_cpu = Some(b.cpu_s / sim_s);
-                    row.setup_s = Some(b.build_s);
-                    row.note = Some(format!(
-                        "iaf_psc_exp + static_synapse; private Poisson drive {:.0} Hz tuned to \
-                         {:.2} Hz",
-                        b.drive_rate_hz, b.target_rate_hz
-                    ));
-                    row.rtf = Some(b.wall_s / sim_s);
-                    row.rtf_total = Some((b.wall_s + b.build_s) / sim_s);
-                    row.synapse_updates_per_s = Some(row.synapses as f64 * steps as f64 / b.wall_s);
-                    row.peak_rss_mib = Some(b.peak_rss_mib);
-                    row.network_rate_hz = Some(b.rate_hz);
-                    row.input_rate_hz = Some(b.input_rate_hz);
-                    row.network_spikes = Some(b.spikes);
-                    row.engine_version = Some(format!("NEST {} (built-in models)", b.nest_version));
-                }
+                Ok(b) => fill_baseline_row(&mut row, &b, steps),
                 Err(e) => row.skipped = Some(format!("{e:#}")),
             }
         }
-        Kind::Native | Kind::Nest => {
-            let backend = if sp.kind == Kind::Native {
-                Backend::Native
-            } else {
-                Backend::Nest
-            };
-            type Timed = ((f64, f64), (f64, f64), seqlearn_nest::engine::Outcome);
-            let result = (|| -> Result<Timed> {
-                let mut engine = run::make_engine(backend, &mut run::Silent)?;
-                // Set-up cost: the same job cut to a few steps.
-                let mut short = prep.schedule.clone();
-                for p in &mut short.phases {
-                    p.start = p.start.min(SETUP_STEPS);
-                    p.end = p.end.min(SETUP_STEPS);
-                }
-                let mut job = prep.job(sp.threads);
-                job.schedule = &short;
-                let (t, c) = (Instant::now(), cpu_time_s());
-                engine.run(&job, &mut |_| {})?;
-                let setup = (t.elapsed().as_secs_f64(), cpu_time_s() - c);
-                let job = prep.job(sp.threads);
-                let (t, c) = (Instant::now(), cpu_time_s());
-                let out = engine.run(&job, &mut |_| {})?;
-                let total = (t.elapsed().as_secs_f64(), cpu_time_s() - c);
-                Ok((setup, total, out))
-            })();
-            match result {
-                Ok(((setup, setup_cpu), (total, total_cpu), out)) => {
-                    let short_cpu = total_cpu * SETUP_STEPS.min(steps) as f64 / steps as f64;
-                    let cpu = total_cpu - (setup_cpu - short_cpu).clamp(0.0, total_cpu * 0.999);
-                    row.cpu_s = Some(cpu);
-                    row.rtf_cpu = Some(cpu / sim_s);
-                    // The short run minus its own simulated steps (at the
-                    // long run's mean cost per step) is the set-up cost.
-                    let short_sim = total * SETUP_STEPS.min(steps) as f64 / steps as f64;
-                    let overhead = (setup - short_sim).clamp(0.0, total * 0.999);
-                    let wall = total - overhead;
-                    row.wall_s = Some(wall);
-                    row.setup_s = Some(overhead);
-                    row.rtf = Some(wall / sim_s);
-                    row.rtf_total = Some(total / sim_s);
-                    row.synapse_updates_per_s = Some(row.synapses as f64 * steps as f64 / wall);
-                    row.network_spikes = Some(out.spikes.len());
-                    row.network_rate_hz =
-                        Some(out.spikes.len() as f64 / (row.neurons as f64 * sim_s));
-                    row.engine_version = Some(out.engine_version);
-                    row.peak_rss_mib = Some(peak_rss_mib());
-                }
-                Err(e) => row.skipped = Some(format!("{e:#}")),
-            }
-        }
+        Kind::Native | Kind::Nest => match time_engine(&prep, sp) {
+            Ok(t) => fill_engine_row(&mut row, &t, steps),
+            Err(e) => row.skipped = Some(format!("{e:#}")),
+        },
     }
     Ok(row)
+}
+
+/// Wall and CPU times (s) of a 20-step run and of the whole run of a job.
+struct EngineTimes {
+    setup: (f64, f64),
+    total: (f64, f64),
+    outcome: seqlearn_nest::engine::Outcome,
+}
+
+/// Runs the job twice on its engine: cut to [`SETUP_STEPS`], then whole.
+fn time_engine(prep: &Prepared, sp: CaseSpec) -> Result<EngineTimes> {
+    let backend = if sp.kind == Kind::Native {
+        Backend::Native
+    } else {
+        Backend::Nest
+    };
+    let mut engine = run::make_engine(backend, &mut run::Silent)?;
+    // Set-up cost: the same job cut to a few steps.
+    let mut short = prep.schedule.clone();
+    for p in &mut short.phases {
+        p.start = p.start.min(SETUP_STEPS);
+        p.end = p.end.min(SETUP_STEPS);
+    }
+    let mut job = prep.job(sp.threads);
+    job.schedule = &short;
+    let (t, c) = (Instant::now(), cpu_time_s());
+    engine.run(&job, &mut |_| {})?;
+    let setup = (t.elapsed().as_secs_f64(), cpu_time_s() - c);
+    let job = prep.job(sp.threads);
+    let (t, c) = (Instant::now(), cpu_time_s());
+    let outcome = engine.run(&job, &mut |_| {})?;
+    let total = (t.elapsed().as_secs_f64(), cpu_time_s() - c);
+    Ok(EngineTimes {
+        setup,
+        total,
+        outcome,
+    })
+}
+
+/// The numbers of an engine case: the short run minus its own simulated
+/// steps (at the long run's mean cost per step) is the set-up cost.
+fn fill_engine_row(row: &mut Row, t: &EngineTimes, steps: u64) {
+    let sim_s = row.simulated_s;
+    let ((setup, setup_cpu), (total, total_cpu)) = (t.setup, t.total);
+    let share = SETUP_STEPS.min(steps) as f64 / steps as f64;
+    let cpu = total_cpu - (setup_cpu - total_cpu * share).clamp(0.0, total_cpu * 0.999);
+    row.cpu_s = Some(cpu);
+    row.rtf_cpu = Some(cpu / sim_s);
+    let overhead = (setup - total * share).clamp(0.0, total * 0.999);
+    let wall = total - overhead;
+    row.wall_s = Some(wall);
+    row.setup_s = Some(overhead);
+    row.rtf = Some(wall / sim_s);
+    row.rtf_total = Some(total / sim_s);
+    row.synapse_updates_per_s = Some(row.synapses as f64 * steps as f64 / wall);
+    let spikes = t.outcome.spikes.len();
+    row.network_spikes = Some(spikes);
+    row.network_rate_hz = Some(spikes as f64 / (row.neurons as f64 * sim_s));
+    row.engine_version = Some(t.outcome.engine_version.clone());
+    row.peak_rss_mib = Some(peak_rss_mib());
+}
+
+/// The numbers of a NEST baseline case.
+fn fill_baseline_row(row: &mut Row, b: &BaselineOut, steps: u64) {
+    let sim_s = row.simulated_s;
+    row.wall_s = Some(b.wall_s);
+    row.cpu_s = Some(b.cpu_s);
+    row.rtf_cpu = Some(b.cpu_s / sim_s);
+    row.setup_s = Some(b.build_s);
+    row.note = Some(format!(
+        "iaf_psc_exp + static_synapse; private Poisson drive {:.0} Hz tuned to {:.2} Hz",
+        b.drive_rate_hz, b.target_rate_hz
+    ));
+    row.rtf = Some(b.wall_s / sim_s);
+    row.rtf_total = Some((b.wall_s + b.build_s) / sim_s);
+    row.synapse_updates_per_s = Some(row.synapses as f64 * steps as f64 / b.wall_s);
+    row.peak_rss_mib = Some(b.peak_rss_mib);
+    row.network_rate_hz = Some(b.rate_hz);
+    row.input_rate_hz = Some(b.input_rate_hz);
+    row.network_spikes = Some(b.spikes);
+    row.engine_version = Some(format!("NEST {} (built-in models)", b.nest_version));
 }
 
 /// What `scripts/nest_baseline.py` prints.
