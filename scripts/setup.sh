@@ -52,6 +52,6 @@ if [ "${SEQLEARN_WITH_NESTML:-1}" = 1 ] && ! .venv/bin/python -c "import pynestm
   .venv/bin/pip install -q --disable-pip-version-check -r nestml-models/requirements.txt
 fi
 if [ "$mpi" = 1 ]; then
-  bash scripts/setup_nest_mpi.sh --python .venv/bin/python
+  bash scripts/setup_nest_mpi.sh
 fi
 echo "setup: done (NEST venv: $(pwd)/.venv)"

@@ -6,8 +6,9 @@
 #
 #   bash scripts/setup_nest_mpi.sh [--python PY] [--check] [--print-prefix]
 #
-#   --python PY     interpreter the prefix's venv is based on (default
-#                   $SEQLEARN_BASE_PYTHON or python3; setup.sh passes .venv's)
+#   --python PY     interpreter whose base the prefix's venv uses (default:
+#                   the project's .venv/bin/python, as setup.sh made it, else
+#                   $SEQLEARN_BASE_PYTHON or python3)
 #   --check         also rerun the MPI acceptance check on a cached prefix
 #   --print-prefix  print the prefix if a complete one is cached, else exit 1
 #
@@ -42,6 +43,7 @@ RECIPE=1 # bump when the steps below change what gets built
 
 CACHE=${SEQLEARN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/seqlearn-nest}
 PY=${SEQLEARN_BASE_PYTHON:-python3}
+if [ -x "$here/../.venv/bin/python" ]; then PY=$here/../.venv/bin/python; fi
 check=0
 print_prefix=0
 while [ $# -gt 0 ]; do
@@ -161,24 +163,37 @@ say "building $NAME (NEST $NEST_VERSION, MPI + OpenMP) in $STORE"
 say "log: $LOG"
 T0=$SECONDS
 
-# Runs a step with its output in the log; every minute prints the newest
-# ninja progress line; on failure names the step and shows the log's tail.
+# Every minute: the step's elapsed time and the newest Ninja progress mark.
+# (It naps in a waited-for child so that a TERM ends the nap too, which would
+# otherwise keep stdout open for up to a minute.)
+progress_monitor() {
+  local t=$SECONDS progress nap
+  trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+  while :; do
+    sleep 60 &
+    nap=$!
+    wait "$nap"
+    progress=$(grep -aoE '^ *\[[0-9]+/[0-9]+\]' "$LOG" | tail -n1 | tr -d ' ' || true)
+    say "  ... $(hms $((SECONDS - t))) ${progress:+compiled $progress}"
+  done
+}
+
+# Runs a step with its output in the log; on failure names the step and
+# shows the log's tail. The step runs where errexit is off, so the functions
+# it calls check every command themselves.
+MONITOR=
+trap '[ -z "$MONITOR" ] || kill "$MONITOR" 2>/dev/null' EXIT
 step() {
-  local what=$1 t=$SECONDS next=$((SECONDS + 60)) pid rc=0 progress
+  local what=$1 t=$SECONDS rc=0
   shift
   say "[$(hms $((SECONDS - T0)))] $what"
   echo "=== $what: $*" >>"$LOG"
-  "$@" >>"$LOG" 2>&1 &
-  pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    sleep 2
-    if [ "$SECONDS" -ge "$next" ]; then
-      next=$((SECONDS + 60))
-      progress=$(grep -aoE '^ *\[[0-9]+/[0-9]+\]' "$LOG" | tail -n1 | tr -d ' ' || true)
-      say "  ... $(hms $((SECONDS - t))) ${progress:+compiled $progress}"
-    fi
-  done
-  wait "$pid" || rc=$?
+  progress_monitor &
+  MONITOR=$!
+  "$@" >>"$LOG" 2>&1 || rc=$?
+  kill "$MONITOR" 2>/dev/null || true
+  wait "$MONITOR" 2>/dev/null || true
+  MONITOR=
   if [ "$rc" != 0 ]; then
     echo "setup-mpi: FAILED: $what (exit $rc) after $(hms $((SECONDS - t))); end of $LOG:" >&2
     tail -n 30 "$LOG" | sed 's/^/  | /' >&2
@@ -187,18 +202,19 @@ step() {
   fi
 }
 
+# the sdist, checksum-verified, in downloads/ (kept across builds)
 fetch_sdist() {
   local dl=$CACHE/downloads
-  mkdir -p "$dl"
+  mkdir -p "$dl" || return 1
   if [ -n "${SEQLEARN_NEST_SDIST:-}" ]; then
-    cp -- "$SEQLEARN_NEST_SDIST" "$dl/$NEST_SDIST.part"
-  elif ! echo "$NEST_SDIST_SHA256  $dl/$NEST_SDIST" | sha256sum -c --status 2>/dev/null; then
-    rm -rf "$STORE/tmp/dl" && mkdir -p "$STORE/tmp/dl"
-    "$PY" -m pip download -q --disable-pip-version-check --no-deps --no-binary nest-simulator \
-      -d "$STORE/tmp/dl" "nest-simulator==$NEST_VERSION"
-    mv -- "$STORE/tmp/dl/$NEST_SDIST" "$dl/$NEST_SDIST.part"
-  else
+    cp -- "$SEQLEARN_NEST_SDIST" "$dl/$NEST_SDIST.part" || return 1
+  elif echo "$NEST_SDIST_SHA256  $dl/$NEST_SDIST" | sha256sum -c --status 2>/dev/null; then
     return 0
+  else
+    mkdir -p "$STORE/tmp/dl" &&
+      "$PY" -m pip download -q --disable-pip-version-check --no-deps --no-binary nest-simulator \
+        -d "$STORE/tmp/dl" "nest-simulator==$NEST_VERSION" &&
+      mv -- "$STORE/tmp/dl/$NEST_SDIST" "$dl/$NEST_SDIST.part" || return 1
   fi
   echo "$NEST_SDIST_SHA256  $dl/$NEST_SDIST.part" | sha256sum -c - ||
     { rm -f "$dl/$NEST_SDIST.part"; echo "checksum mismatch" >&2; return 1; }
@@ -213,17 +229,21 @@ build_wheel() {
   local -a settings=("--config-settings=build-dir=$STORE/tmp/build")
   local d t=$SECONDS jobs=${SEQLEARN_BUILD_JOBS:-$(nproc)} out=$STORE/tmp/wheel
   for d in "${NEST_CMAKE_DEFINES[@]}"; do settings+=("--config-settings=cmake.define.$d"); done
-  TMPDIR=$STORE/tmp CMAKE_BUILD_PARALLEL_LEVEL=$jobs \
-    "$STORE/venv/bin/python" -m pip wheel -v --disable-pip-version-check --no-deps \
-    "${settings[@]}" -w "$out" "$CACHE/downloads/$NEST_SDIST"
+  # in a subshell, whose `times` then counts pip and the compilers only
+  (
+    TMPDIR=$STORE/tmp CMAKE_BUILD_PARALLEL_LEVEL=$jobs \
+      "$STORE/venv/bin/python" -m pip wheel -v --disable-pip-version-check --no-deps \
+      "${settings[@]}" -w "$out" "$CACHE/downloads/$NEST_SDIST" &&
+      times >"$STORE/tmp/times" # (not piped: a pipe runs it in a child without children)
+  ) || return 1
   {
     echo "NEST wheel built $(date -u +%Y-%m-%dT%H:%M:%SZ) in $(hms $((SECONDS - t))) with $jobs jobs on $(nproc) cores"
-    echo "CPU time (user, system): $(times | tail -n1)"
+    echo "CPU time (user, system): $(tail -n1 "$STORE/tmp/times")"
     echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-  } >"$out/build-info.txt"
-  gzip -c "$LOG" >"$out/build.log.gz"
-  rm -rf -- "$WHEELS"
-  mv -T -- "$out" "$WHEELS"
+  } >"$out/build-info.txt" &&
+    gzip -c "$LOG" >"$out/build.log.gz" &&
+    rm -rf -- "$WHEELS" &&
+    mv -T -- "$out" "$WHEELS"
 }
 
 mkdir -p "$CACHE/wheels"
@@ -250,7 +270,8 @@ T_BUILD=$((SECONDS - T0))
 { read -r nest_dir && read -r libpython; } < <("$STORE/venv/bin/python" -c '
 import importlib.util, os, sysconfig
 print(list(importlib.util.find_spec("nest").submodule_search_locations)[0])
-print(os.path.join(sysconfig.get_config_var("LIBDIR"), sysconfig.get_config_var("INSTSONAME")))')
+print(os.path.join(sysconfig.get_config_var("LIBDIR"), sysconfig.get_config_var("INSTSONAME")))') ||
+  die "the venv in $STORE cannot locate the nest package"
 KERNEL=$nest_dir/nestkernel_api.so
 INCLUDE=$nest_dir/include/nest
 [ -f "$KERNEL" ] || die "no nestkernel_api.so in $nest_dir"
