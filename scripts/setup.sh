@@ -2,14 +2,31 @@
 # Installs what seqlearn-nest needs on a fresh Debian machine: the C++ headers
 # NEST's module API needs, a project venv with NEST 3.10 (PyPI wheel) and the
 # NESTML toolchain, and (for the report test) Chromium. Idempotent.
+#
+#   bash scripts/setup.sh [--mpi]
+#
+# --mpi additionally installs Open MPI and CMake and builds NEST 3.10 with
+# MPI + OpenMP from source into a cache outside the work tree, reused by later
+# calls (scripts/setup_nest_mpi.sh; docs/cluster.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+mpi=0
+for arg in "$@"; do
+  case "$arg" in
+    --mpi) mpi=1 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "setup: unknown option '$arg' (allowed: --mpi)" >&2; exit 2 ;;
+  esac
+done
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
+apt_pkgs=(libboost-dev libltdl-dev libgsl-dev g++ python3-venv)
+if [ "$mpi" = 1 ]; then apt_pkgs+=(cmake ninja-build libopenmpi-dev openmpi-bin); fi
 need_apt=()
-for pkg in libboost-dev libltdl-dev libgsl-dev g++ python3-venv; do
+for pkg in "${apt_pkgs[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ "${SEQLEARN_WITH_BROWSER:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
@@ -33,5 +50,8 @@ fi
 if [ "${SEQLEARN_WITH_NESTML:-1}" = 1 ] && ! .venv/bin/python -c "import pynestml" 2>/dev/null; then
   echo "setup: installing the NESTML toolchain into .venv"
   .venv/bin/pip install -q --disable-pip-version-check -r nestml-models/requirements.txt
+fi
+if [ "$mpi" = 1 ]; then
+  bash scripts/setup_nest_mpi.sh
 fi
 echo "setup: done (NEST venv: $(pwd)/.venv)"
