@@ -46,9 +46,17 @@ fn main() {
 
     println!("cargo::rustc-check-cfg=cfg(seqlearn_has_nest)");
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-changed=src/engine/nest/driver.rs");
-    println!("cargo:rerun-if-changed=cpp/bridge.cc");
-    println!("cargo:rerun-if-changed=cpp/bridge.h");
+    for f in [
+        "src/engine/nest/driver.rs",
+        "src/engine/kernels.rs",
+        "cpp/bridge.cc",
+        "cpp/bridge.h",
+        "cpp/kernels/native_bridge.cc",
+        "cpp/kernels/native_bridge.h",
+        "cpp/kernels/seqlearn_kernels.h",
+    ] {
+        println!("cargo:rerun-if-changed={f}");
+    }
     for f in MODULE_SOURCES.iter().chain(MODULE_HEADERS) {
         println!("cargo:rerun-if-changed={f}");
     }
@@ -68,11 +76,17 @@ fn main() {
         println!("cargo:rerun-if-changed={}", venv_python.display());
     }
 
-    // 1. the cxx bridge
-    cxx_build::bridge("src/engine/nest/driver.rs")
+    // 1. the cxx bridges: the kernels for the native engine (with the
+    // module's flags that matter for the bits: no implicit fused
+    // multiply-adds; -O3 also in debug builds, the tests run them a lot)
+    // and the NEST driver
+    cxx_build::bridges(["src/engine/kernels.rs", "src/engine/nest/driver.rs"])
+        .file("cpp/kernels/native_bridge.cc")
         .file("cpp/bridge.cc")
         .include(&manifest)
-        .flag_if_supported("-std=c++17")
+        .flag("-std=c++20")
+        .flag("-O3")
+        .flag("-ffp-contract=off")
         .warnings(true)
         .compile("seqlearn_nest_bridge");
     println!("cargo:rustc-link-lib=dylib=dl");
