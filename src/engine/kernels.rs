@@ -458,9 +458,9 @@ pub fn stp_resets(st: &mut [StpState], t0: i64) {
     unsafe { ffi::stp_resets(st.as_mut_ptr(), st.len(), t0) }
 }
 
-impl From<crate::model::config::StpVariant> for StpVariant {
-    fn from(v: crate::model::config::StpVariant) -> Self {
-        use crate::model::config::StpVariant as V;
+impl From<crate::model::params::StpVariant> for StpVariant {
+    fn from(v: crate::model::params::StpVariant) -> Self {
+        use crate::model::params::StpVariant as V;
         match v {
             V::Original => StpVariant::Original,
             V::Off => StpVariant::Off,
@@ -469,9 +469,9 @@ impl From<crate::model::config::StpVariant> for StpVariant {
     }
 }
 
-impl From<crate::model::config::SpikeLaw> for SpikeLaw {
-    fn from(v: crate::model::config::SpikeLaw) -> Self {
-        use crate::model::config::SpikeLaw as L;
+impl From<crate::model::params::SpikeLaw> for SpikeLaw {
+    fn from(v: crate::model::params::SpikeLaw) -> Self {
+        use crate::model::params::SpikeLaw as L;
         match v {
             L::Exponential => SpikeLaw::Exponential,
             L::Linear => SpikeLaw::Linear,

@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+pub use crate::model::params::{ModelParams, SpikeLaw, StpVariant};
 use crate::usage;
 
 /// A whole experiment: network, model, input and the phase protocol.
@@ -15,7 +16,7 @@ pub struct Config {
     /// Master seed; every random stream is derived from it (see `rng`).
     pub seed: u64,
     pub network: NetworkConfig,
-    pub model: ModelConfig,
+    pub model: ModelParams,
     pub input: InputConfig,
     pub phases: Vec<PhaseConfig>,
     pub record: RecordConfig,
@@ -61,46 +62,6 @@ pub enum StpDraw {
     PerSource,
     /// One draw and state per synapse (the 2022 NEST version).
     PerSynapse,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct ModelConfig {
-    /// Simulation step (ms). The model is defined for 1 ms.
-    pub dt_ms: f64,
-    pub r_max_hz: f64,
-    pub tau_decay_ms: f64,
-    pub tau_rise_ms: f64,
-    pub eta: f64,
-    pub variance_tracking: bool,
-    pub bias_learning: bool,
-    pub spike_law: SpikeLaw,
-    pub stp: StpVariant,
-    /// Reset traces and STP state at the start of test phases (the original).
-    pub reset_at_test: bool,
-    /// Learn input synapses / recurrent synapses (per population switch).
-    pub learn_input: bool,
-    pub learn_recurrent: bool,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum SpikeLaw {
-    /// `p = 1 - exp(-r dt)` (the original).
-    Exponential,
-    /// `p = r dt` (the 2022 NEST version).
-    Linear,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum StpVariant {
-    /// The original code: lagged amplitude, drifting U, dynamic inputs.
-    Original,
-    /// No short-term plasticity: amplitude 1.
-    Off,
-    /// Textbook Tsodyks-Markram: fixed U, R update with the new s, static inputs.
-    TsodyksMarkram,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -221,7 +182,7 @@ impl Default for Config {
         Config {
             seed: 13521,
             network: NetworkConfig::default(),
-            model: ModelConfig::default(),
+            model: ModelParams::default(),
             input: InputConfig::default(),
             phases: vec![
                 PhaseConfig::new("train", PhaseRole::Train, 100_000.0),
@@ -253,25 +214,6 @@ impl Default for NetworkConfig {
             input_p_conn: 1.0,
             initial_weights: InitialWeights::Zero,
             stp_draw: StpDraw::PerSource,
-        }
-    }
-}
-
-impl Default for ModelConfig {
-    fn default() -> Self {
-        ModelConfig {
-            dt_ms: 1.0,
-            r_max_hz: 100.0,
-            tau_decay_ms: 20.0,
-            tau_rise_ms: 2.0,
-            eta: 0.05,
-            variance_tracking: true,
-            bias_learning: false,
-            spike_law: SpikeLaw::Exponential,
-            stp: StpVariant::Original,
-            reset_at_test: true,
-            learn_input: true,
-            learn_recurrent: true,
         }
     }
 }
@@ -375,22 +317,12 @@ impl Config {
                 return bad(key, format!("must lie in [0, 1], got {v}"));
             }
         }
-        if m.dt_ms != 1.0 {
+        m.validate()?;
+        if !(i.r_input_hz.is_finite() && i.r_input_hz > 0.0) {
             return bad(
-                "model.dt_ms",
-                format!("the model is defined for dt = 1 ms, got {}", m.dt_ms),
+                "input.r_input_hz",
+                format!("must be > 0, got {}", i.r_input_hz),
             );
-        }
-        for (key, v) in [
-            ("model.r_max_hz", m.r_max_hz),
-            ("model.tau_decay_ms", m.tau_decay_ms),
-            ("model.tau_rise_ms", m.tau_rise_ms),
-            ("model.eta", m.eta),
-            ("input.r_input_hz", i.r_input_hz),
-        ] {
-            if !(v.is_finite() && v > 0.0) {
-                return bad(key, format!("must be > 0, got {v}"));
-            }
         }
         if !(i.r_noise_hz.is_finite() && i.r_noise_hz >= 0.0) {
             return bad(

@@ -2,49 +2,8 @@
 //! arithmetic form the specification gives. The native engine calls these;
 //! the NEST module (cpp/) implements the same lines in C++.
 
-use crate::model::config::{Config, SpikeLaw, StpVariant};
 use crate::model::network::StpParams;
-
-/// Model constants resolved from the config.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ModelParams {
-    pub dt: f64,
-    pub r_max_hz: f64,
-    pub tau_decay_ms: f64,
-    pub tau_rise_ms: f64,
-    /// `dt / tau_decay`.
-    pub kd: f64,
-    /// `dt / tau_rise`.
-    pub kr: f64,
-    pub eta: f64,
-    pub variance_tracking: bool,
-    pub bias_learning: bool,
-    pub spike_law: SpikeLaw,
-    pub stp: StpVariant,
-    pub learn_input: bool,
-    pub learn_recurrent: bool,
-}
-
-impl ModelParams {
-    pub fn from_config(cfg: &Config) -> ModelParams {
-        let m = &cfg.model;
-        ModelParams {
-            dt: m.dt_ms,
-            r_max_hz: m.r_max_hz,
-            tau_decay_ms: m.tau_decay_ms,
-            tau_rise_ms: m.tau_rise_ms,
-            kd: m.dt_ms / m.tau_decay_ms,
-            kr: m.dt_ms / m.tau_rise_ms,
-            eta: m.eta,
-            variance_tracking: m.variance_tracking,
-            bias_learning: m.bias_learning,
-            spike_law: m.spike_law,
-            stp: m.stp,
-            learn_input: m.learn_input,
-            learn_recurrent: m.learn_recurrent,
-        }
-    }
-}
+use crate::model::params::{SpikeLaw, StpVariant};
 
 /// Item 6: one explicit Euler step of a trace with jump `a = y*A`.
 #[inline(always)]

@@ -9,6 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, Normal};
 
 use crate::model::config::{Config, InitialWeights, StpDraw};
+use crate::model::params;
 use crate::model::rng::{self, Stream};
 use crate::usage;
 
@@ -162,9 +163,10 @@ impl Network {
             d: dt,
             f: dt,
         };
-        let draw_u = Normal::<f64>::new(0.5, 0.25).expect("valid normal");
-        let draw_d = Normal::<f64>::new(110.0, 55.0).expect("valid normal");
-        let draw_f = Normal::<f64>::new(5.0, 2.5).expect("valid normal");
+        // model.md §4: U ~ N(0.5, 0.25^2), D ~ N(110, 55^2) ms, F ~ N(5, 2.5^2) ms
+        let draw_u = Normal::<f64>::new(params::STP_U, 0.25).expect("valid normal");
+        let draw_d = Normal::<f64>::new(params::STP_D_MS, 55.0).expect("valid normal");
+        let draw_f = Normal::<f64>::new(params::STP_F_MS, 2.5).expect("valid normal");
         let draw_stp = |rng: &mut ChaCha8Rng| StpParams {
             u: draw_u.sample(rng).max(0.0),
             d: draw_d.sample(rng).max(dt),

@@ -216,7 +216,7 @@ impl<'a> Sim<'a> {
             circuit_sizes: net.circuits.iter().map(|c| c.k as u32).collect(),
             law: SpikeLawParams {
                 r_max_hz: mp.r_max_hz,
-                dt_ms: mp.dt,
+                dt_ms: mp.dt_ms,
                 law: mp.spike_law.into(),
             },
             rng: rng::stream(job.seed, Stream::Spikes),
@@ -419,10 +419,10 @@ impl<'a> Sim<'a> {
     /// sums with this step's jumps.
     fn traces(&mut self) {
         let mp = &self.job.model;
-        kernels::trace_steps_pairs(&mut self.ch.ef, &self.ch.jump, mp.kd, mp.kr);
+        kernels::trace_steps_pairs(&mut self.ch.ef, &self.ch.jump, mp.kd(), mp.kr());
         let nr = &mut self.neurons;
-        kernels::trace_steps(&mut nr.e_sum, &nr.jump_sum, mp.kd);
-        kernels::trace_steps(&mut nr.f_sum, &nr.jump_sum, mp.kr);
+        kernels::trace_steps(&mut nr.e_sum, &nr.jump_sum, mp.kd());
+        kernels::trace_steps(&mut nr.f_sum, &nr.jump_sum, mp.kr());
         nr.jump_sum.fill(0.0);
     }
 
@@ -436,7 +436,7 @@ impl<'a> Sim<'a> {
             &ch.variant,
             &self.scratch.channels,
             t as i64,
-            self.job.model.dt,
+            self.job.model.dt_ms,
         );
         for &c in &self.scratch.channels {
             ch.jump[c as usize] = 0.0;

@@ -86,7 +86,7 @@ impl Engine for NestEngine {
     fn run(&mut self, job: &Job, progress: Progress) -> Result<Outcome> {
         let net = job.network;
         let mp = job.model;
-        let dt = mp.dt;
+        let dt = mp.dt_ms;
         if !(mp.learn_input && mp.learn_recurrent) {
             return Err(usage!(
                 "model.learn_input/learn_recurrent = false is only supported by the native \
