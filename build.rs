@@ -23,14 +23,16 @@ use std::process::Command;
 const MODULE_SOURCES: &[&str] = &[
     "cpp/seqlearn_wta_neuron.cpp",
     "cpp/seqlearnmodule.cpp",
-    "cpp/sl_capi.cpp",
+    "cpp/driver/nest_driver.cpp",
 ];
 const MODULE_HEADERS: &[&str] = &[
     "cpp/seqlearn_wta_neuron.h",
     "cpp/seqlearn_stp_synapse.h",
+    "cpp/seqlearn_parameters.h",
+    "cpp/seqlearn_time.h",
     "cpp/dict_helpers.h",
-    "cpp/seqlearn_kernels.h",
-    "cpp/sl_capi.h",
+    "cpp/kernels/seqlearn_kernels.h",
+    "cpp/driver/seqlearn_driver.h",
 ];
 
 struct NestPaths {

@@ -56,6 +56,9 @@
 //! Inlined everywhere, also into the AVX2 + FMA functions (which then use
 //! hardware FMA for the scalar lanes and tails).
 #define SEQLEARN_ALWAYS_INLINE inline __attribute__( ( always_inline ) )
+//! The data types keep the default visibility: the models have members of
+//! these types.
+#define SEQLEARN_VISIBLE __attribute__( ( visibility( "default" ) ) )
 
 namespace seqlearn
 {
@@ -338,7 +341,7 @@ add_jump( double& e, double& f, const double a )
  * rounding (about m ulp after m steps).  One table serves every neuron with
  * the same time constants (shared, read-only).
  */
-class DecayTable
+class SEQLEARN_VISIBLE DecayTable
 {
 public:
   static constexpr std::size_t SIZE = 1024;
@@ -591,7 +594,7 @@ spike_draws( const double* rho,
 /* ------------------------------------------ section 3: STDP, bias learning */
 
 //! Learning-rate settings of one update.
-struct Rates
+struct SEQLEARN_VISIBLE Rates
 {
   double eta;              //!< base learning rate
   double rate_n;           //!< eta / n, n training steps so far (without variance tracking)
@@ -760,7 +763,7 @@ stdp_update( double* w, double* s, double* q, const double* y, const std::size_t
 }
 
 //! What stdp_update_pairs returns: sum_i dw_i e_i and sum_i dw_i f_i.
-struct WeightChangeSums
+struct SEQLEARN_VISIBLE WeightChangeSums
 {
   double de;
   double df;
@@ -871,7 +874,7 @@ stdp_update_pairs( double* w,
 // the bridge's struct of the same shape.
 
 //! STP state of one source (or synapse).
-struct StpState
+struct SEQLEARN_VISIBLE StpState
 {
   double s;   //!< utilisation
   double r;   //!< resources R
@@ -904,7 +907,7 @@ stp_amplitude( const State& st, const StpVariant v )
 }
 
 //! exp(-isi / (D + eps)) and exp(-isi / (F + eps)), eps = DBL_EPSILON.
-struct StpFactors
+struct SEQLEARN_VISIBLE StpFactors
 {
   double d;
   double f;
@@ -988,6 +991,7 @@ reset_traces( double* x, const std::size_t n )
 }  // namespace seqlearn
 
 #undef SEQLEARN_ALWAYS_INLINE
+#undef SEQLEARN_VISIBLE
 
 #pragma GCC visibility pop
 
