@@ -15,7 +15,7 @@ fn nest() -> NestEngine {
 }
 
 #[test]
-fn forced_spike_scenarios_agree_to_1e_9_on_one_and_two_threads() {
+fn forced_spike_scenarios_agree_to_1e_12_on_one_and_two_threads() {
     let mut engine = nest();
     for threads in [1, 2] {
         for s in verify::scenarios() {
