@@ -14,6 +14,7 @@
 #include <cmath>
 #include <exception>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -823,8 +824,11 @@ NestDriver::take_traces_( TraceSink& sink )
     }
   }
   const double dt = resolution_ms();
-  std::vector< std::uint64_t > steps( count );
-  std::vector< double > u( count * n ), rho( count * n );
+  // uninitialised buffers (every element is written below): zeroing them
+  // first cost as much as the drain itself
+  std::unique_ptr< std::uint64_t[] > steps( new std::uint64_t[ count ] );
+  std::unique_ptr< double[] > u( new double[ count * n ] );
+  std::unique_ptr< double[] > rho( new double[ count * n ] );
   // sample-major: sequential writes, one read stream per neuron (by neuron,
   // every write of the block would touch another cache line)
   for ( size_t i = 0; i < count; ++i )
@@ -841,7 +845,7 @@ NestDriver::take_traces_( TraceSink& sink )
   {
     p->clear_trace_samples();
   }
-  sink.traces( steps.data(), count, u.data(), rho.data(), u.size() );
+  sink.traces( steps.get(), count, u.get(), rho.get(), count * n );
 }
 
 void
