@@ -1,16 +1,20 @@
 //! Build script.
 //!
-//! 1. Always compiles the C++ side of the cxx bridge (`cpp/bridge.cc`,
-//!    default libstdc++ ABI).  It only dlopens NEST at run time, so the crate
-//!    builds without NEST.
-//! 2. Looks for NEST 3.10 through a Python interpreter (env `SEQLEARN_PYTHON`,
+//! 1. Always compiles the C++ side of the two cxx bridges (default libstdc++
+//!    ABI): the model's kernels for the native engine
+//!    (`cpp/kernels/native_bridge.cc`, with the module's `-O3
+//!    -ffp-contract=off`) and the NEST driver's bridge (`cpp/bridge.cc`),
+//!    which only dlopens NEST at run time, so the crate builds without NEST.
+//! 2. Always compiles the C++ kernel test `cpp/kernels/test_kernels.cpp` with
+//!    the module's flags (`SEQLEARN_KERNEL_TEST`, run by tests/golden.rs).
+//! 3. Looks for NEST 3.10 through a Python interpreter (env `SEQLEARN_PYTHON`,
 //!    else `<crate>/.venv/bin/python`, else `python3`; `nest-config` from env
 //!    `NEST_CONFIG` or `PATH` as a fallback).  When found, compiles the NEST
 //!    extension module `seqlearnmodule.so` (old ABI, `-fopenmp`, no NEST /
 //!    Python / gomp link) into `OUT_DIR`, bakes its path, the kernel path and
 //!    the libpython path into the crate (`SEQLEARN_BUILT_*` env vars) and sets
-//!    `cfg(seqlearn_has_nest)`.
-//! 3. Without NEST it prints a warning with install instructions.
+//!    `cfg(seqlearn_has_nest)`.  Without NEST it prints a warning with
+//!    install instructions.
 //!
 //! `SEQLEARN_REQUIRE_NEST=1` turns "NEST not found / module does not compile"
 //! into a build error.
@@ -23,14 +27,16 @@ use std::process::Command;
 const MODULE_SOURCES: &[&str] = &[
     "cpp/seqlearn_wta_neuron.cpp",
     "cpp/seqlearnmodule.cpp",
-    "cpp/sl_capi.cpp",
+    "cpp/driver/nest_driver.cpp",
 ];
 const MODULE_HEADERS: &[&str] = &[
     "cpp/seqlearn_wta_neuron.h",
     "cpp/seqlearn_stp_synapse.h",
+    "cpp/seqlearn_parameters.h",
+    "cpp/seqlearn_time.h",
     "cpp/dict_helpers.h",
-    "cpp/seqlearn_kernels.h",
-    "cpp/sl_capi.h",
+    "cpp/kernels/seqlearn_kernels.h",
+    "cpp/driver/seqlearn_driver.h",
 ];
 
 struct NestPaths {
@@ -46,9 +52,18 @@ fn main() {
 
     println!("cargo::rustc-check-cfg=cfg(seqlearn_has_nest)");
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-changed=src/engine/nest/driver.rs");
-    println!("cargo:rerun-if-changed=cpp/bridge.cc");
-    println!("cargo:rerun-if-changed=cpp/bridge.h");
+    for f in [
+        "src/engine/nest/driver.rs",
+        "src/engine/kernels.rs",
+        "cpp/bridge.cc",
+        "cpp/bridge.h",
+        "cpp/kernels/native_bridge.cc",
+        "cpp/kernels/native_bridge.h",
+        "cpp/kernels/seqlearn_kernels.h",
+        "cpp/kernels/test_kernels.cpp",
+    ] {
+        println!("cargo:rerun-if-changed={f}");
+    }
     for f in MODULE_SOURCES.iter().chain(MODULE_HEADERS) {
         println!("cargo:rerun-if-changed={f}");
     }
@@ -68,18 +83,31 @@ fn main() {
         println!("cargo:rerun-if-changed={}", venv_python.display());
     }
 
-    // 1. the cxx bridge
-    cxx_build::bridge("src/engine/nest/driver.rs")
+    // 1. the cxx bridges: the kernels for the native engine (with the
+    // module's flags that matter for the bits: no implicit fused
+    // multiply-adds; -O3 also in debug builds, the tests run them a lot)
+    // and the NEST driver
+    cxx_build::bridges(["src/engine/kernels.rs", "src/engine/nest/driver.rs"])
+        .file("cpp/kernels/native_bridge.cc")
         .file("cpp/bridge.cc")
         .include(&manifest)
-        .flag_if_supported("-std=c++17")
+        .flag("-std=c++20")
+        .flag("-O3")
+        .flag("-ffp-contract=off")
         .warnings(true)
         .compile("seqlearn_nest_bridge");
     println!("cargo:rustc-link-lib=dylib=dl");
 
+    // 2. the C++ test of the kernels (tests/golden.rs runs it)
+    let test_program = compile_kernel_test(&manifest, &out_dir);
+    println!(
+        "cargo:rustc-env=SEQLEARN_KERNEL_TEST={}",
+        test_program.display()
+    );
+
     let require = env::var("SEQLEARN_REQUIRE_NEST").is_ok_and(|v| v == "1");
 
-    // 2. NEST
+    // 3. NEST
     let nest = match find_nest(&manifest) {
         Ok(n) => n,
         Err(why) => {
@@ -124,6 +152,41 @@ fn main() {
             println!("cargo:warning={msg}");
         }
     }
+}
+
+/// The flags of the NEST module that matter for the kernels' bits and ABI.
+const KERNEL_FLAGS: &[&str] = &[
+    "-std=c++20",
+    "-D_GLIBCXX_USE_CXX11_ABI=0",
+    // -O3: inlines the synapse's send() into NEST's connector loop and the
+    // exchange of the circuit values into update(); 7 % fewer instructions
+    // per step than -O2 (callgrind), same bits
+    "-O3",
+    // no implicit fused multiply-adds: the kernels' scalar and AVX2 paths
+    // must round alike (cpp/kernels/seqlearn_kernels.h)
+    "-ffp-contract=off",
+    "-DNDEBUG",
+];
+
+/// `cpp/kernels/test_kernels.cpp` with the module's flags (no NEST needed).
+fn compile_kernel_test(manifest: &Path, out_dir: &Path) -> PathBuf {
+    let compiler = cc::Build::new().cpp(true).get_compiler();
+    let exe = out_dir.join("test_kernels");
+    let out = Command::new(compiler.path())
+        .args(KERNEL_FLAGS)
+        .arg(format!("-I{}", manifest.join("cpp/kernels").display()))
+        .arg(manifest.join("cpp/kernels/test_kernels.cpp"))
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the C++ compiler: {e}"));
+    if !out.status.success() {
+        panic!(
+            "cpp/kernels/test_kernels.cpp does not compile:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    exe
 }
 
 /// Ask `python` where `nest` and libpython are, without importing nest.
@@ -247,20 +310,12 @@ fn compile_module(manifest: &Path, out_dir: &Path, nest: &NestPaths) -> Result<P
         .map_err(|e| format!("no C++ compiler: {e}"))?;
     let obj_dir = out_dir.join("seqlearnmodule");
     fs::create_dir_all(&obj_dir).map_err(|e| e.to_string())?;
-    let base_flags = [
-        "-std=c++20",
-        "-D_GLIBCXX_USE_CXX11_ABI=0",
-        "-fopenmp",
-        // -O3: inlines the synapse's send() into NEST's connector loop and
-        // the exchange of the circuit values into update(); 7 % fewer
-        // instructions per step than -O2 (callgrind), same bits
-        "-O3",
-        // no implicit fused multiply-adds: the learning kernel's scalar and
-        // AVX2 paths must round alike (cpp/seqlearn_kernels.h)
-        "-ffp-contract=off",
-        "-DNDEBUG",
-        "-fPIC",
-    ];
+    // -fopenmp: NEST's inline thread-id helper returns 0 without _OPENMP
+    let base_flags: Vec<&str> = KERNEL_FLAGS
+        .iter()
+        .copied()
+        .chain(["-fopenmp", "-fPIC"])
+        .collect();
     // compile the translation units in parallel
     let mut objects = Vec::new();
     let results: Vec<Result<(), String>> = std::thread::scope(|scope| {
@@ -274,7 +329,7 @@ fn compile_module(manifest: &Path, out_dir: &Path, nest: &NestPaths) -> Result<P
                 let obj = obj_dir.join(format!("{stem}.o"));
                 objects.push(obj.clone());
                 let mut cmd = Command::new(compiler.path());
-                cmd.args(base_flags)
+                cmd.args(&base_flags)
                     .arg(format!("-I{}", nest.include_dir.display()))
                     .arg(format!("-I{}", manifest.join("cpp").display()))
                     .arg("-c")

@@ -11,12 +11,14 @@
 #define SEQLEARN_DICT_HELPERS_H
 
 #include <cmath>
+#include <cstddef>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "dictionary.h"
 #include "exceptions.h"
+#include "seqlearn_parameters.h"
 
 namespace seqlearn
 {
@@ -107,6 +109,36 @@ update_long_vector( const Dictionary& d, const std::string& key, std::vector< lo
     throw nest::TypeMismatch( "'" + key + "' must be a list of integers, got " + get_typename( v ) + "." );
   }
   return true;
+}
+
+//! The index of name among the count names of a choice parameter; throws
+//! BadProperty naming the key and the allowed names.
+inline std::size_t
+choice_index( const std::string& key, const std::string& name, const char* const* names, const std::size_t count )
+{
+  std::string allowed;
+  for ( std::size_t i = 0; i < count; ++i )
+  {
+    if ( name == names[ i ] )
+    {
+      return i;
+    }
+    allowed += std::string( i == 0 ? "'" : ", '" ) + names[ i ] + "'";
+  }
+  throw nest::BadProperty( key + " must be one of " + allowed + ", got '" + name + "'." );
+}
+
+//! Throws BadProperty naming the key, the allowed range and the value unless
+//! v lies in r (seqlearn_parameters.h).
+inline void
+check_range( const std::string& key, const double v, const parameters::Range& r, const std::string& unit )
+{
+  const bool ok = std::isfinite( v ) and ( r.lo_open ? v > r.lo : v >= r.lo );
+  if ( not ok )
+  {
+    throw nest::BadProperty( key + " must be " + r.text + ( unit.empty() ? "" : " (" + unit + ")" ) + ", got "
+      + std::to_string( v ) + "." );
+  }
 }
 
 }  // namespace seqlearn

@@ -2,20 +2,13 @@
  *  seqlearn_stp_synapse.h
  *
  *  Short-term plasticity synapse of the Klampfl & Maass (2013) original code
- *  (docs/model.md section 4): lagged amplitude, drifting U (variant
- *  "original"), the textbook Tsodyks-Markram variant and "off".  The
- *  connection delivers the amplitude A = R*s (times the connection weight,
- *  normally 1) to the receptor port (= slot) of a seqlearn_wta_neuron.
- *
- *  Native spike step of an event: stamp_steps - 1 (a neuron spiking in native
- *  step t sends stamp t+1; input spike_generators get spike time (t+1)*dt).
+ *  (docs/model.md section 4, docs/nest.md).
  */
 
 #ifndef SEQLEARN_STP_SYNAPSE_H
 #define SEQLEARN_STP_SYNAPSE_H
 
 #include <algorithm>
-#include <cfloat>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -23,14 +16,81 @@
 
 #include "common_synapse_properties.h"
 #include "connection.h"
+
 #include "dict_helpers.h"
+#include "kernels/seqlearn_kernels.h"
+#include "seqlearn_parameters.h"
+#include "seqlearn_time.h"
 
 namespace seqlearn
 {
 
+// clang-format off
+/* BeginUserDocs: synapse, short-term plasticity
+
+Short description
++++++++++++++++++
+
+STP synapse of the Klampfl & Maass (2013) original simulation code
+
+Description
++++++++++++
+
+Delivers the amplitude A = R s (times ``weight``, keep 1) of a presynaptic
+spike to the receptor port (the slot) of a seqlearn_wta_neuron, which holds
+the synaptic weight.  The amplitude is taken *before* this spike's update
+(the original's lagged amplitude).  At a spike of native step ts (stamp
+ts+1), with isi = (ts - last - 1) dt and eps = DBL_EPSILON:
+
+- ``original``: R' = 1 + (R - R s - 1) exp(-isi/(D+eps)),
+  s' = s + s (1 - s) exp(-isi/(F+eps)), U' = s' (the original's aliasing of
+  U and s: U drifts);
+- ``tsodyks_markram``: s' = U + s (1 - U) exp(-isi/(F+eps)),
+  R' = 1 + (R - R s' - 1) exp(-isi/(D+eps));
+- ``off``: A = 1, no update.
+
+Resets (common property ``reset_times``, native step times): the latest
+reset step r with last < r <= ts is applied lazily at the next spike:
+R = 1, s = U, last = r - 1.  The equations are the kernels of
+kernels/seqlearn_kernels.h, shared with the native engine.  Transmits
+SpikeEvent and DSSpikeEvent (spike_generators connect directly).  Delay:
+one resolution step.
+
+Parameters
+++++++++++
+
+Defaults and ranges from seqlearn_parameters.h (generated from the model's
+parameter table, src/model/params.rs).
+
+================== ======= ============ =============================================================
+**Parameter**      **Unit** **Default** **Description**
+================== ======= ============ =============================================================
+``U``              -       0.5          Utilisation, >= 0; setting U without s also sets s = U
+``D``              ms      110          Depression (recovery) time constant, >= 0
+``F``              ms      5            Facilitation time constant, >= 0
+``stp_variant``    -       "original"   "original", "off" or "tsodyks_markram"
+``weight``         -       1            Multiplies the amplitude; keep 1
+``reset_times``    ms      []           Common property (SetDefaults): native step times of resets
+================== ======= ============ =============================================================
+
+State variables: ``s`` (U), ``R`` (1), ``last_spike_step`` (-1).
+
+Transmits
++++++++++
+
+SpikeEvent, DSSpikeEvent
+
+See also
+++++++++
+
+seqlearn_wta_neuron
+
+EndUserDocs */
+// clang-format on
+
 /**
  * Common properties of all seqlearn_stp_synapse connections: the reset times
- * (ms, native step times) at which R = 1 and (textbook variant) s = U.
+ * (ms, native step times) at which R = 1 and s = U.
  */
 class STPCommonProperties : public nest::CommonSynapseProperties
 {
@@ -54,22 +114,8 @@ public:
     std::vector< double > times = reset_times_;
     if ( update_double_vector( d, "reset_times", times ) )
     {
-      const double dt = nest::Time::get_resolution().get_ms();
-      std::vector< long > steps;
-      for ( const double t : times )
-      {
-        const double s = t / dt;
-        const double r = std::round( s );
-        if ( not std::isfinite( t ) or t < 0.0 or std::abs( s - r ) > 1e-9 * std::max( 1.0, std::abs( s ) ) )
-        {
-          throw nest::BadProperty( "reset_times must hold non-negative multiples of the resolution (ms)." );
-        }
-        steps.push_back( static_cast< long >( r ) );
-      }
-      std::sort( steps.begin(), steps.end() );
-      steps.erase( std::unique( steps.begin(), steps.end() ), steps.end() );
+      reset_steps_ = steps_of_times( times, resolution_ms(), "reset_times" );
       reset_times_ = times;
-      reset_steps_ = steps;
     }
   }
 
@@ -77,11 +123,11 @@ public:
   std::vector< long > reset_steps_;    //!< sorted native steps
 
   //! What send() computed for the previous synapse: the native step of the
-  //! event's stamp, and the two exponentials with their arguments. NEST
-  //! keeps one copy of the common properties per thread and synapse model
+  //! event's stamp, and the STP factors with their arguments.  NEST keeps
+  //! one copy of the common properties per thread and synapse model
   //! (ModelManager::connection_models_[tid]), so this memo is the thread's
   //! own, without a thread-local lookup per spike.
-  struct ExpMemo
+  struct Memo
   {
     long stamp_tics = -1;
     long tics_per_step = -1;
@@ -90,67 +136,17 @@ public:
     double isi = std::numeric_limits< double >::quiet_NaN();
     double D = 0.0;
     double F = 0.0;
-    double e_d = 0.0;
-    double e_f = 0.0;
+    kernels::StpFactors factors { 0.0, 0.0 };
   };
-  mutable ExpMemo memo_;
+  mutable Memo memo_;
 };
 
-enum class STPVariant
+inline kernels::StpVariant
+stp_variant_of( const std::string& name )
 {
-  ORIGINAL,
-  OFF,
-  TSODYKS_MARKRAM
-};
-
-inline STPVariant
-stp_variant_from_string( const std::string& s )
-{
-  if ( s == "original" )
-  {
-    return STPVariant::ORIGINAL;
-  }
-  if ( s == "off" )
-  {
-    return STPVariant::OFF;
-  }
-  if ( s == "tsodyks_markram" )
-  {
-    return STPVariant::TSODYKS_MARKRAM;
-  }
-  throw nest::BadProperty( "stp_variant must be 'original', 'off' or 'tsodyks_markram', got '" + s + "'." );
+  return static_cast< kernels::StpVariant >( choice_index(
+    "stp_variant", name, parameters::synapse::stp_variant_names, parameters::synapse::stp_variant_count ) );
 }
-
-inline std::string
-stp_variant_to_string( STPVariant v )
-{
-  switch ( v )
-  {
-  case STPVariant::OFF:
-    return "off";
-  case STPVariant::TSODYKS_MARKRAM:
-    return "tsodyks_markram";
-  default:
-    return "original";
-  }
-}
-
-/* BeginUserDocs: synapse, short-term plasticity
-
-Short description
-+++++++++++++++++
-
-STP synapse of the Klampfl & Maass (2013) original simulation code.
-
-Parameters: weight (multiplies the amplitude, keep 1), U, D (ms), F (ms),
-stp_variant; state s, R.  Common property: reset_times (ms).
-
-Transmits
-+++++++++
-
-SpikeEvent, DSSpikeEvent
-
-EndUserDocs */
 
 template < typename targetidentifierT >
 class seqlearn_stp_synapse : public nest::Connection< targetidentifierT >
@@ -165,14 +161,11 @@ public:
 
   seqlearn_stp_synapse()
     : ConnectionBase()
-    , variant_( STPVariant::ORIGINAL )
-    , weight_( 1.0 )
-    , U_( 0.5 )
-    , D_( 110.0 )
-    , F_( 5.0 )
-    , s_( 0.5 )
-    , R_( 1.0 )
-    , last_step_( -1 )
+    , variant_( stp_variant_of( parameters::synapse::stp_variant ) )
+    , weight_( parameters::synapse::weight )
+    , D_( parameters::synapse::D )
+    , F_( parameters::synapse::F )
+    , st_( kernels::stp_initial( parameters::synapse::U ) )
   {
   }
 
@@ -218,101 +211,91 @@ public:
   }
 
 private:
+  //! The native step of the event's stamp (memoised: the synapses of one
+  //! source are sent one after the other with the same event).
+  long spike_step_( const nest::Event& e, STPCommonProperties::Memo& m ) const;
+  //! Section 6: the latest reset step r with last < r <= ts, applied now.
+  void lazy_reset_( long ts, const STPCommonProperties& cp );
+  //! The factors exp(-isi/(D+eps)), exp(-isi/(F+eps)), memoised: with the
+  //! per-source draw the synapses of one source also share D, F and the
+  //! inter-spike interval (same arguments, same bits).
+  const kernels::StpFactors& factors_( double isi, STPCommonProperties::Memo& m ) const;
+
   // variant_ first: it fits into the tail padding of the 20-byte base
   // (88 -> 80 bytes per connection; the connections are streamed at every
   // spike, so their size is cache traffic)
-  STPVariant variant_;
+  kernels::StpVariant variant_;
   double weight_;
-  double U_;
   double D_;
   double F_;
-  double s_;
-  double R_;
-  long last_step_;  //!< native step of the last spike (or reset step - 1)
+  kernels::StpState st_;  //!< s, R, U and the native step of the last spike (or reset step - 1)
 };
 
 template < typename targetidentifierT >
 constexpr nest::ConnectionModelProperties seqlearn_stp_synapse< targetidentifierT >::properties;
 
 template < typename targetidentifierT >
-inline bool
-seqlearn_stp_synapse< targetidentifierT >::send( nest::Event& e, size_t tid, const STPCommonProperties& cp )
+inline long
+seqlearn_stp_synapse< targetidentifierT >::spike_step_( const nest::Event& e, STPCommonProperties::Memo& m ) const
 {
-  // The synapses of one source are sent one after the other with the same
-  // event: convert its stamp to a native step once (memo keyed on the stamp
-  // and the resolution).
-  STPCommonProperties::ExpMemo& m = cp.memo_;
   const nest::Time& stamp = e.get_stamp();
   const long tics_per_step = nest::Time::get_resolution().get_tics();
   if ( stamp.get_tics() != m.stamp_tics or tics_per_step != m.tics_per_step )
   {
     m.stamp_tics = stamp.get_tics();
     m.tics_per_step = tics_per_step;
-    m.ts = stamp.get_steps() - 1;
-    m.dt = nest::Time::get_resolution().get_ms();
+    m.ts = native_step_of_stamp( stamp );
+    m.dt = resolution_ms();
   }
-  const long ts = m.ts;
+  return m.ts;
+}
 
-  // lazy reset: the latest reset step r with last < r <= ts
+template < typename targetidentifierT >
+inline void
+seqlearn_stp_synapse< targetidentifierT >::lazy_reset_( const long ts, const STPCommonProperties& cp )
+{
   const auto& rs = cp.reset_steps_;
   auto it = std::upper_bound( rs.begin(), rs.end(), ts );
-  if ( it != rs.begin() )
+  if ( it != rs.begin() and *( it - 1 ) > st_.last )
   {
-    const long r = *( it - 1 );
-    if ( r > last_step_ )
-    {
-      R_ = 1.0;
-      if ( variant_ == STPVariant::TSODYKS_MARKRAM )
-      {
-        s_ = U_;
-      }
-      last_step_ = r - 1;
-    }
+    kernels::stp_reset( st_, *( it - 1 ) );
   }
+}
 
-  const double isi = static_cast< double >( ts - last_step_ - 1 ) * m.dt;
-  const double A = variant_ == STPVariant::OFF ? 1.0 : R_ * s_;
-
-  e.set_receiver( *get_target( tid ) );
-  e.set_weight( weight_ * A );
-  e.set_delay_steps( get_delay_steps() );
-  e.set_rport( get_rport() );
-  e();
-
-  const double eps = DBL_EPSILON;
-  if ( variant_ == STPVariant::OFF )
-  {
-    last_step_ = ts;
-    return true;
-  }
-  // With the per-source draw the synapses of one source also share D, F
-  // and the inter-spike interval: reuse the exponentials (same arguments,
-  // same bits).
+template < typename targetidentifierT >
+inline const kernels::StpFactors&
+seqlearn_stp_synapse< targetidentifierT >::factors_( const double isi, STPCommonProperties::Memo& m ) const
+{
   if ( not( isi == m.isi and D_ == m.D and F_ == m.F ) )
   {
     m.isi = isi;
     m.D = D_;
     m.F = F_;
-    m.e_d = std::exp( -isi / ( D_ + eps ) );
-    m.e_f = std::exp( -isi / ( F_ + eps ) );
+    m.factors = kernels::stp_factors( isi, D_, F_ );
   }
-  const double exp_d = m.e_d;
-  const double exp_f = m.e_f;
-  if ( variant_ == STPVariant::ORIGINAL )
+  return m.factors;
+}
+
+template < typename targetidentifierT >
+inline bool
+seqlearn_stp_synapse< targetidentifierT >::send( nest::Event& e, size_t tid, const STPCommonProperties& cp )
+{
+  STPCommonProperties::Memo& m = cp.memo_;
+  const long ts = spike_step_( e, m );
+  lazy_reset_( ts, cp );
+
+  // the amplitude from the state before this spike's update
+  e.set_receiver( *get_target( tid ) );
+  e.set_weight( weight_ * kernels::stp_amplitude( st_, variant_ ) );
+  e.set_delay_steps( get_delay_steps() );
+  e.set_rport( get_rport() );
+  e();
+
+  if ( variant_ != kernels::StpVariant::Off )
   {
-    const double R_new = 1.0 + ( R_ - R_ * s_ - 1.0 ) * exp_d;
-    const double s_new = s_ + s_ * ( 1.0 - s_ ) * exp_f;
-    R_ = R_new;
-    s_ = s_new;
-    U_ = s_new;  // the original's aliasing of U and s
+    kernels::stp_apply( st_, variant_, factors_( kernels::stp_isi( st_, ts, m.dt ), m ) );
   }
-  else if ( variant_ == STPVariant::TSODYKS_MARKRAM )
-  {
-    const double s_new = U_ + s_ * ( 1.0 - U_ ) * exp_f;
-    R_ = 1.0 + ( R_ - R_ * s_new - 1.0 ) * exp_d;
-    s_ = s_new;
-  }
-  last_step_ = ts;
+  st_.last = ts;
   return true;
 }
 
@@ -322,13 +305,13 @@ seqlearn_stp_synapse< targetidentifierT >::get_status( Dictionary& d ) const
 {
   ConnectionBase::get_status( d );
   d[ nest::names::weight ] = weight_;
-  d[ "U" ] = U_;
+  d[ "U" ] = st_.u;
   d[ "D" ] = D_;
   d[ "F" ] = F_;
-  d[ "s" ] = s_;
-  d[ "R" ] = R_;
-  d[ "last_spike_step" ] = last_step_;
-  d[ "stp_variant" ] = stp_variant_to_string( variant_ );
+  d[ "s" ] = st_.s;
+  d[ "R" ] = st_.r;
+  d[ "last_spike_step" ] = st_.last;
+  d[ "stp_variant" ] = std::string( parameters::synapse::stp_variant_names[ static_cast< size_t >( variant_ ) ] );
   d[ nest::names::size_of ] = static_cast< long >( sizeof( *this ) );
 }
 
@@ -337,44 +320,37 @@ void
 seqlearn_stp_synapse< targetidentifierT >::set_status( const Dictionary& d, nest::ConnectorModel& cm )
 {
   ConnectionBase::set_status( d, cm );
-  double w = weight_, U = U_, D = D_, F = F_, s = s_, R = R_;
-  long last = last_step_;
-  STPVariant v = variant_;
+  double w = weight_, D = D_, F = F_;
+  kernels::StpState st = st_;
+  kernels::StpVariant v = variant_;
   update_double( d, nest::names::weight, w );
-  const bool U_given = update_double( d, "U", U );
+  const bool U_given = update_double( d, "U", st.u );
   update_double( d, "D", D );
   update_double( d, "F", F );
-  const bool s_given = update_double( d, "s", s );
-  update_double( d, "R", R );
-  d.update_integer_value( "last_spike_step", last );
+  const bool s_given = update_double( d, "s", st.s );
+  update_double( d, "R", st.r );
+  d.update_integer_value( "last_spike_step", st.last );
   std::string vs;
   if ( d.update_value( "stp_variant", vs ) )
   {
-    v = stp_variant_from_string( vs );
+    v = stp_variant_of( vs );
   }
   if ( U_given and not s_given )
   {
-    s = U;  // the initial utilisation is U
+    st.s = st.u;  // the initial utilisation is U
   }
-  if ( not( U >= 0.0 ) or not( s >= 0.0 ) )
-  {
-    throw nest::BadProperty( "U and s must be >= 0." );
-  }
-  if ( not( D >= 0.0 ) or not( F >= 0.0 ) )
-  {
-    throw nest::BadProperty( "D and F must be >= 0 (ms)." );
-  }
-  if ( not std::isfinite( R ) )
+  check_range( "U", st.u, parameters::synapse::U_range, "" );
+  check_range( "s", st.s, parameters::synapse::U_range, "" );
+  check_range( "D", D, parameters::synapse::D_range, "ms" );
+  check_range( "F", F, parameters::synapse::F_range, "ms" );
+  if ( not std::isfinite( st.r ) )
   {
     throw nest::BadProperty( "R must be finite." );
   }
   weight_ = w;
-  U_ = U;
   D_ = D;
   F_ = F;
-  s_ = s;
-  R_ = R;
-  last_step_ = last;
+  st_ = st;
   variant_ = v;
 }
 

@@ -3,10 +3,7 @@
  *
  *  Stochastic soft winner-take-all neuron of Klampfl & Maass (2013), with
  *  per-slot EPSP traces, STDP with variance tracking and optional bias
- *  learning.  See docs/nest.md and docs/model.md sections 2-3.
- *
- *  Time convention: the NEST update step t (interval (t, t+1] ms) computes
- *  native step t of the model.  Spikes of native step t carry the stamp t+1.
+ *  learning (docs/model.md sections 2-3, docs/nest.md).
  */
 
 #ifndef SEQLEARN_WTA_NEURON_H
@@ -26,46 +23,121 @@
 #include "secondary_event.h"
 #include "universal_data_logger.h"
 
+#include "kernels/seqlearn_kernels.h"
+
 namespace seqlearn
 {
 
+// clang-format off
 /* BeginUserDocs: neuron, stochastic, soft winner-take-all
 
 Short description
 +++++++++++++++++
 
 Stochastic soft-WTA neuron with per-slot double-exponential EPSP traces and
-STDP with adaptive (variance-tracking) learning rates.
+STDP with adaptive (variance-tracking) learning rates
 
 Description
 +++++++++++
 
-Every incoming connection arrives on its own receptor port ("slot").  The
-neuron keeps two traces e_j, f_j per slot, the weight w_j and the variance
-tracking state S_j, Q_j.  The potential is u = b + sum_j w_j (e_j - f_j).
-The neurons of one circuit (circuit_size K, own index circuit_index) exchange
-their potentials through rate_connection_instantaneous connections
-(receptor_type = sender's circuit_index); each neuron predicts its potential
-for the next step at the end of the current one, which the two-step spike
-latency of the model makes exact, so the soft-max normalisation has no lag.
-The value sent is exp(u - c), with a shift c (the circuit's largest
-potential of the previous step) that every member computes alike, so that
-the soft-max costs one exp per neuron rather than K.
+Every incoming connection arrives on its own receptor port, the *slot* j.
+Per slot the neuron keeps two traces e_j, f_j, the weight w_j and the
+variance-tracking state S_j, Q_j.  One update step t (native step t of the
+model, dt = resolution = 1 ms) does, in this order:
 
-Parameters and state: see docs/nest.md.
+a. traces: the amplitudes A_j of the spikes of step t-1 arrive,
+   e_j += A_j - e_j dt/tau_decay, f_j += A_j - f_j dt/tau_rise (reset
+   steps: e = f = 0);
+b. u = b + sum_j w_j Y_j with Y_j = e_j - f_j;
+c. soft-WTA: rho = exp(u) / sum_{l in circuit} exp(u_l), r = r_max rho;
+d. spike with probability 1 - exp(-r dt) (or r dt), or at forced steps;
+e. if learning: STDP of every slot at a spike, eta_j = eta (Q_j - S_j^2) /
+   (exp(-S_j) + 1) (or eta / n), w_j += eta_j (Y_j - exp(w_j)) /
+   max(exp(w_j), eta_j), then S_j, Q_j; with bias learning the same rule
+   for b at every training step (Z = spiked);
+f. the potential of step t+1 (known now: a spike of step t first reaches
+   Y at t+2), sent to the circuit peers as exp(u - c) with a shift c shared
+   by the circuit, so that the soft-WTA of step t+1 uses same-step values.
+
+The equations are the kernels of kernels/seqlearn_kernels.h, shared with the
+native engine.  Traces are kept lazily: a slot's e, f are brought forward
+in closed form only when read (its own spike, a slot recording, a status
+read); the weighted sums sum_j w_j e_j, sum_j w_j f_j are kept per step.
+
+Connect the K neurons of a circuit pairwise with rate_connection_instantaneous
+(receptor_type = the sender's circuit_index), every other input with
+seqlearn_stp_synapse (receptor_type = slot), all with delay = resolution.
+NEST update step t (interval (t, t+1] ms) computes native step t; a spike of
+step t has the stamp t+1.  Times of reset_times, forced_spikes and the
+recordings are native step times t*dt.
+
+Parameters
+++++++++++
+
+Defaults and ranges of the model parameters come from seqlearn_parameters.h
+(generated from the model's parameter table, src/model/params.rs).
+
+=========================== ======= =============== ==========================================================
+**Parameter**               **Unit** **Default**    **Description**
+=========================== ======= =============== ==========================================================
+``r_max``                   Hz      100             Maximal circuit rate (the rates of a circuit sum to it), > 0
+``tau_decay``               ms      20              Decay time constant of e, > 0
+``tau_rise``                ms      2               Rise time constant of f, > 0
+``eta``                     -       0.05            Base learning rate, > 0
+``variance_tracking``       -       true            Adaptive learning rates (else eta / n_train_steps)
+``learning``                -       false           STDP (and bias learning) on; set per phase
+``bias_learning``           -       false           Learn the bias at every training step
+``spike_law``               -       "exponential"   "exponential": p = 1 - exp(-r dt); "linear": p = r dt
+``n_incoming``              -       0               Number of slots (new slots: w = e = f = S = 0, Q = 1)
+``circuit_size``            -       1               K, the circuit's size
+``circuit_index``           -       0               Own position 0..K-1 in the circuit
+``reset_times``             ms      []              Native step times of trace resets
+``forced``                  -       false           Spike only at forced_spikes (no random draws)
+``forced_spikes``           ms      []              Native step times of forced spikes
+``recorded_slots``          -       []              Slots whose weight and Y go to slot_recording
+``slot_recording_interval`` ms      1               Records at steps t with t % interval == 0
+``record_traces``           -       false           Record u, rho into trace_recording
+``trace_recording_interval`` ms     resolution      Records at steps t with t % interval == 0
+=========================== ======= =============== ==========================================================
+
+State variables
++++++++++++++++
+
+=================== ============= ===========================================================
+**State variable**  **Initial**   **Description**
+=================== ============= ===========================================================
+``weights``         0             w_j per slot (get and set)
+``epsp_e``          0             e_j per slot, as of the last computed step (get and set)
+``epsp_f``          0             f_j per slot (get and set)
+``S``, ``Q``        0, 1          Variance tracking per slot (get and set)
+``bias``            0             b (get and set); ``bias_S`` 0, ``bias_Q`` 1
+``n_train_steps``   0             Training steps so far
+``u``, ``rho``      0             Potential and rate share used in the last step (read only)
+=================== ============= ===========================================================
+
+Recordables: ``u``, ``rho`` (the values used in the step).  ``slot_recording``
+= {times, slots, weights, epsps} (weight at the start of the step and Y;
+``clear_slot_recording: True`` empties it), ``trace_recording`` = {times, u,
+rho} with native step times and no one-slice lag (``clear_trace_recording``).
 
 Receives
 ++++++++
 
-SpikeEvent (rport = slot), InstantaneousRateConnectionEvent (rport = circuit
-index of the sender), DataLoggingRequest
+SpikeEvent (rport = slot), InstantaneousRateConnectionEvent (rport = the
+sender's circuit_index), DataLoggingRequest
 
 Sends
 +++++
 
 SpikeEvent, InstantaneousRateConnectionEvent
 
+See also
+++++++++
+
+seqlearn_stp_synapse
+
 EndUserDocs */
+// clang-format on
 
 class seqlearn_wta_neuron : public nest::ArchivingNode
 {
@@ -95,30 +167,23 @@ public:
   void get_status( Dictionary& ) const override;
   void set_status( const Dictionary& ) override;
 
-  //! Driver access (sl_capi.cpp), without building a status dictionary:
-  //! switch the trace recording; throws BadProperty on a bad interval.
-  void set_trace_recording( bool on, double interval_ms );
-  //! The trace samples held (since the last clear_trace_samples): their
-  //! number and the time (ms), u and rho of sample i.
-  size_t
-  n_trace_samples() const
+  /* Driver access (cpp/driver/nest_driver.cpp), without status
+   * dictionaries (they copy every vector of the neuron). */
+
+  //! Switches the trace recording; throws BadProperty on a bad interval.
+  void set_trace_recording( bool on, long interval_steps );
+
+  //! One trace sample: native step time (ms), u and rho of that step.
+  struct TraceSample
   {
-    return B_.traces_.size();
-  }
-  double
-  trace_sample_time( const size_t i ) const
+    double time;
+    double u;
+    double rho;
+  };
+  const std::vector< TraceSample >&
+  trace_samples() const
   {
-    return B_.traces_[ i ].time;
-  }
-  double
-  trace_sample_u( const size_t i ) const
-  {
-    return B_.traces_[ i ].u;
-  }
-  double
-  trace_sample_rho( const size_t i ) const
-  {
-    return B_.traces_[ i ].rho;
+    return B_.traces_;
   }
   void
   clear_trace_samples()
@@ -126,6 +191,55 @@ public:
     // clear() keeps the capacity: the next chunk fills it without reallocating
     B_.traces_.clear();
   }
+
+  //! One slot sample: time (ms), slot, weight at the start of the step, Y.
+  struct SlotSample
+  {
+    double time;
+    long slot;
+    double weight;
+    double epsp;
+  };
+  const std::vector< SlotSample >&
+  slot_samples() const
+  {
+    return B_.slot_samples_;
+  }
+  void
+  clear_slot_samples()
+  {
+    B_.slot_samples_.clear();
+  }
+
+  //! The learned state: per slot w, S, Q, and the bias.
+  const std::vector< double >&
+  weights() const
+  {
+    return S_.w_;
+  }
+  const std::vector< double >&
+  S() const
+  {
+    return S_.S_;
+  }
+  const std::vector< double >&
+  Q() const
+  {
+    return S_.Q_;
+  }
+  double
+  bias() const
+  {
+    return S_.bias_;
+  }
+
+  //! The traces of one slot: e, f as of step tau (lazy).
+  struct Slot
+  {
+    double e;
+    double f;
+    long tau;
+  };
 
 private:
   void init_buffers_() override;
@@ -135,21 +249,55 @@ private:
   friend class nest::RecordablesMap< seqlearn_wta_neuron >;
   friend class nest::UniversalDataLogger< seqlearn_wta_neuron >;
 
-  enum class SpikeLaw
-  {
-    EXPONENTIAL,
-    LINEAR
-  };
+  // ---------------------------------------------------------------- the step
+  //! a. this step's input (or the reset) into the weighted sums and the log
+  void take_input_( long t, long lag );
+  //! the per-slot recording of step t
+  void record_slots_( long t );
+  //! b.-d. soft-WTA over the circuit and the spike decision; sends the spike
+  bool soft_wta_and_spike_( long t, long lag );
+  //! e. STDP at a spike and bias learning
+  void learn_( long t, bool spiked );
+  //! the trace recording and the multimeter's sample of step t
+  void record_traces_( long t );
+  //! f.-g. the potential of step t+1 and what the circuit gets for it
+  void predict_and_exchange_( long t, long lag );
 
-  //! LAZY: traces decay in closed form, touched only on input / learning /
-  //! read-out (O(inputs) per step).  EXACT: every slot updated every step
-  //! with e += a - e*kd (O(n_incoming) per step, bit-exact Euler form).
-  enum class TraceMode
-  {
-    LAZY,
-    EXACT
-  };
+  // ---------------------------------------------------------- lazy traces
+  struct State_;
+  //! bring a slot to step t (no input in between)
+  void decay_slot_( Slot& x, long t ) const;
+  //! add the logged inputs of steps <= t to their slots
+  void apply_pending_( State_& s, long t ) const;
+  //! log an input of step t (applying the log when it is long)
+  void log_input_( size_t slot, long t, double amplitude );
+  //! every slot of s brought to step t
+  void normalize_( State_& s, long t ) const;
+  //! se_, sf_ = sum_j w_j e_j, sum_j w_j f_j, in slot order
+  void weighted_sums_();
+  //! STDP of every slot at a spike of step t (traces brought to t first)
+  void learn_slots_( long t, const kernels::Rates& rates );
 
+  //! Whether step t is a reset step (reset_steps_ is sorted; the queries of
+  //! a run are non-decreasing, so a cursor replaces the binary search).
+  bool is_reset_step_( long t );
+
+  void resize_input_buffer_();
+  //! the decay table for the current time constants (shared when unchanged)
+  void update_decay_table_();
+
+  double
+  get_u_() const
+  {
+    return S_.u_;
+  }
+  double
+  get_rho_() const
+  {
+    return S_.rho_;
+  }
+
+  // ---------------------------------------------------------------- members
   struct Parameters_
   {
     double r_max_;                        //!< Hz
@@ -159,8 +307,7 @@ private:
     bool variance_tracking_;              //!< adaptive learning rates
     bool learning_;                       //!< STDP on/off
     bool bias_learning_;                  //!< prior learning on/off
-    SpikeLaw spike_law_;                  //!< p = 1-exp(-r dt) or r dt
-    TraceMode trace_mode_;                //!< lazy (default) or exact traces
+    kernels::SpikeLaw spike_law_;         //!< p = 1-exp(-r dt) or r dt
     long n_incoming_;                     //!< number of slots
     long circuit_size_;                   //!< K
     long circuit_index_;                  //!< own position in the circuit
@@ -177,17 +324,7 @@ private:
     void set( const Dictionary& );
   };
 
-public:
-  //! The traces of one slot.
-  struct Slot
-  {
-    double e;  //!< decay trace (as of step tau)
-    double f;  //!< rise trace (as of step tau)
-    long tau;  //!< lazy mode: step at which e, f are valid
-  };
-
-private:
-  //! lazy mode: an input not yet added to its slot's traces
+  //! An input not yet added to its slot's traces.
   struct PendingInput
   {
     long step;
@@ -198,13 +335,13 @@ private:
   struct State_
   {
     std::vector< Slot > slot_;  //!< per slot: traces
-    std::vector< double > w_;  //!< per slot: weight
-    //! lazy mode: inputs not yet added to slot_, in step order.  An arriving
-    //! spike only needs its slot's weight (for the trace sums); the traces
-    //! take the logged inputs when they are next read, so the scattered
-    //! slots are touched at the neuron's own spikes, one neuron at a time.
+    std::vector< double > w_;   //!< per slot: weight
+    //! inputs not yet added to slot_, in step order.  An arriving spike
+    //! only needs its slot's weight (for the weighted sums); the traces take
+    //! the logged inputs when they are next read, so the scattered slots
+    //! are touched at the neuron's own spikes, one neuron at a time.
     std::vector< PendingInput > pending_;
-    //! lazy mode: the first pending_summed_ entries of pending_ are in se_, sf_
+    //! the first pending_summed_ entries of pending_ are in se_, sf_
     size_t pending_summed_;
     std::vector< double > S_;  //!< variance tracking: running mean of w
     std::vector< double > Q_;  //!< variance tracking: running mean of w^2
@@ -212,13 +349,13 @@ private:
     double bias_S_;
     double bias_Q_;
     long n_train_steps_;
-    double u_;       //!< potential used in the current step
-    double rho_;     //!< rate fraction used in the current step
-    double u_next_;  //!< own potential predicted for the next step
-    long last_step_;  //!< last native step computed (-1 before the first)
-    double se_;       //!< lazy mode: sum_j w_j e_j at last_step_
-    double sf_;       //!< lazy mode: sum_j w_j f_j at last_step_
-    bool sums_valid_; //!< se_, sf_ match w_, e_, f_
+    double u_;         //!< potential used in the current step
+    double rho_;       //!< rate share used in the current step
+    double u_next_;    //!< own potential predicted for the next step
+    long last_step_;   //!< last native step computed (-1 before the first)
+    double se_;        //!< sum_j w_j e_j at last_step_
+    double sf_;        //!< sum_j w_j f_j at last_step_
+    bool sums_valid_;  //!< se_, sf_ match w_ and the traces
 
     State_();
     void resize( size_t n );
@@ -231,7 +368,8 @@ private:
     Buffers_( seqlearn_wta_neuron& );
     Buffers_( const Buffers_&, seqlearn_wta_neuron& );
 
-    //! incoming (slot, amplitude) pairs, one list per ring-buffer row
+    //! incoming (slot, amplitude) pairs for later steps, one list per
+    //! ring-buffer row
     struct Input
     {
       size_t slot;
@@ -245,6 +383,8 @@ private:
     std::vector< double > circuit_v_;
     //! the shift c of circuit_v_, the same in every member of the circuit
     double circuit_shift_;
+    //! max_l circuit_v_[l] of the current step (the next step's shift)
+    double circuit_v_max_;
     //! own predicted potentials sent at the end of a slice
     std::vector< double > sent_u_;
     //! the stamp (tics) of the last arriving spike and its step: the spikes
@@ -257,22 +397,10 @@ private:
     //! samples, not three: each step writes into one partly filled cache
     //! line per neuron, which the rest of the step has often evicted (hence
     //! also the prefetch of the next sample's place after each write).
-    struct TraceSample
-    {
-      double time;  //!< ms, native step time
-      double u;
-      double rho;
-    };
     std::vector< TraceSample > traces_;
 
-    //! exact mode: dense per-slot amplitudes of the current step
-    std::vector< double > dense_in_;
-
     //! per-slot recording
-    std::vector< double > rec_times_;
-    std::vector< long > rec_slots_;
-    std::vector< double > rec_weights_;
-    std::vector< double > rec_epsps_;
+    std::vector< SlotSample > slot_samples_;
 
     nest::UniversalDataLogger< seqlearn_wta_neuron > logger_;
   };
@@ -280,67 +408,21 @@ private:
   struct Variables_
   {
     double dt_ms_;
-    double dt_s_;
     double kd_;
     double kr_;
-    //! (1 - kd)^k, (1 - kr)^k interleaved for k < POW_TABLE_SIZE; shared by
-    //! all neurons with the same time constants, so that it stays in cache
-    std::shared_ptr< const std::vector< double > > pow_table_;
-    const double* pow_;  //!< pow_table_->data()
+    //! (1 - kd)^m, (1 - kr)^m: one read-only table for every neuron with the
+    //! same time constants (nodes are copies of the model prototype, which
+    //! computes it when its parameters change), so that it stays in cache
+    std::shared_ptr< const kernels::DecayTable > decay_;
     std::vector< long > reset_steps_;
     std::vector< long > forced_steps_;
-    size_t reset_cursor_;  //!< first index of reset_steps_ not below the last query
+    size_t reset_cursor_;   //!< first index of reset_steps_ not below the last query
     size_t pending_limit_;  //!< length at which the pending inputs are applied
     long rec_interval_steps_;
     long trace_interval_steps_;
     long next_trace_step_;  //!< no trace sample before this step (0: recompute)
     nest::RngPtr rng_;
   };
-
-  //! Whether step t is a reset step (reset_steps_ is sorted; the queries of
-  //! a run are non-decreasing, so a cursor replaces the binary search).
-  bool
-  is_reset_step_( const long t )
-  {
-    const std::vector< long >& rs = V_.reset_steps_;
-    size_t c = V_.reset_cursor_;
-    if ( c > 0 and rs[ c - 1 ] >= t )
-    {
-      c = static_cast< size_t >( std::lower_bound( rs.begin(), rs.end(), t ) - rs.begin() );
-    }
-    while ( c < rs.size() and rs[ c ] < t )
-    {
-      ++c;
-    }
-    V_.reset_cursor_ = c;
-    return c < rs.size() and rs[ c ] == t;
-  }
-
-  double
-  get_u_() const
-  {
-    return S_.u_;
-  }
-  double
-  get_rho_() const
-  {
-    return S_.rho_;
-  }
-
-  void resize_input_buffer_();
-  //! the trace samples as three columns
-  void copy_traces_( std::vector< double >& times, std::vector< double >& u, std::vector< double >& rho ) const;
-  //! lazy mode: bring a slot to step t (no input in between); pow = V_.pow_
-  void decay_slot_( Slot& x, long t, const double* pow ) const;
-  //! lazy mode: add the pending inputs of steps <= t to their slots
-  void apply_pending_( State_& s, long t ) const;
-  //! lazy mode: log an input of step t (applying the log when it is long)
-  void log_input_( size_t slot, long t, double amplitude );
-  //! the STDP update of all slots at a spike of step t (lazy: traces
-  //! brought to t first); se_, sf_ are re-summed with the new weights
-  void learn_slots_( long t, bool lazy );
-  //! bring every slot to step t and set tau = t (both modes)
-  void normalize_( State_& s, long t ) const;
 
   Parameters_ P_;
   State_ S_;
@@ -375,6 +457,23 @@ inline void
 seqlearn_wta_neuron::handle( nest::DataLoggingRequest& e )
 {
   B_.logger_.handle( e );
+}
+
+inline bool
+seqlearn_wta_neuron::is_reset_step_( const long t )
+{
+  const std::vector< long >& rs = V_.reset_steps_;
+  size_t c = V_.reset_cursor_;
+  if ( c > 0 and rs[ c - 1 ] >= t )
+  {
+    c = static_cast< size_t >( std::lower_bound( rs.begin(), rs.end(), t ) - rs.begin() );
+  }
+  while ( c < rs.size() and rs[ c ] < t )
+  {
+    ++c;
+  }
+  V_.reset_cursor_ = c;
+  return c < rs.size() and rs[ c ] == t;
 }
 
 }  // namespace seqlearn

@@ -14,7 +14,6 @@ use seqlearn_nest::model::config::{
 use seqlearn_nest::model::input::{self, Schedule, StepSpikes};
 use seqlearn_nest::model::network::Network;
 use seqlearn_nest::model::record::RecordPlan;
-use seqlearn_nest::model::ModelParams;
 
 fn scenario_config() -> Config {
     let mut c = Config {
@@ -250,7 +249,7 @@ fn check(cfg: Config) {
     let plan = RecordPlan::from_config(&cfg, &net, &sched).unwrap();
     let job = Job {
         network: &net,
-        model: ModelParams::from_config(&cfg),
+        model: cfg.model,
         input: &inp.spikes,
         schedule: &sched,
         forced: Some(&forced),
@@ -320,7 +319,7 @@ fn per_synapse_stp_draw_runs_and_keeps_rates_normalised() {
     let plan = RecordPlan::from_config(&c, &net, &sched).unwrap();
     let job = Job {
         network: &net,
-        model: ModelParams::from_config(&c),
+        model: c.model,
         input: &inp.spikes,
         schedule: &sched,
         forced: None,

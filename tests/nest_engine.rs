@@ -1,22 +1,34 @@
 //! The NEST backend against the native engine. These tests need NEST (the
-//! project venv); `scripts/test.sh` builds with SEQLEARN_REQUIRE_NEST=1, so in
-//! CI they run and never skip.
+//! project venv): without it they say so and pass, unless
+//! `SEQLEARN_REQUIRE_NEST=1` (`scripts/test.sh` sets it, so in CI they run
+//! and never skip).
 
 use seqlearn_nest::engine::native::NativeEngine;
+use seqlearn_nest::engine::nest::driver::nest_available;
 use seqlearn_nest::engine::nest::NestEngine;
 use seqlearn_nest::engine::{Engine, Outcome};
 use seqlearn_nest::model::config::{Config, PhaseRole, Selection, SelectionKeyword};
 use seqlearn_nest::run::verify;
 use seqlearn_nest::run::Prepared;
 
-fn nest() -> NestEngine {
+fn nest() -> Option<NestEngine> {
+    if !nest_available() && std::env::var("SEQLEARN_NEST_MODULE").is_err() {
+        assert!(
+            std::env::var("SEQLEARN_REQUIRE_NEST").map_or(true, |v| v != "1"),
+            "SEQLEARN_REQUIRE_NEST=1 but the crate was built without NEST"
+        );
+        eprintln!("NEST not available, skipping");
+        return None;
+    }
     std::env::set_var("OMP_WAIT_POLICY", "passive");
-    NestEngine::load().expect("NEST must load in the test environment (bash scripts/setup.sh)")
+    Some(
+        NestEngine::load().expect("NEST must load in the test environment (bash scripts/setup.sh)"),
+    )
 }
 
 #[test]
-fn forced_spike_scenarios_agree_to_1e_9_on_one_and_two_threads() {
-    let mut engine = nest();
+fn forced_spike_scenarios_agree_to_1e_12_on_one_and_two_threads() {
+    let Some(mut engine) = nest() else { return };
     for threads in [1, 2] {
         for s in verify::scenarios() {
             let devs = verify::run_scenario(&s, &mut engine, threads).unwrap();
@@ -77,7 +89,7 @@ fn free_run(engine: &mut dyn Engine, cfg: &Config, threads: usize) -> Outcome {
 
 #[test]
 fn two_threads_are_deterministic_for_a_fixed_seed() {
-    let mut engine = nest();
+    let Some(mut engine) = nest() else { return };
     let mut cfg = free_config();
     cfg.phases[0].duration_ms = 3000.0;
     let a = free_run(&mut engine, &cfg, 2);
@@ -92,7 +104,7 @@ fn two_threads_are_deterministic_for_a_fixed_seed() {
 
 #[test]
 fn free_runs_match_the_native_engine_statistically() {
-    let mut engine = nest();
+    let Some(mut engine) = nest() else { return };
     let cfg = free_config();
     let prep = Prepared::new(cfg.clone(), None, None).unwrap();
     let nat = NativeEngine.run(&prep.job(1), &mut |_| {}).unwrap();
@@ -145,7 +157,7 @@ fn free_runs_match_the_native_engine_statistically() {
 
 #[test]
 fn bad_configuration_is_an_error_not_a_crash() {
-    let mut engine = nest();
+    let Some(mut engine) = nest() else { return };
     let mut cfg = verify::base_config();
     cfg.model.learn_input = false;
     let prep = Prepared::new(cfg, None, None).unwrap();
@@ -162,7 +174,7 @@ fn thinned_recording_of_some_phases_matches_the_native_engine() {
     // Samples every 7 ms of a few neurons, only in the test phases, which
     // span several 1 s run chunks: the NEST engine drains the neurons' trace
     // recordings per chunk and must give the native sample grid and values.
-    let mut engine = nest();
+    let Some(mut engine) = nest() else { return };
     let mut cfg = verify::base_config();
     cfg.phases[1].duration_ms = 2_300.0;
     cfg.record.neurons = Selection::Random { random: 5 };

@@ -17,7 +17,12 @@ What is tested:
   * the NESTML neuron: EPSP kinetics and spike latency of model.md section 2,
     the closest form of the soft-max, and (with the hand-written module) the
     same spikes, weights and variance-tracking state as the C++ neuron for a
-    lone neuron (circuit of size 1) with the same seed.
+    lone neuron (circuit of size 1) with the same seed;
+  * the golden vectors of the kernels (tests/golden/kernels.txt, the
+    specification's outputs) where the NESTML models compute the same
+    quantity: the STP update and amplitude (synapse), the STDP update with
+    variance tracking or eta/n, and the bias update (neuron), exactly (both
+    use libm's exp and the same operations).
 
 Environment:
   SEQLEARN_NEST_MODULE     path of the hand-written module .so
@@ -143,6 +148,36 @@ def stp_reference(steps, U, D, F, variant):
             s = s_new
         last = ts
     return out, {"U": U, "s": s, "R": R, "last_spike_step": last}
+
+
+GOLDEN = os.path.join(REPO, "tests", "golden", "kernels.txt")
+
+
+def golden_cases(kernel: str) -> list[dict]:
+    """The cases of one kernel of the golden-vector file: label, inputs, outputs.
+
+    Every value is the 16 hex digits of an IEEE-754 double (format: the file's
+    header, tests/golden/vectors.rs)."""
+    import struct
+
+    def value(h: str) -> float:
+        return struct.unpack("<d", int(h, 16).to_bytes(8, "little"))[0]
+
+    out = []
+    with open(GOLDEN) as f:
+        for line in f:
+            words = line.split()
+            if not words or words[0].startswith("#") or words[0] != kernel:
+                continue
+            bar = words.index("|")
+            out.append({"label": words[1], "in": [value(w) for w in words[2:bar]],
+                        "out": [value(w) for w in words[bar + 1:]]})
+    if not out:
+        raise AssertionError(f"no golden cases of {kernel} in {GOLDEN}")
+    return out
+
+
+VARIANTS = ["original", "off", "tsodyks_markram"]  # the enum values of the golden file
 
 
 def spike_steps(seed: int, n_steps: int = 600) -> list[int]:
@@ -297,7 +332,63 @@ def case_neuron_compare(args):
             "bias": float(st["bias"]), "n": float(st["n_train_steps"])}
 
 
-CASES = {f.__name__[5:]: f for f in (case_stp_amplitudes, case_neuron_epsp, case_neuron_softmax, case_neuron_compare)}
+def case_golden_stp(args):
+    """One connection per golden STP case, its state set, one spike at step t."""
+    nest = _nest(args["modules"])
+    wr = nest.Create("weight_recorder")
+    made = []
+    for i, c in enumerate(args["cases"]):
+        s, R, U, last, t, D, F, _dt, v = c["in"]
+        model = f"seqlearn_stp_synapse_nestml_g{i}"
+        nest.CopyModel("seqlearn_stp_synapse_nestml", model, {"weight_recorder": wr, "stp_variant": VARIANTS[int(v)]})
+        sg = nest.Create("spike_generator", params={"spike_times": [float(t)]})  # native step t
+        pa = nest.Create("parrot_neuron")
+        tg = nest.Create("iaf_psc_delta")
+        nest.Connect(sg, pa)
+        nest.Connect(pa, tg, syn_spec={"synapse_model": model, "U": U, "D": D, "F": F, "delay": 1.0})
+        conn = nest.GetConnections(source=pa, target=tg)
+        conn.set({"U": U, "s": s, "R": R, "last_spike_step": int(last)})
+        made.append((pa.global_id, tg.global_id))
+    nest.Simulate(float(max(c["in"][4] for c in args["cases"]) + 3))
+    ev = wr.get("events")
+    res = []
+    for src, tgt in made:
+        amps = [float(ev["weights"][i]) for i in range(len(ev["senders"])) if ev["senders"][i] == src]
+        st = nest.GetConnections(source=nest.NodeCollection([src]), target=nest.NodeCollection([tgt])).get()
+        res.append({"A": amps, "state": [float(st["s"]), float(st["R"]), float(st["U"]), float(st["last_spike_step"])]})
+    return res
+
+
+def case_golden_learning(args):
+    """One lone NESTML neuron per group of golden STDP or bias cases: the state
+    set, one step simulated.  With tau_decay = tau_rise = 1e300 ms the traces
+    do not move in that step (Y = tr_e - tr_f = the case's Y exactly); with
+    r_max = 1e9 Hz the neuron spikes for sure (p = 1 - exp(-1e6)), with
+    r_max = 0 never."""
+    nest = _nest(args["modules"])
+    res = []
+    for g in args["groups"]:
+        n_slots = len(g["w"])
+        pad = 16 - n_slots
+        params = {"r_max": 1e9 if g["spike"] else 0.0, "learning": True, "bias_learning": g["bias_learning"],
+                  "variance_tracking": g["vt"], "eta": g["eta"], "tau_decay": 1e300, "tau_rise": 1e300,
+                  "w": g["w"] + [0.0] * pad, "tr_e": g["y"] + [0.0] * pad, "tr_f": [0.0] * 16,
+                  "S_w": g["S"] + [0.0] * pad, "Q_w": g["Q"] + [1.0] * pad,
+                  "bias": g["b"], "bias_S": g["bS"], "bias_Q": g["bQ"], "n_train_steps": float(g["n"] - 1)}
+        n = nest.Create("seqlearn_wta_neuron_nestml", params=params)
+        res.append(n)
+    nest.Simulate(1.0)
+    out = []
+    for n in res:
+        st = n.get()
+        out.append({"w": [float(x) for x in st["w"]], "S": [float(x) for x in st["S_w"]],
+                    "Q": [float(x) for x in st["Q_w"]], "bias": float(st["bias"]), "bias_S": float(st["bias_S"]),
+                    "bias_Q": float(st["bias_Q"]), "n": float(st["n_train_steps"])})
+    return out
+
+
+CASES = {f.__name__[5:]: f for f in (case_stp_amplitudes, case_neuron_epsp, case_neuron_softmax, case_neuron_compare,
+                                     case_golden_stp, case_golden_learning)}
 
 
 # ----------------------------------------------------------------------------
@@ -494,6 +585,57 @@ def test_nestml_neuron_matches_handwritten_stochastic():
         out.append(f"variance_tracking={vt}: {len(r['spikes'])} identical spikes, state agrees to {r['worst']:.1e} "
                    f"({r['n_bitwise_equal']}/{r['n_values']} bit-identical)")
     return "; ".join(out)
+
+
+@test
+def test_nestml_synapse_meets_the_golden_stp_vectors():
+    cases = golden_cases("stp")
+    res = run_case("golden_stp", {"modules": [nestml_module()], "cases": cases})
+    for c, r in zip(cases, res):
+        want_a, *want_state = c["out"]
+        assert r["A"] == [want_a], f"{c['label']}: amplitude {r['A']} vs {want_a!r}"
+        assert r["state"] == want_state, f"{c['label']}: s, R, U, last {r['state']} vs {want_state}"
+    return f"{len(cases)} golden STP cases (amplitude and state) exact"
+
+
+def _learning_groups():
+    """The golden STDP and bias cases as neurons: STDP cases with the same
+    eta, n and variance tracking share a neuron (one slot each)."""
+    groups = {}
+    for c in golden_cases("stdp"):
+        w, S, Q, y, eta, n, vt = c["in"]
+        g = groups.setdefault(("stdp", eta, n, vt), {"spike": True, "bias_learning": False, "vt": bool(vt), "eta": eta,
+                                                     "n": int(n), "w": [], "y": [], "S": [], "Q": [], "b": 0.0,
+                                                     "bS": 0.0, "bQ": 1.0, "cases": []})
+        for key, v in (("w", w), ("y", y), ("S", S), ("Q", Q)):
+            g[key].append(v)
+        g["cases"].append(c)
+    for i, c in enumerate(golden_cases("bias")):
+        b, S, Q, z, eta, n, vt = c["in"]
+        groups[("bias", i)] = {"spike": z == 1.0, "bias_learning": True, "vt": bool(vt), "eta": eta, "n": int(n),
+                               "w": [], "y": [], "S": [], "Q": [], "b": b, "bS": S, "bQ": Q, "cases": [c]}
+    return list(groups.items())
+
+
+@test
+def test_nestml_neuron_meets_the_golden_stdp_and_bias_vectors():
+    groups = _learning_groups()
+    res = run_case("golden_learning", {"modules": [nestml_module()],
+                                       "groups": [{k: v for k, v in g.items() if k != "cases"} for _, g in groups]})
+    n_stdp = n_bias = 0
+    for ((kind, *_), g), r in zip(groups, res):
+        assert r["n"] == g["n"], f"{kind}: n_train_steps {r['n']} vs {g['n']}"
+        if kind == "stdp":
+            for j, c in enumerate(g["cases"]):
+                got = [r["w"][j], r["S"][j], r["Q"][j]]
+                assert got == c["out"], f"stdp {c['label']}: {got} vs {c['out']}"
+                n_stdp += 1
+        else:
+            c = g["cases"][0]
+            got = [r["bias"], r["bias_S"], r["bias_Q"]]
+            assert got == c["out"], f"bias {c['label']}: {got} vs {c['out']}"
+            n_bias += 1
+    return f"{n_stdp} golden STDP and {n_bias} bias cases exact"
 
 
 # ----------------------------------------------------------------------------

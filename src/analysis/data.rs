@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::model::config::ModelConfig;
+use crate::model::ModelParams;
 use crate::rundir::{self, schema, ProtocolPhase, Segment, Spikes, Summary};
 use crate::usage;
 
@@ -25,7 +25,7 @@ impl RunConstants {
     /// defaults are used and a warning says so.
     pub fn of(summary: Option<&Summary>, warnings: &mut Vec<String>) -> Result<RunConstants> {
         let Some(s) = summary else {
-            let m = ModelConfig::default();
+            let m = ModelParams::default();
             warnings.push(format!(
                 "summary.json is absent: the analysis uses the model's defaults dt = {} ms and \
                  tau_decay = {} ms (model.md §2)",

@@ -9,6 +9,7 @@ use crate::model::network::Network;
 use crate::model::record::{RecordPlan, Recording};
 use crate::model::ModelParams;
 
+pub mod kernels;
 pub mod native;
 pub mod nest;
 

@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+pub use crate::model::params::{ModelParams, SpikeLaw, StpVariant};
 use crate::usage;
 
 /// A whole experiment: network, model, input and the phase protocol.
@@ -15,7 +16,7 @@ pub struct Config {
     /// Master seed; every random stream is derived from it (see `rng`).
     pub seed: u64,
     pub network: NetworkConfig,
-    pub model: ModelConfig,
+    pub model: ModelParams,
     pub input: InputConfig,
     pub phases: Vec<PhaseConfig>,
     pub record: RecordConfig,
@@ -61,46 +62,6 @@ pub enum StpDraw {
     PerSource,
     /// One draw and state per synapse (the 2022 NEST version).
     PerSynapse,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct ModelConfig {
-    /// Simulation step (ms). The model is defined for 1 ms.
-    pub dt_ms: f64,
-    pub r_max_hz: f64,
-    pub tau_decay_ms: f64,
-    pub tau_rise_ms: f64,
-    pub eta: f64,
-    pub variance_tracking: bool,
-    pub bias_learning: bool,
-    pub spike_law: SpikeLaw,
-    pub stp: StpVariant,
-    /// Reset traces and STP state at the start of test phases (the original).
-    pub reset_at_test: bool,
-    /// Learn input synapses / recurrent synapses (per population switch).
-    pub learn_input: bool,
-    pub learn_recurrent: bool,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum SpikeLaw {
-    /// `p = 1 - exp(-r dt)` (the original).
-    Exponential,
-    /// `p = r dt` (the 2022 NEST version).
-    Linear,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum StpVariant {
-    /// The original code: lagged amplitude, drifting U, dynamic inputs.
-    Original,
-    /// No short-term plasticity: amplitude 1.
-    Off,
-    /// Textbook Tsodyks-Markram: fixed U, R update with the new s, static inputs.
-    TsodyksMarkram,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -221,7 +182,7 @@ impl Default for Config {
         Config {
             seed: 13521,
             network: NetworkConfig::default(),
-            model: ModelConfig::default(),
+            model: ModelParams::default(),
             input: InputConfig::default(),
             phases: vec![
                 PhaseConfig::new("train", PhaseRole::Train, 100_000.0),
@@ -253,25 +214,6 @@ impl Default for NetworkConfig {
             input_p_conn: 1.0,
             initial_weights: InitialWeights::Zero,
             stp_draw: StpDraw::PerSource,
-        }
-    }
-}
-
-impl Default for ModelConfig {
-    fn default() -> Self {
-        ModelConfig {
-            dt_ms: 1.0,
-            r_max_hz: 100.0,
-            tau_decay_ms: 20.0,
-            tau_rise_ms: 2.0,
-            eta: 0.05,
-            variance_tracking: true,
-            bias_learning: false,
-            spike_law: SpikeLaw::Exponential,
-            stp: StpVariant::Original,
-            reset_at_test: true,
-            learn_input: true,
-            learn_recurrent: true,
         }
     }
 }
@@ -340,177 +282,199 @@ impl Config {
 
     /// Checks every value against its allowed range; the message names the key.
     pub fn validate(&self) -> Result<()> {
-        let n = &self.network;
-        let m = &self.model;
-        let i = &self.input;
-        let bad = |key: &str, why: String| Err(usage!("config key `{key}`: {why}"));
-        if n.grid[0] == 0 || n.grid[1] == 0 {
-            return bad(
-                "network.grid",
-                format!("{:?} must have both sizes >= 1", n.grid),
-            );
-        }
-        if n.k_min == 0 || n.k_min > n.k_max {
-            return bad(
-                "network.k_min/k_max",
-                format!(
-                    "need 1 <= k_min <= k_max, got k_min = {}, k_max = {}",
-                    n.k_min, n.k_max
-                ),
-            );
-        }
-        if n.n_inputs == 0 {
-            return bad("network.n_inputs", "must be >= 1 (got 0)".into());
-        }
-        if !(n.lambda.is_finite() && n.lambda > 0.0) {
-            return bad("network.lambda", format!("must be > 0, got {}", n.lambda));
-        }
-        for (key, v) in [
-            ("network.p_conn", n.p_conn),
-            ("network.input_circuit_fraction", n.input_circuit_fraction),
-            ("network.input_p_conn", n.input_p_conn),
-            ("input.p_switch", i.p_switch),
-        ] {
-            if !(0.0..=1.0).contains(&v) {
-                return bad(key, format!("must lie in [0, 1], got {v}"));
-            }
-        }
-        if m.dt_ms != 1.0 {
-            return bad(
-                "model.dt_ms",
-                format!("the model is defined for dt = 1 ms, got {}", m.dt_ms),
-            );
-        }
-        for (key, v) in [
-            ("model.r_max_hz", m.r_max_hz),
-            ("model.tau_decay_ms", m.tau_decay_ms),
-            ("model.tau_rise_ms", m.tau_rise_ms),
-            ("model.eta", m.eta),
-            ("input.r_input_hz", i.r_input_hz),
-        ] {
-            if !(v.is_finite() && v > 0.0) {
-                return bad(key, format!("must be > 0, got {v}"));
-            }
-        }
-        if !(i.r_noise_hz.is_finite() && i.r_noise_hz >= 0.0) {
-            return bad(
-                "input.r_noise_hz",
-                format!("must be >= 0, got {}", i.r_noise_hz),
-            );
-        }
-        check_range("input.t_noise_range_ms", i.t_noise_range_ms, 0.0)?;
-        check_range(
-            "input.time_warp_range",
-            i.time_warp_range,
-            f64::MIN_POSITIVE,
-        )?;
-        if i.n_patterns == 0 {
-            return bad("input.n_patterns", "must be >= 1".into());
-        }
-        if i.t_pattern_ms.len() != 1 && i.t_pattern_ms.len() != i.n_patterns {
-            return bad(
-                "input.t_pattern_ms",
-                format!(
-                    "give one duration or one per pattern ({}), got {}",
-                    i.n_patterns,
-                    i.t_pattern_ms.len()
-                ),
-            );
-        }
-        if let Some(t) = i
-            .t_pattern_ms
-            .iter()
-            .find(|t| !(t.is_finite() && **t >= m.dt_ms))
-        {
-            return bad(
-                "input.t_pattern_ms",
-                format!("every duration must be >= dt ({} ms), got {t}", m.dt_ms),
-            );
-        }
-        if i.pattern_sequences.is_empty() || i.pattern_sequences.iter().any(|s| s.is_empty()) {
-            return bad(
-                "input.pattern_sequences",
-                "need at least one non-empty sequence, e.g. [[0]] or [[0,1],[2]]".into(),
-            );
-        }
-        if let Some(p) = i
-            .pattern_sequences
-            .iter()
-            .flatten()
-            .find(|p| **p >= i.n_patterns)
-        {
-            return bad(
-                "input.pattern_sequences",
-                format!("pattern {p} does not exist (n_patterns = {})", i.n_patterns),
-            );
-        }
-        if !i.sequence_probabilities.is_empty() {
-            if i.sequence_probabilities.len() != i.pattern_sequences.len() {
-                return bad(
-                    "input.sequence_probabilities",
-                    format!(
-                        "need one probability per sequence ({}), got {}",
-                        i.pattern_sequences.len(),
-                        i.sequence_probabilities.len()
-                    ),
-                );
-            }
-            let sum: f64 = i.sequence_probabilities.iter().sum();
-            if i.sequence_probabilities
-                .iter()
-                .any(|p| p.is_nan() || *p < 0.0)
-                || (sum - 1.0).abs() > 1e-9
-            {
-                return bad(
-                    "input.sequence_probabilities",
-                    format!("must be >= 0 and sum to 1, got sum {sum}"),
-                );
-            }
-        }
-        if self.phases.is_empty() {
-            return bad("phases", "need at least one [[phases]] entry".into());
-        }
-        for (k, p) in self.phases.iter().enumerate() {
-            if !(p.duration_ms.is_finite() && p.duration_ms >= m.dt_ms) {
-                return bad(
-                    &format!("phases[{k}].duration_ms"),
-                    format!("must be >= dt ({} ms), got {}", m.dt_ms, p.duration_ms),
-                );
-            }
-            if (p.duration_ms / m.dt_ms).fract() != 0.0 {
-                return bad(
-                    &format!("phases[{k}].duration_ms"),
-                    format!("must be a whole number of steps (dt = {} ms)", m.dt_ms),
-                );
-            }
-            if let Some(r) = p.t_noise_range_ms {
-                check_range(&format!("phases[{k}].t_noise_range_ms"), r, 0.0)?;
-            }
-            if let Some(r) = p.time_warp_range {
-                check_range(
-                    &format!("phases[{k}].time_warp_range"),
-                    r,
-                    f64::MIN_POSITIVE,
-                )?;
-            }
-        }
-        let r = &self.record;
-        for (key, v) in [
-            ("record.dt_rec_ms", r.dt_rec_ms),
-            ("record.dt_rec_synapses_ms", r.dt_rec_synapses_ms),
-        ] {
-            if !(v >= m.dt_ms && (v / m.dt_ms).fract() == 0.0) {
-                return bad(
-                    key,
-                    format!(
-                        "must be a positive multiple of dt ({} ms), got {v}",
-                        m.dt_ms
-                    ),
-                );
-            }
-        }
-        Ok(())
+        let dt = self.model.dt_ms;
+        validate_network(&self.network)?;
+        self.model.validate()?;
+        validate_input(&self.input, dt)?;
+        validate_phases(&self.phases, dt)?;
+        validate_record(&self.record, dt)
     }
+}
+
+/// The usage error of a config key.
+fn bad(key: &str, why: String) -> Result<()> {
+    Err(usage!("config key `{key}`: {why}"))
+}
+
+fn validate_network(n: &NetworkConfig) -> Result<()> {
+    if n.grid[0] == 0 || n.grid[1] == 0 {
+        return bad(
+            "network.grid",
+            format!("{:?} must have both sizes >= 1", n.grid),
+        );
+    }
+    if n.k_min == 0 || n.k_min > n.k_max {
+        return bad(
+            "network.k_min/k_max",
+            format!(
+                "need 1 <= k_min <= k_max, got k_min = {}, k_max = {}",
+                n.k_min, n.k_max
+            ),
+        );
+    }
+    if n.n_inputs == 0 {
+        return bad("network.n_inputs", "must be >= 1 (got 0)".into());
+    }
+    if !(n.lambda.is_finite() && n.lambda > 0.0) {
+        return bad("network.lambda", format!("must be > 0, got {}", n.lambda));
+    }
+    for (key, v) in [
+        ("network.p_conn", n.p_conn),
+        ("network.input_circuit_fraction", n.input_circuit_fraction),
+        ("network.input_p_conn", n.input_p_conn),
+    ] {
+        if !(0.0..=1.0).contains(&v) {
+            return bad(key, format!("must lie in [0, 1], got {v}"));
+        }
+    }
+    Ok(())
+}
+
+fn validate_input(i: &InputConfig, dt: f64) -> Result<()> {
+    if !(0.0..=1.0).contains(&i.p_switch) {
+        return bad(
+            "input.p_switch",
+            format!("must lie in [0, 1], got {}", i.p_switch),
+        );
+    }
+    if !(i.r_input_hz.is_finite() && i.r_input_hz > 0.0) {
+        return bad(
+            "input.r_input_hz",
+            format!("must be > 0, got {}", i.r_input_hz),
+        );
+    }
+    if !(i.r_noise_hz.is_finite() && i.r_noise_hz >= 0.0) {
+        return bad(
+            "input.r_noise_hz",
+            format!("must be >= 0, got {}", i.r_noise_hz),
+        );
+    }
+    check_range("input.t_noise_range_ms", i.t_noise_range_ms, 0.0)?;
+    check_range(
+        "input.time_warp_range",
+        i.time_warp_range,
+        f64::MIN_POSITIVE,
+    )?;
+    validate_patterns(i, dt)?;
+    validate_sequences(i)
+}
+
+fn validate_patterns(i: &InputConfig, dt: f64) -> Result<()> {
+    if i.n_patterns == 0 {
+        return bad("input.n_patterns", "must be >= 1".into());
+    }
+    if i.t_pattern_ms.len() != 1 && i.t_pattern_ms.len() != i.n_patterns {
+        return bad(
+            "input.t_pattern_ms",
+            format!(
+                "give one duration or one per pattern ({}), got {}",
+                i.n_patterns,
+                i.t_pattern_ms.len()
+            ),
+        );
+    }
+    if let Some(t) = i
+        .t_pattern_ms
+        .iter()
+        .find(|t| !(t.is_finite() && **t >= dt))
+    {
+        return bad(
+            "input.t_pattern_ms",
+            format!("every duration must be >= dt ({dt} ms), got {t}"),
+        );
+    }
+    Ok(())
+}
+
+fn validate_sequences(i: &InputConfig) -> Result<()> {
+    if i.pattern_sequences.is_empty() || i.pattern_sequences.iter().any(|s| s.is_empty()) {
+        return bad(
+            "input.pattern_sequences",
+            "need at least one non-empty sequence, e.g. [[0]] or [[0,1],[2]]".into(),
+        );
+    }
+    if let Some(p) = i
+        .pattern_sequences
+        .iter()
+        .flatten()
+        .find(|p| **p >= i.n_patterns)
+    {
+        return bad(
+            "input.pattern_sequences",
+            format!("pattern {p} does not exist (n_patterns = {})", i.n_patterns),
+        );
+    }
+    if i.sequence_probabilities.is_empty() {
+        return Ok(());
+    }
+    if i.sequence_probabilities.len() != i.pattern_sequences.len() {
+        return bad(
+            "input.sequence_probabilities",
+            format!(
+                "need one probability per sequence ({}), got {}",
+                i.pattern_sequences.len(),
+                i.sequence_probabilities.len()
+            ),
+        );
+    }
+    let sum: f64 = i.sequence_probabilities.iter().sum();
+    if i.sequence_probabilities
+        .iter()
+        .any(|p| p.is_nan() || *p < 0.0)
+        || (sum - 1.0).abs() > 1e-9
+    {
+        return bad(
+            "input.sequence_probabilities",
+            format!("must be >= 0 and sum to 1, got sum {sum}"),
+        );
+    }
+    Ok(())
+}
+
+fn validate_phases(phases: &[PhaseConfig], dt: f64) -> Result<()> {
+    if phases.is_empty() {
+        return bad("phases", "need at least one [[phases]] entry".into());
+    }
+    for (k, p) in phases.iter().enumerate() {
+        if !(p.duration_ms.is_finite() && p.duration_ms >= dt) {
+            return bad(
+                &format!("phases[{k}].duration_ms"),
+                format!("must be >= dt ({dt} ms), got {}", p.duration_ms),
+            );
+        }
+        if (p.duration_ms / dt).fract() != 0.0 {
+            return bad(
+                &format!("phases[{k}].duration_ms"),
+                format!("must be a whole number of steps (dt = {dt} ms)"),
+            );
+        }
+        if let Some(r) = p.t_noise_range_ms {
+            check_range(&format!("phases[{k}].t_noise_range_ms"), r, 0.0)?;
+        }
+        if let Some(r) = p.time_warp_range {
+            check_range(
+                &format!("phases[{k}].time_warp_range"),
+                r,
+                f64::MIN_POSITIVE,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn validate_record(r: &RecordConfig, dt: f64) -> Result<()> {
+    for (key, v) in [
+        ("record.dt_rec_ms", r.dt_rec_ms),
+        ("record.dt_rec_synapses_ms", r.dt_rec_synapses_ms),
+    ] {
+        if !(v >= dt && (v / dt).fract() == 0.0) {
+            return bad(
+                key,
+                format!("must be a positive multiple of dt ({dt} ms), got {v}"),
+            );
+        }
+    }
+    Ok(())
 }
 
 fn check_range(key: &str, r: [f64; 2], min: f64) -> Result<()> {

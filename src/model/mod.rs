@@ -1,6 +1,8 @@
 //! The model layer: what is simulated, independent of any engine
 //! (model.md §1–§6 and the parameters of the run).
 //!
+//! - [`params`]: the model's parameters (names, units, defaults, ranges),
+//!   the `[model]` section and the NEST module's defaults;
 //! - [`config`]: the experiment file (TOML), defaults, validation;
 //! - [`network`]: grid, circuit sizes, circuit pairs, wiring, STP draws,
 //!   initial weights (§1, §4);
@@ -15,7 +17,8 @@ pub mod config;
 pub mod equations;
 pub mod input;
 pub mod network;
+pub mod params;
 pub mod record;
 pub mod rng;
 
-pub use equations::ModelParams;
+pub use params::ModelParams;

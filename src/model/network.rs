@@ -8,7 +8,8 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, Normal};
 
-use crate::model::config::{Config, InitialWeights, StpDraw};
+use crate::model::config::{self, Config, InitialWeights, NetworkConfig};
+use crate::model::params;
 use crate::model::rng::{self, Stream};
 use crate::usage;
 
@@ -94,120 +95,54 @@ impl Network {
     }
 
     /// Builds the network from the config with the `Network` random stream.
+    /// The stages draw from it in this order: circuit sizes, circuit pairs,
+    /// the circuits that get input, the wiring, STP parameters, weights.
     pub fn build(cfg: &Config) -> Result<Network> {
         let mut rng = rng::stream(cfg.seed, Stream::Network);
         let nc = &cfg.network;
-        let dt = cfg.model.dt_ms;
-        let [n, m] = nc.grid;
-
-        let mut circuits = Vec::with_capacity(n * m);
-        let mut neuron_circuit = Vec::new();
-        for x in 0..n {
-            for y in 0..m {
-                let k = rng.random_range(nc.k_min..=nc.k_max);
-                circuits.push(Circuit {
-                    x,
-                    y,
-                    k,
-                    first_neuron: neuron_circuit.len(),
-                });
-                neuron_circuit.extend(std::iter::repeat_n(circuits.len() - 1, k));
-            }
-        }
+        let (circuits, neuron_circuit) = draw_circuits(nc, &mut rng);
         let circuit_pairs = mark_circuit_pairs(&circuits, nc.lambda, nc.n_conn, &mut rng)?;
-
-        // Which circuits get input.
-        let p = circuits.len();
-        let n_input_circuits = (nc.input_circuit_fraction * p as f64).round() as usize;
-        let mut gets_input = vec![n_input_circuits == p; p];
-        if n_input_circuits < p {
-            for c in sample(&mut rng, p, n_input_circuits) {
-                gets_input[c] = true;
-            }
-        }
-
-        // Incoming source lists, grouped by target, sources ascending.
-        let mut pre_circuits: Vec<Vec<usize>> = vec![Vec::new(); p];
-        for &(a, b) in &circuit_pairs {
-            pre_circuits[b].push(a);
-        }
-        for pre in &mut pre_circuits {
-            pre.sort_unstable();
-        }
-        let n_inputs = nc.n_inputs;
-        let mut synapses = Vec::new();
-        let mut target_offsets = vec![0];
-        for (k, &c) in neuron_circuit.iter().enumerate() {
-            if gets_input[c] {
-                for ch in 0..n_inputs {
-                    if nc.input_p_conn >= 1.0 || rng.random::<f64>() < nc.input_p_conn {
-                        synapses.push((ch, k));
-                    }
-                }
-            }
-            for &a in &pre_circuits[c] {
-                let ca = &circuits[a];
-                for pre in ca.first_neuron..ca.first_neuron + ca.k {
-                    if nc.p_conn >= 1.0 || rng.random::<f64>() < nc.p_conn {
-                        synapses.push((n_inputs + pre, k));
-                    }
-                }
-            }
-            target_offsets.push(synapses.len());
-        }
-
-        let n_sources = n_inputs + neuron_circuit.len();
-        let input_stp = StpParams {
-            u: 1.0,
-            d: dt,
-            f: dt,
-        };
-        let draw_u = Normal::<f64>::new(0.5, 0.25).expect("valid normal");
-        let draw_d = Normal::<f64>::new(110.0, 55.0).expect("valid normal");
-        let draw_f = Normal::<f64>::new(5.0, 2.5).expect("valid normal");
-        let draw_stp = |rng: &mut ChaCha8Rng| StpParams {
-            u: draw_u.sample(rng).max(0.0),
-            d: draw_d.sample(rng).max(dt),
-            f: draw_f.sample(rng).max(dt),
-        };
+        let gets_input = draw_input_circuits(nc, circuits.len(), &mut rng);
+        let (pairs, target_offsets) = wire(
+            nc,
+            &circuits,
+            &neuron_circuit,
+            &circuit_pairs,
+            &gets_input,
+            &mut rng,
+        );
+        let n_sources = nc.n_inputs + neuron_circuit.len();
+        let stp = StpDraw::new(cfg.model.dt_ms);
         let source_stp: Vec<StpParams> = (0..n_sources)
             .map(|j| {
-                if j < n_inputs {
-                    input_stp
+                if j < nc.n_inputs {
+                    stp.input
                 } else {
-                    draw_stp(&mut rng)
+                    stp.draw(&mut rng)
                 }
             })
             .collect();
-        let per_synapse = nc.stp_draw == StpDraw::PerSynapse;
-        let synapses = synapses
+        let per_synapse = nc.stp_draw == config::StpDraw::PerSynapse;
+        let mut synapses: Vec<Synapse> = pairs
             .into_iter()
-            .map(|(source, target)| {
-                let stp = if per_synapse && source >= n_inputs {
-                    draw_stp(&mut rng)
+            .map(|(source, target)| Synapse {
+                source,
+                target,
+                w0: 0.0,
+                stp: if per_synapse && source >= nc.n_inputs {
+                    stp.draw(&mut rng)
                 } else {
                     source_stp[source]
-                };
-                Synapse {
-                    source,
-                    target,
-                    w0: 0.0,
-                    stp,
-                }
+                },
             })
-            .collect::<Vec<_>>();
-        let mut synapses = synapses;
+            .collect();
         for s in &mut synapses {
-            s.w0 = match nc.initial_weights {
-                InitialWeights::Zero => 0.0,
-                InitialWeights::LogUniform => open01(&mut rng).ln(),
-                InitialWeights::NegLogUniform => -open01(&mut rng).ln(),
-            };
+            s.w0 = initial_weight(nc.initial_weights, &mut rng);
         }
         Ok(Network {
             bias0: vec![0.0; neuron_circuit.len()],
             shape: nc.grid,
-            n_inputs,
+            n_inputs: nc.n_inputs,
             circuits,
             neuron_circuit,
             source_stp,
@@ -255,6 +190,124 @@ impl Network {
             }
         }
         Ok(())
+    }
+}
+
+/// The grid's circuits, `K` drawn per position in position-index order, and
+/// the circuit of each neuron (model.md §1).
+fn draw_circuits(nc: &NetworkConfig, rng: &mut ChaCha8Rng) -> (Vec<Circuit>, Vec<usize>) {
+    let [n, m] = nc.grid;
+    let mut circuits = Vec::with_capacity(n * m);
+    let mut neuron_circuit = Vec::new();
+    for x in 0..n {
+        for y in 0..m {
+            let k = rng.random_range(nc.k_min..=nc.k_max);
+            circuits.push(Circuit {
+                x,
+                y,
+                k,
+                first_neuron: neuron_circuit.len(),
+            });
+            neuron_circuit.extend(std::iter::repeat_n(circuits.len() - 1, k));
+        }
+    }
+    (circuits, neuron_circuit)
+}
+
+/// Which of the `p` circuits receive input (`input_circuit_fraction`).
+fn draw_input_circuits(nc: &NetworkConfig, p: usize, rng: &mut ChaCha8Rng) -> Vec<bool> {
+    let n_input_circuits = (nc.input_circuit_fraction * p as f64).round() as usize;
+    let mut gets_input = vec![n_input_circuits == p; p];
+    if n_input_circuits < p {
+        for c in sample(rng, p, n_input_circuits) {
+            gets_input[c] = true;
+        }
+    }
+    gets_input
+}
+
+/// The `(source, target)` pairs, grouped by target, sources ascending
+/// (inputs, then the neurons of the presynaptic circuits), and each
+/// target's offset.
+fn wire(
+    nc: &NetworkConfig,
+    circuits: &[Circuit],
+    neuron_circuit: &[usize],
+    circuit_pairs: &[(usize, usize)],
+    gets_input: &[bool],
+    rng: &mut ChaCha8Rng,
+) -> (Vec<(usize, usize)>, Vec<usize>) {
+    let mut pre_circuits: Vec<Vec<usize>> = vec![Vec::new(); circuits.len()];
+    for &(a, b) in circuit_pairs {
+        pre_circuits[b].push(a);
+    }
+    for pre in &mut pre_circuits {
+        pre.sort_unstable();
+    }
+    let mut pairs = Vec::new();
+    let mut target_offsets = vec![0];
+    for (k, &c) in neuron_circuit.iter().enumerate() {
+        if gets_input[c] {
+            for ch in 0..nc.n_inputs {
+                if nc.input_p_conn >= 1.0 || rng.random::<f64>() < nc.input_p_conn {
+                    pairs.push((ch, k));
+                }
+            }
+        }
+        for &a in &pre_circuits[c] {
+            let ca = &circuits[a];
+            for pre in ca.first_neuron..ca.first_neuron + ca.k {
+                if nc.p_conn >= 1.0 || rng.random::<f64>() < nc.p_conn {
+                    pairs.push((nc.n_inputs + pre, k));
+                }
+            }
+        }
+        target_offsets.push(pairs.len());
+    }
+    (pairs, target_offsets)
+}
+
+/// model.md §4: the STP parameters of inputs (`U = 1`, `D = F = dt`) and
+/// the draw of a recurrent source, `U ~ N(0.5, 0.25^2)`,
+/// `D ~ N(110, 55^2)` ms, `F ~ N(5, 2.5^2)` ms, then `U >= 0`, `D, F >= dt`.
+struct StpDraw {
+    input: StpParams,
+    dt: f64,
+    u: Normal<f64>,
+    d: Normal<f64>,
+    f: Normal<f64>,
+}
+
+impl StpDraw {
+    fn new(dt: f64) -> StpDraw {
+        StpDraw {
+            input: StpParams {
+                u: 1.0,
+                d: dt,
+                f: dt,
+            },
+            dt,
+            u: Normal::new(params::STP_U, 0.25).expect("valid normal"),
+            d: Normal::new(params::STP_D_MS, 55.0).expect("valid normal"),
+            f: Normal::new(params::STP_F_MS, 2.5).expect("valid normal"),
+        }
+    }
+
+    fn draw(&self, rng: &mut ChaCha8Rng) -> StpParams {
+        StpParams {
+            u: self.u.sample(rng).max(0.0),
+            d: self.d.sample(rng).max(self.dt),
+            f: self.f.sample(rng).max(self.dt),
+        }
+    }
+}
+
+/// One initial weight (model.md §1).
+fn initial_weight(kind: InitialWeights, rng: &mut ChaCha8Rng) -> f64 {
+    match kind {
+        InitialWeights::Zero => 0.0,
+        InitialWeights::LogUniform => open01(rng).ln(),
+        InitialWeights::NegLogUniform => -open01(rng).ln(),
     }
 }
 

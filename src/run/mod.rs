@@ -13,7 +13,6 @@ use crate::model::config::{Config, PhaseRole};
 use crate::model::input::{self, Input, Schedule, StepSpikes};
 use crate::model::network::Network;
 use crate::model::record::RecordPlan;
-use crate::model::ModelParams;
 use crate::rundir::{self, schema, Counts, Summary, Versions, WallTimes};
 use crate::usage;
 
@@ -125,7 +124,7 @@ impl Prepared {
     pub fn job(&self, threads: usize) -> Job<'_> {
         Job {
             network: &self.network,
-            model: ModelParams::from_config(&self.config),
+            model: self.config.model,
             input: &self.input.spikes,
             schedule: &self.schedule,
             forced: self.forced.as_ref(),
@@ -170,7 +169,7 @@ pub fn run_engine(
     observer: &mut dyn Observer,
 ) -> Result<Outcome> {
     let total = job.schedule.n_steps();
-    let dt = job.model.dt;
+    let dt = job.model.dt_ms;
     engine.run(job, &mut |done| observer.progress(done, total, dt))
 }
 

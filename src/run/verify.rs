@@ -16,8 +16,10 @@ use crate::model::config::{
 };
 use crate::run::Prepared;
 
-/// Largest absolute deviation the engines may show.
-pub const TOLERANCE: f64 = 1e-9;
+/// Largest absolute deviation the engines may show: both run the same
+/// kernels (cpp/kernels/); what remains is summation order, the NEST
+/// neuron's lazily decayed traces and its shifted soft-max (~1e-14).
+pub const TOLERANCE: f64 = 1e-12;
 
 /// One verification scenario.
 #[derive(Debug, Clone)]

@@ -78,8 +78,12 @@ def sources_of(k):
     return s
 
 
-def reference(cfg):
-    """Native model, step by step.  Returns per-step u, rho and final state."""
+def reference(cfg, set_e=None, snapshot_at=None):
+    """Native model, step by step.  Returns per-step u, rho and final state.
+
+    set_e = (t, k, value): before step t, neuron k's traces e are set to
+    value (what a status write between two runs does); snapshot_at = t: the
+    traces e, f of both neurons as of the end of step t - 1."""
     vt, bias_on, variant = cfg["variance_tracking"], cfg["bias_learning"], cfg["variant"]
     eta, tau_d, tau_r = 0.05, 20.0, 2.0
     kd, kr = DT / tau_d, DT / tau_r
@@ -119,7 +123,12 @@ def reference(cfg):
         syn["last"] = ts
         return A
 
+    snapshot = None
     for t in range(T):
+        if snapshot_at == t:
+            snapshot = [list(nd["e"]) + list(nd["f"]) for nd in neurons]
+        if set_e is not None and set_e[0] == t:
+            neurons[set_e[1]]["e"] = [set_e[2]] * len(neurons[set_e[1]]["e"])
         # traces: spikes of step t-1 arrive now, or reset
         for nd in neurons:
             for j in range(len(nd["w"])):
@@ -171,7 +180,7 @@ def reference(cfg):
                 fired = (t in INPUT_SPIKES[idx]) if kind == "input" else spiked[idx]
                 if fired:
                     nd["pending"][j] += stp_send(nd["stp"][j], t)
-    return dict(u=us, rho=rhos, neurons=neurons)
+    return dict(u=us, rho=rhos, neurons=neurons, snapshot=snapshot)
 
 
 def build(cfg, threads=1):
@@ -186,7 +195,6 @@ def build(cfg, threads=1):
         "forced": True,
         "reset_times": [r * DT for r in RESETS],
         "circuit_size": 2,
-        "trace_mode": cfg.get("trace_mode", "lazy"),
     }
     neurons = nest.Create("seqlearn_wta_neuron", 2)
     for k in range(2):
@@ -316,50 +324,85 @@ def test_install():
     assert sorted(d["recordables"]) == ["rho", "u"]
     sd = nest.GetDefaults("seqlearn_stp_synapse")
     assert sd["stp_variant"] == "original" and sd["R"] == 1.0
-    # bad parameters raise, they do not abort
+    # bad parameters raise, they do not abort; the message names the key
     n = nest.Create("seqlearn_wta_neuron")
-    for bad in ({"spike_law": "bogus"}, {"tau_decay": -1.0}, {"circuit_index": 3}, {"weights": [1.0, 2.0]}):
+    for bad in (
+        {"spike_law": "bogus"},
+        {"tau_decay": -1.0},
+        {"r_max": float("nan")},
+        {"eta": 0.0},
+        {"circuit_index": 3},
+        {"weights": [1.0, 2.0]},
+        {"no_such_parameter": 1.0},
+        {"trace_mode": "exact"},  # gone: the traces are always lazy
+    ):
         try:
             n.set(bad)
-        except Exception:
-            pass
+        except Exception as e:  # noqa: BLE001 - NEST raises its own types
+            key = next(iter(bad))
+            assert key in str(e), (bad, e)
         else:
             raise AssertionError(f"{bad} accepted")
+    # n_incoming cannot drop below the highest connected slot
+    m = nest.Create("seqlearn_wta_neuron", params={"n_incoming": 3})
+    g = nest.Create("spike_generator")
+    nest.Connect(g, m, syn_spec={"synapse_model": "seqlearn_stp_synapse", "receptor_type": 2})
+    for shrink in (2, 1):
+        try:
+            m.n_incoming = shrink
+        except Exception as e:  # noqa: BLE001
+            assert "n_incoming" in str(e), e
+        else:
+            raise AssertionError(f"n_incoming {shrink} accepted with slot 2 connected")
+    m.n_incoming = 4  # growing is fine: new slots w = e = f = S = 0, Q = 1
+    assert list(m.weights) == [0.0] * 4 and list(m.Q) == [1.0] * 4
+    try:
+        nest.Connect(g, m, syn_spec={"synapse_model": "seqlearn_stp_synapse", "receptor_type": 4})
+    except Exception:  # noqa: BLE001
+        pass
+    else:
+        raise AssertionError("slot 4 of 4 accepted")
+    for bad in ({"stp_variant": "bogus"}, {"D": -1.0}, {"U": -0.5}):
+        try:
+            nest.SetDefaults("seqlearn_stp_synapse", bad)
+        except Exception as e:  # noqa: BLE001
+            assert next(iter(bad)) in str(e), (bad, e)
+        else:
+            raise AssertionError(f"synapse {bad} accepted")
 
 
 def test_reference():
-    for mode in ("lazy", "exact"):
-        for cfg in (
-            dict(variance_tracking=True, bias_learning=False, variant="original"),
-            dict(variance_tracking=False, bias_learning=True, variant="tsodyks_markram"),
-            dict(variance_tracking=True, bias_learning=True, variant="off"),
-        ):
-            cfg["trace_mode"] = mode
-            check_against_reference(cfg)
+    for cfg in (
+        dict(variance_tracking=True, bias_learning=False, variant="original"),
+        dict(variance_tracking=False, bias_learning=True, variant="tsodyks_markram"),
+        dict(variance_tracking=True, bias_learning=True, variant="off"),
+    ):
+        check_against_reference(cfg)
 
 
 def test_chunks_and_threads():
-    for mode in ("lazy", "exact"):
-        chunks_and_threads(dict(variance_tracking=True, bias_learning=False, variant="original", trace_mode=mode))
+    chunks_and_threads(dict(variance_tracking=True, bias_learning=False, variant="original"))
 
 
-def test_trace_modes_agree():
-    """Lazy (closed-form decay) and exact (per-step Euler) traces agree to
-    rounding, and the state read back mid-run is consistent."""
-    res = {}
-    for mode in ("lazy", "exact"):
-        cfg = dict(variance_tracking=True, bias_learning=False, variant="original", trace_mode=mode)
-        neurons, gens, mm, sr = build(cfg)
-        nest.Prepare()
-        nest.Run(25.0)
-        mid = [list(neurons[k].epsp_e) + list(neurons[k].epsp_f) for k in range(2)]
-        # setting the traces mid-run: lazy state must take them as of now
-        neurons[1].epsp_e = [0.5] * len(W0[1])
-        nest.Run(T - 25.0)
-        nest.Cleanup()
-        res[mode] = (mid, [list(neurons[k].weights) + list(neurons[k].epsp_e) for k in range(2)])
-    for a, b in zip(res["lazy"][0] + res["lazy"][1], res["exact"][0] + res["exact"][1]):
-        close_vec(a, b, "lazy vs exact")
+def test_state_read_and_set_mid_run():
+    """The lazily kept traces (closed-form decay, logged inputs) read back
+    mid-run equal the per-step Euler form of the reference, and traces set
+    between two runs are taken as of the last step (the exact-trace mode that
+    used to check this is gone: the reference is the Euler form)."""
+    cfg = dict(variance_tracking=True, bias_learning=False, variant="original")
+    ref = reference(cfg, set_e=(25, 1, 0.5), snapshot_at=25)
+    neurons, gens, mm, sr = build(cfg)
+    nest.Prepare()
+    nest.Run(25.0)  # steps 0..24
+    mid = [list(neurons[k].epsp_e) + list(neurons[k].epsp_f) for k in range(2)]
+    neurons[1].epsp_e = [0.5] * len(W0[1])
+    nest.Run(T - 25.0)
+    nest.Cleanup()
+    for k in range(2):
+        close_vec(mid[k], ref["snapshot"][k], f"traces of neuron {k} after step 24")
+        close_vec(neurons[k].weights, ref["neurons"][k]["w"], f"weights of neuron {k}")
+        close_vec(neurons[k].epsp_e, ref["neurons"][k]["e"], f"e of neuron {k}")
+        close_vec(neurons[k].epsp_f, ref["neurons"][k]["f"], f"f of neuron {k}")
 
 
 def test_trace_recording():
@@ -389,7 +432,7 @@ def test_trace_recording():
     nest.Simulate(5 * DT)
     for k in range(2):
         assert len(neurons[k].trace_recording["times"]) == 0
-    for bad in (0.0, -1.0, 1.5):
+    for bad in (0.0, -1.0, 1.5, float("nan"), float("inf"), 1e300):
         try:
             neurons[0].set(trace_recording_interval=bad)
         except Exception as e:  # noqa: BLE001 - NEST raises its own types
@@ -438,7 +481,7 @@ def main():
         test_install,
         test_reference,
         test_chunks_and_threads,
-        test_trace_modes_agree,
+        test_state_read_and_set_mid_run,
         test_trace_recording,
         test_stochastic_rates,
     ]

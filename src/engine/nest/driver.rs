@@ -1,116 +1,224 @@
-//! NEST 3.10 backend: the `cxx` bridge to `cpp/bridge.cc` and a safe wrapper.
+//! NEST 3.10 backend: the `cxx` bridge to the module's driver and a thin
+//! safe wrapper.
 //!
-//! The binary links neither NEST nor libpython.  [`NestKernel::load`]
-//! dlopens libpython, the NEST kernel (`nestkernel_api.so` of the PyPI wheel)
-//! and the extension module `seqlearnmodule.so` built by `build.rs`, then
-//! drives the kernel through the module's C driver API (`cpp/sl_capi.h`).
-//! See `docs/nest.md`.
+//! The binary links neither NEST nor libpython. [`NestKernel::load`]
+//! dlopens libpython, the NEST kernel (`nestkernel_api.so` of the PyPI
+//! wheel) and the extension module `seqlearnmodule.so` built by `build.rs`,
+//! and gets the module's driver (`cpp/driver/seqlearn_driver.h`, one
+//! factory symbol) as an opaque [`Kernel`] (`cpp/bridge.{h,cc}`). Each
+//! operation is declared once per language boundary: here (Rust <-> C++,
+//! shared structs and enums) and in the driver interface (C++ <-> the
+//! module). See `docs/nest.md`.
 //!
-//! The NEST kernel is a process-wide singleton: a [`NestKernel`] holds a
-//! global lease for its lifetime, so a second `load` waits until the first
-//! handle is dropped (one thread must not try to hold two).  All calls into
-//! NEST run on one dedicated thread, so a `NestKernel` may be used from (and
-//! moved to) any thread.
+//! The NEST kernel is a process-wide singleton: the [`Kernel`] lives on one
+//! dedicated thread for the rest of the process, a [`NestKernel`] holds a
+//! lease on it (a second `load` waits until the first handle is dropped) and
+//! runs every call there ([`NestKernel::call`]): NEST's OpenMP pool must
+//! keep the same master thread (driving it from changing threads, as
+//! `cargo test` does, crashed libgomp workers).
 //!
-//! Time convention of this wrapper: all times are native step times in ms
-//! (step `t` <-> `t * dt`, `dt = 1 ms`), for input spikes, output spikes,
-//! multimeter samples, trace and slot recordings, reset times and forced
-//! spikes alike.
+//! Indices, not node ids: neurons are network indices, sources are
+//! `0..n_inputs` (channels) then `n_inputs + k`, times are native steps.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::{mpsc, Condvar, Mutex, OnceLock};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-#[cxx::bridge(namespace = "seqlearn_bridge")]
+#[cxx::bridge(namespace = "seqlearn::bridge")]
 mod ffi {
+    /// What a generic status entry is about.
+    #[namespace = "seqlearn::driver"]
+    #[repr(u8)]
+    #[derive(Debug)]
+    enum Target {
+        /// `GetDefaults` of `seqlearn_wta_neuron`
+        NeuronDefaults = 0,
+        /// `GetDefaults` of `seqlearn_stp_synapse`
+        SynapseDefaults = 1,
+        /// neuron `neuron`
+        Neuron = 2,
+        /// the synapse `source -> neuron`
+        Synapse = 3,
+    }
+
+    /// The kind of a [`StatusValue`].
+    #[namespace = "seqlearn::driver"]
+    #[repr(u8)]
+    #[derive(Debug)]
+    enum ValueKind {
+        Number = 0,
+        Numbers = 1,
+        Text = 2,
+        Flag = 3,
+    }
+
+    /// Model parameters of all neurons.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    struct NeuronParams {
+        /// Hz
+        r_max: f64,
+        /// ms
+        tau_decay: f64,
+        /// ms
+        tau_rise: f64,
+        eta: f64,
+        variance_tracking: bool,
+        bias_learning: bool,
+        spike_law: SpikeLaw,
+    }
+
+    /// One neuron: circuit position, number of slots, initial bias. The
+    /// neurons of a circuit are consecutive, `circuit_index` `0..K`.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    struct NeuronSpec {
+        circuit_size: u32,
+        circuit_index: u32,
+        n_incoming: u32,
+        bias: f64,
+    }
+
+    /// STP synapses of one variant (parallel arrays).
+    #[derive(Debug, Clone, Copy)]
+    struct Synapses<'a> {
+        /// source index
+        source: &'a [u32],
+        /// neuron index
+        target: &'a [u32],
+        slot: &'a [u32],
+        u: &'a [f64],
+        /// ms
+        d: &'a [f64],
+        /// ms
+        f: &'a [f64],
+        variant: StpVariant,
+    }
+
+    /// A recorded synapse: the slot of a neuron.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    struct RecordedSlot {
+        target: u32,
+        slot: u32,
+    }
+
+    /// The whole network, its input, resets, forced spikes and recording:
+    /// one `build` call.
+    #[derive(Debug, Clone, Copy)]
+    struct NetworkSpec<'a> {
+        params: NeuronParams,
+        neurons: &'a [NeuronSpec],
+        /// initial weights, neuron by neuron in slot order
+        weights: &'a [f64],
+        /// channel `c` spikes at `input_steps[input_offsets[c]..input_offsets[c + 1]]`
+        input_offsets: &'a [usize],
+        input_steps: &'a [u64],
+        /// connected first (the order fixes NEST's delivery order)
+        input_synapses: Synapses<'a>,
+        recurrent_synapses: Synapses<'a>,
+        reset_steps: &'a [u64],
+        /// neuron `k` spikes exactly at `forced_steps[forced_offsets[k]..forced_offsets[k + 1]]`
+        forced: bool,
+        forced_offsets: &'a [usize],
+        forced_steps: &'a [u64],
+        /// the neurons `set_trace_recording` switches
+        recorded_neurons: &'a [u32],
+        recorded_synapses: &'a [RecordedSlot],
+        /// steps between two synapse samples
+        synapse_interval: u64,
+    }
+
+    /// Where a generic status entry is.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    struct StatusTarget {
+        target: Target,
+        neuron: u32,
+        source: u32,
+    }
+
+    /// A generic status value.
+    #[derive(Debug, Clone, PartialEq)]
+    struct StatusValue {
+        kind: ValueKind,
+        number: f64,
+        numbers: Vec<f64>,
+        text: String,
+        flag: bool,
+    }
+
+    extern "Rust" {
+        type Output;
+        fn append_spikes(self: &mut Output, neurons: &[u32], steps: &[u64]);
+        fn append_traces(self: &mut Output, steps: &[u64], u: &[f64], rho: &[f64]);
+        fn append_synapse_samples(
+            self: &mut Output,
+            steps: &[u64],
+            synapses: &[u32],
+            weights: &[f64],
+            epsps: &[f64],
+        );
+    }
+
     unsafe extern "C++" {
         include!("seqlearn-nest/cpp/bridge.h");
 
-        fn load(libpython: &str, kernel: &str, module: &str) -> Result<()>;
-        fn is_loaded() -> bool;
-        fn loaded_module_path() -> String;
+        #[namespace = "seqlearn::kernels"]
+        type SpikeLaw = crate::engine::kernels::SpikeLaw;
+        #[namespace = "seqlearn::kernels"]
+        type StpVariant = crate::engine::kernels::StpVariant;
+        #[namespace = "seqlearn::driver"]
+        type Target;
+        #[namespace = "seqlearn::driver"]
+        type ValueKind;
 
-        fn api_init(threads: i32, seed: i64) -> Result<()>;
-        fn install_module(path: &str) -> Result<()>;
-        #[allow(clippy::too_many_arguments)]
-        fn set_neuron_defaults(
-            r_max: f64,
-            tau_decay: f64,
-            tau_rise: f64,
-            eta: f64,
-            variance_tracking: bool,
-            bias_learning: bool,
-            spike_law: &str,
-        ) -> Result<()>;
-        fn create_neurons(
-            circuit_size: &[i64],
-            circuit_index: &[i64],
-            n_incoming: &[i64],
-            weights: &[f64],
-        ) -> Result<i64>;
-        fn connect_circuit(ids: &[i64]) -> Result<()>;
-        fn create_inputs(offsets: &[usize], times: &[f64]) -> Result<i64>;
-        #[allow(clippy::too_many_arguments)]
-        fn connect(
-            sources: &[i64],
-            targets: &[i64],
-            slots: &[i64],
-            u: &[f64],
-            d: &[f64],
-            f: &[f64],
-            variant: &str,
-        ) -> Result<()>;
-        fn set_reset_times(times: &[f64]) -> Result<()>;
-        fn set_learning(on: bool) -> Result<()>;
-        fn set_forced_spikes(node: i64, times: &[f64]) -> Result<()>;
-        fn set_recorded_slots(node: i64, slots: &[i64], interval: f64) -> Result<()>;
-        fn record_spikes() -> Result<i64>;
-        fn record_multimeter(ids: &[i64], interval: f64) -> Result<i64>;
-        fn prepare() -> Result<()>;
-        fn run(ms: f64) -> Result<()>;
-        fn cleanup() -> Result<()>;
-        fn kernel_time() -> Result<f64>;
-        fn fetch_spikes() -> Result<usize>;
-        fn copy_spikes(senders: &mut [i64], times: &mut [f64]) -> Result<()>;
-        fn fetch_multimeter() -> Result<usize>;
-        fn copy_multimeter(
-            senders: &mut [i64],
-            times: &mut [f64],
-            u: &mut [f64],
-            rho: &mut [f64],
-        ) -> Result<()>;
-        fn fetch_slot_recording(node: i64) -> Result<usize>;
-        fn copy_slot_recording(
-            times: &mut [f64],
-            slots: &mut [i64],
-            weights: &mut [f64],
-            epsps: &mut [f64],
-        ) -> Result<()>;
-        fn set_trace_recording(ids: &[i64], on: bool, interval: f64) -> Result<()>;
-        fn fetch_trace_block(ids: &[i64]) -> Result<usize>;
-        fn copy_trace_block(times: &mut [f64], u: &mut [f64], rho: &mut [f64]) -> Result<()>;
-        fn get_vector_len(node: i64, key: &str) -> Result<usize>;
-        fn get_vector(node: i64, key: &str, out: &mut [f64]) -> Result<()>;
-        fn get_scalar(node: i64, key: &str) -> Result<f64>;
-        fn kernel_selftest(n: usize, out: &mut [f64]) -> Result<()>;
-        fn set_vector(node: i64, key: &str, values: &[f64]) -> Result<()>;
-        fn set_double(node: i64, key: &str, value: f64) -> Result<()>;
-        fn set_long(node: i64, key: &str, value: i64) -> Result<()>;
-        fn set_bool(node: i64, key: &str, value: bool) -> Result<()>;
-        fn set_string(node: i64, key: &str, value: &str) -> Result<()>;
-        fn get_stp_state(
-            sources: &[i64],
-            targets: &[i64],
+        /// The module's driver (`cpp/driver/seqlearn_driver.h`).
+        type Kernel;
+
+        fn load_kernel(libpython: &str, kernel: &str, module: &str) -> Result<UniquePtr<Kernel>>;
+        fn module_path(self: &Kernel) -> String;
+        /// init_nest / ResetKernel, resolution 1 ms, threads, seed
+        /// (`1..2^31`), and the module installed.
+        fn reset(self: Pin<&mut Kernel>, threads: u32, seed: u32) -> Result<()>;
+        /// Creates the network (once after each reset).
+        fn build(self: Pin<&mut Kernel>, spec: &NetworkSpec) -> Result<()>;
+        fn set_learning(self: Pin<&mut Kernel>, on: bool) -> Result<()>;
+        /// Trace recording of the recorded neurons every `interval` steps.
+        fn set_trace_recording(self: Pin<&mut Kernel>, on: bool, interval: u64) -> Result<()>;
+        fn prepare(self: Pin<&mut Kernel>) -> Result<()>;
+        fn run(self: Pin<&mut Kernel>, steps: u64) -> Result<()>;
+        fn cleanup(self: Pin<&mut Kernel>) -> Result<()>;
+        fn kernel_steps(self: Pin<&mut Kernel>) -> Result<u64>;
+        /// Spikes since the last call (also inside a context).
+        fn take_spikes(self: Pin<&mut Kernel>, out: &mut Output) -> Result<()>;
+        /// Trace samples since the last call, sample-major.
+        fn take_traces(self: Pin<&mut Kernel>, out: &mut Output) -> Result<()>;
+        fn take_synapse_traces(self: Pin<&mut Kernel>, out: &mut Output) -> Result<()>;
+        /// `w`, `S`, `Q` per synapse (network order) and the biases.
+        fn final_state(
+            self: Pin<&mut Kernel>,
+            w: &mut [f64],
             s: &mut [f64],
-            r: &mut [f64],
-            u: &mut [f64],
+            q: &mut [f64],
+            bias: &mut [f64],
+        ) -> Result<()>;
+        fn get_status(
+            self: Pin<&mut Kernel>,
+            target: &StatusTarget,
+            key: &str,
+        ) -> Result<StatusValue>;
+        fn set_status(
+            self: Pin<&mut Kernel>,
+            target: &StatusTarget,
+            key: &str,
+            value: &StatusValue,
         ) -> Result<()>;
     }
 }
 
-/// NEST node id (1-based, as NEST counts).
-pub type NodeId = i64;
+pub use ffi::{
+    Kernel, NetworkSpec, NeuronParams, NeuronSpec, RecordedSlot, StatusTarget, StatusValue,
+    Synapses, Target, ValueKind,
+};
 
 /// How to install NEST when it is missing.
 pub const INSTALL_HINT: &str = "install NEST 3.10 with `bash scripts/setup.sh`, or \
@@ -176,158 +284,124 @@ impl NestPaths {
     }
 }
 
-/// STP variant of `seqlearn_stp_synapse` (docs/model.md section 4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum StpVariant {
-    /// the original code: lagged amplitude, drifting U
-    #[default]
-    Original,
-    /// amplitude 1
-    Off,
-    /// textbook Tsodyks-Markram
-    TsodyksMarkram,
-}
-
-impl StpVariant {
-    /// The name the NEST model uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StpVariant::Original => "original",
-            StpVariant::Off => "off",
-            StpVariant::TsodyksMarkram => "tsodyks_markram",
-        }
-    }
-}
-
-/// Spike probability law of the neuron.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SpikeLaw {
-    /// p = 1 - exp(-r dt)
-    #[default]
-    Exponential,
-    /// p = r dt
-    Linear,
-}
-
-impl SpikeLaw {
-    /// The name the NEST model uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SpikeLaw::Exponential => "exponential",
-            SpikeLaw::Linear => "linear",
-        }
-    }
-}
-
-/// Model parameters shared by all neurons created afterwards.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NeuronDefaults {
-    /// Hz
-    pub r_max: f64,
-    /// ms
-    pub tau_decay: f64,
-    /// ms
-    pub tau_rise: f64,
-    pub eta: f64,
-    pub variance_tracking: bool,
-    pub bias_learning: bool,
-    pub spike_law: SpikeLaw,
-}
-
-impl Default for NeuronDefaults {
-    fn default() -> Self {
-        NeuronDefaults {
-            r_max: 100.0,
-            tau_decay: 20.0,
-            tau_rise: 2.0,
-            eta: 0.05,
-            variance_tracking: true,
-            bias_learning: false,
-            spike_law: SpikeLaw::Exponential,
-        }
-    }
-}
-
-/// One neuron to create: its circuit position and the initial weight of
-/// every incoming slot (the number of slots is `weights.len()`).
-/// What [`NestKernel::kernel_selftest`] measured.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct KernelSelftest {
-    pub path_diff: f64,
-    pub ref_diff: f64,
-    pub simd: bool,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct NeuronSpec {
-    pub circuit_size: usize,
-    pub circuit_index: usize,
-    pub weights: Vec<f64>,
-}
-
-/// STP synapses to create (parallel arrays, one entry per connection).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SynapseBatch {
-    pub sources: Vec<NodeId>,
-    pub targets: Vec<NodeId>,
-    pub slots: Vec<i64>,
-    pub u: Vec<f64>,
-    /// ms
-    pub d: Vec<f64>,
-    /// ms
-    pub f: Vec<f64>,
-}
-
-impl SynapseBatch {
-    pub fn push(&mut self, source: NodeId, target: NodeId, slot: usize, u: f64, d: f64, f: f64) {
-        self.sources.push(source);
-        self.targets.push(target);
-        self.slots.push(slot as i64);
-        self.u.push(u);
-        self.d.push(d);
-        self.f.push(f);
-    }
-
-    pub fn len(&self) -> usize {
-        self.sources.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.sources.is_empty()
-    }
-}
-
-/// Recorded network spikes (native step times, ms).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Spikes {
-    pub senders: Vec<NodeId>,
-    pub times: Vec<f64>,
-}
-
-/// Multimeter samples: `u` and `rho` as used in the step at `times` (ms).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MultimeterData {
-    pub senders: Vec<NodeId>,
-    pub times: Vec<f64>,
+/// Variable-length output of the driver: the bridge appends to it (cxx's
+/// opaque Rust type); take the vectors out after the call.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// spikes: neuron index and native step
+    pub spike_neurons: Vec<u32>,
+    pub spike_steps: Vec<u64>,
+    /// trace samples: steps, and `u`, `rho` sample-major (appended)
+    pub trace_steps: Vec<u64>,
     pub u: Vec<f64>,
     pub rho: Vec<f64>,
-}
-
-/// Per-slot recording of one neuron: weight at the start of the step and EPSP Y.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SlotRecording {
-    pub times: Vec<f64>,
-    pub slots: Vec<i64>,
+    /// synapse samples: step, index into the spec's recorded synapses,
+    /// weight at the start of the step and `Y`
+    pub synapse_steps: Vec<u64>,
+    pub synapses: Vec<u32>,
     pub weights: Vec<f64>,
     pub epsps: Vec<f64>,
 }
 
-/// STP state of one connection.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct StpState {
-    pub s: f64,
-    pub r: f64,
-    pub u: f64,
+impl Output {
+    fn append_spikes(&mut self, neurons: &[u32], steps: &[u64]) {
+        self.spike_neurons.extend_from_slice(neurons);
+        self.spike_steps.extend_from_slice(steps);
+    }
+
+    fn append_traces(&mut self, steps: &[u64], u: &[f64], rho: &[f64]) {
+        self.trace_steps.extend_from_slice(steps);
+        self.u.extend_from_slice(u);
+        self.rho.extend_from_slice(rho);
+    }
+
+    fn append_synapse_samples(
+        &mut self,
+        steps: &[u64],
+        synapses: &[u32],
+        weights: &[f64],
+        epsps: &[f64],
+    ) {
+        self.synapse_steps.extend_from_slice(steps);
+        self.synapses.extend_from_slice(synapses);
+        self.weights.extend_from_slice(weights);
+        self.epsps.extend_from_slice(epsps);
+    }
+}
+
+impl StatusTarget {
+    pub fn neuron_defaults() -> Self {
+        StatusTarget {
+            target: Target::NeuronDefaults,
+            neuron: 0,
+            source: 0,
+        }
+    }
+
+    pub fn synapse_defaults() -> Self {
+        StatusTarget {
+            target: Target::SynapseDefaults,
+            neuron: 0,
+            source: 0,
+        }
+    }
+
+    pub fn neuron(k: u32) -> Self {
+        StatusTarget {
+            target: Target::Neuron,
+            neuron: k,
+            source: 0,
+        }
+    }
+
+    /// The synapse `source -> neuron k`.
+    pub fn synapse(source: u32, k: u32) -> Self {
+        StatusTarget {
+            target: Target::Synapse,
+            neuron: k,
+            source,
+        }
+    }
+}
+
+impl StatusValue {
+    fn of(kind: ValueKind) -> Self {
+        StatusValue {
+            kind,
+            number: 0.0,
+            numbers: Vec::new(),
+            text: String::new(),
+            flag: false,
+        }
+    }
+
+    pub fn number(x: f64) -> Self {
+        StatusValue {
+            number: x,
+            ..Self::of(ValueKind::Number)
+        }
+    }
+
+    pub fn numbers(v: &[f64]) -> Self {
+        StatusValue {
+            numbers: v.to_vec(),
+            ..Self::of(ValueKind::Numbers)
+        }
+    }
+
+    pub fn text(s: &str) -> Self {
+        StatusValue {
+            text: s.to_string(),
+            ..Self::of(ValueKind::Text)
+        }
+    }
+
+    pub fn flag(b: bool) -> Self {
+        StatusValue {
+            flag: b,
+            ..Self::of(ValueKind::Flag)
+        }
+    }
 }
 
 /// Ownership of the process-wide kernel: at most one [`NestKernel`] exists at
@@ -355,11 +429,12 @@ impl Drop for KernelLease {
     }
 }
 
-type Job = Box<dyn FnOnce() + Send + 'static>;
+/// What the NEST thread keeps: the kernel, once loaded.
+type Slot = Option<cxx::UniquePtr<Kernel>>;
 
-/// All NEST calls run on one dedicated OS thread: NEST and its OpenMP
-/// thread pool must be driven from a single master thread (calling it from
-/// changing threads, as a test harness does, crashes libgomp workers).
+type Job = Box<dyn FnOnce(&mut Slot) + Send + 'static>;
+
+/// The NEST thread: it owns the [`Kernel`] and runs every call on it.
 fn nest_thread() -> &'static Mutex<mpsc::Sender<Job>> {
     static SENDER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
     SENDER.get_or_init(|| {
@@ -367,8 +442,9 @@ fn nest_thread() -> &'static Mutex<mpsc::Sender<Job>> {
         std::thread::Builder::new()
             .name("nest-kernel".into())
             .spawn(move || {
+                let mut slot: Slot = None;
                 while let Ok(job) = rx.recv() {
-                    job();
+                    job(&mut slot);
                 }
             })
             .expect("cannot spawn the NEST thread");
@@ -376,13 +452,20 @@ fn nest_thread() -> &'static Mutex<mpsc::Sender<Job>> {
     })
 }
 
-/// Run `f` on the NEST thread and wait for its result.
-fn exec<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> Result<R> {
+/// Runs `f` on the NEST thread and waits for its result. `f` may borrow
+/// from the caller: this returns only after `f` has run or been dropped.
+fn exec<'a, R: Send + 'a>(f: impl FnOnce(&mut Slot) -> R + Send + 'a) -> Result<R> {
     let (tx, rx) = mpsc::sync_channel::<std::thread::Result<R>>(1);
-    let job: Job = Box::new(move || {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    let job: Box<dyn FnOnce(&mut Slot) + Send + 'a> = Box::new(move |slot| {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(slot)));
         let _ = tx.send(r);
     });
+    // SAFETY: the job's borrows (lifetime 'a) outlive its execution: the job
+    // owns the result sender, so `rx.recv()` below returns only once the job
+    // has run (Ok) or has been dropped unrun (Err: the channel closed), and
+    // the NEST thread never leaks a job. Only the lifetime is erased.
+    let job: Job =
+        unsafe { std::mem::transmute::<Box<dyn FnOnce(&mut Slot) + Send + 'a>, Job>(job) };
     nest_thread()
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -395,56 +478,48 @@ fn exec<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> Result<R> 
     }
 }
 
-/// Run an FFI call on the NEST thread; errors carry `what` as context.
-fn call<T: Send + 'static>(
-    what: &str,
-    f: impl FnOnce() -> std::result::Result<T, cxx::Exception> + Send + 'static,
-) -> Result<T> {
-    exec(f)?.map_err(|e| anyhow!("{what}: {}", e.what()))
-}
-
 /// Handle to the (process-wide) NEST kernel with the seqlearn module.
+#[derive(Debug)]
 pub struct NestKernel {
     paths: NestPaths,
-    prepared: bool,
-    initialized: bool,
     _lease: KernelLease,
 }
 
-impl std::fmt::Debug for NestKernel {
+impl std::fmt::Debug for KernelLease {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NestKernel")
-            .field("paths", &self.paths)
-            .field("prepared", &self.prepared)
-            .finish()
+        f.write_str("KernelLease")
     }
-}
-
-fn to_i64(v: usize, what: &str) -> Result<i64> {
-    i64::try_from(v).with_context(|| format!("{what} too large"))
 }
 
 impl NestKernel {
-    /// Load libpython, the NEST kernel and the seqlearn module (paths from
-    /// [`NestPaths::resolve`]) and take the kernel lock.  Call
-    /// [`NestKernel::reset`] before building a network.
+    /// Loads libpython, the NEST kernel and the seqlearn module (paths from
+    /// [`NestPaths::resolve`]) and takes the kernel lease. Call `reset`
+    /// before building a network.
     pub fn load() -> Result<Self> {
-        let paths = NestPaths::resolve()?;
-        Self::load_from(paths)
+        Self::load_from(NestPaths::resolve()?)
     }
 
-    /// Like [`NestKernel::load`] with explicit paths.  Within one process
+    /// Like [`NestKernel::load`] with explicit paths. Within one process
     /// only one module path can ever be loaded.
     pub fn load_from(paths: NestPaths) -> Result<Self> {
         let lease = KernelLease::acquire();
-        let s = |p: &Path| p.to_string_lossy().into_owned();
+        let s = |p: &std::path::Path| p.to_string_lossy().into_owned();
         let (py, kernel, module) = (s(&paths.libpython), s(&paths.kernel), s(&paths.module));
-        call("loading NEST", move || ffi::load(&py, &kernel, &module))
-            .with_context(|| format!("NEST backend unavailable ({INSTALL_HINT})"))?;
+        exec(move |slot| -> Result<()> {
+            if let Some(k) = slot.as_ref() {
+                let loaded = k.module_path();
+                if loaded != module {
+                    bail!("a different seqlearn module is loaded already: {loaded}");
+                }
+                return Ok(());
+            }
+            *slot =
+                Some(ffi::load_kernel(&py, &kernel, &module).map_err(|e| anyhow!("{}", e.what()))?);
+            Ok(())
+        })?
+        .with_context(|| format!("NEST backend unavailable ({INSTALL_HINT})"))?;
         Ok(NestKernel {
             paths,
-            prepared: false,
-            initialized: false,
             _lease: lease,
         })
     }
@@ -453,448 +528,45 @@ impl NestKernel {
         &self.paths
     }
 
-    fn require_init(&self) -> Result<()> {
-        if !self.initialized {
-            bail!("NEST kernel not initialised: call NestKernel::reset first");
-        }
-        Ok(())
+    /// Runs `f` on the kernel, on the NEST thread; an exception of the
+    /// driver (a NEST error with its message, a bad argument) is an `Err`.
+    /// `f` may borrow from the caller, e.g.
+    /// `k.call(|k| k.build(&spec))`.
+    pub fn call<'a, T: Send + 'a>(
+        &self,
+        f: impl FnOnce(Pin<&mut Kernel>) -> std::result::Result<T, cxx::Exception> + Send + 'a,
+    ) -> Result<T> {
+        exec(move |slot| -> Result<T> {
+            let k = slot
+                .as_mut()
+                .and_then(|k| k.as_mut())
+                .ok_or_else(|| anyhow!("the NEST kernel is not loaded"))?;
+            f(k).map_err(|e| anyhow!("{}", e.what()))
+        })?
     }
 
-    /// Reset the kernel (ResetKernel), set 1 ms resolution, `threads` local
-    /// threads and the RNG seed (>= 1), and install the seqlearn module.
-    /// Forgets every node created before.
-    pub fn reset(&mut self, threads: usize, seed: u32) -> Result<()> {
-        if self.prepared {
-            self.cleanup()?;
-        }
-        self.initialized = false;
-        let threads = i32::try_from(threads).context("threads too large")?;
-        call("resetting the NEST kernel", move || {
-            ffi::api_init(threads, i64::from(seed))
-        })?;
-        let module = self.paths.module.to_string_lossy().into_owned();
-        call("installing seqlearnmodule", move || {
-            ffi::install_module(&module)
-        })?;
-        self.initialized = true;
-        Ok(())
-    }
-
-    /// Defaults of `seqlearn_wta_neuron` for neurons created afterwards.
-    pub fn set_neuron_defaults(&mut self, p: &NeuronDefaults) -> Result<()> {
-        self.require_init()?;
-        let p = p.clone();
-        call("setting neuron defaults", move || {
-            ffi::set_neuron_defaults(
-                p.r_max,
-                p.tau_decay,
-                p.tau_rise,
-                p.eta,
-                p.variance_tracking,
-                p.bias_learning,
-                p.spike_law.as_str(),
-            )
-        })
-    }
-
-    /// Create the neurons; returns their node ids (consecutive).
-    pub fn create_neurons(&mut self, specs: &[NeuronSpec]) -> Result<Vec<NodeId>> {
-        self.require_init()?;
-        if specs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut size = Vec::with_capacity(specs.len());
-        let mut index = Vec::with_capacity(specs.len());
-        let mut n_in = Vec::with_capacity(specs.len());
-        let mut weights = Vec::new();
-        for s in specs {
-            size.push(to_i64(s.circuit_size, "circuit_size")?);
-            index.push(to_i64(s.circuit_index, "circuit_index")?);
-            n_in.push(to_i64(s.weights.len(), "n_incoming")?);
-            weights.extend_from_slice(&s.weights);
-        }
-        let first = call("creating neurons", move || {
-            ffi::create_neurons(&size, &index, &n_in, &weights)
-        })?;
-        Ok((0..specs.len() as i64).map(|i| first + i).collect())
-    }
-
-    /// Connect the neurons of one circuit (ids in circuit-index order) so
-    /// that they exchange their potentials.
-    pub fn connect_circuit(&mut self, ids: &[NodeId]) -> Result<()> {
-        self.require_init()?;
-        let ids = ids.to_vec();
-        call("connecting a circuit", move || ffi::connect_circuit(&ids))
-    }
-
-    /// One spike_generator per channel with the given native step times (ms);
-    /// returns the generator ids.
-    pub fn create_inputs(&mut self, trains: &[Vec<f64>]) -> Result<Vec<NodeId>> {
-        self.require_init()?;
-        if trains.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut offsets = Vec::with_capacity(trains.len() + 1);
-        let mut times = Vec::new();
-        offsets.push(0usize);
-        for t in trains {
-            times.extend_from_slice(t);
-            offsets.push(times.len());
-        }
-        let first = call("creating inputs", move || {
-            ffi::create_inputs(&offsets, &times)
-        })?;
-        Ok((0..trains.len() as i64).map(|i| first + i).collect())
-    }
-
-    /// Create `seqlearn_stp_synapse` connections (delay 1 ms, receptor = slot).
-    pub fn connect(&mut self, batch: &SynapseBatch, variant: StpVariant) -> Result<()> {
-        self.require_init()?;
-        let n = batch.len();
-        if [
-            batch.targets.len(),
-            batch.slots.len(),
-            batch.u.len(),
-            batch.d.len(),
-            batch.f.len(),
-        ]
-        .iter()
-        .any(|&m| m != n)
-        {
-            bail!("SynapseBatch: arrays differ in length");
-        }
-        let b = batch.clone();
-        call("connecting synapses", move || {
-            ffi::connect(
-                &b.sources,
-                &b.targets,
-                &b.slots,
-                &b.u,
-                &b.d,
-                &b.f,
-                variant.as_str(),
-            )
-        })
-    }
-
-    /// Reset times (native step times, ms) of every neuron and synapse.
-    pub fn set_reset_times(&mut self, times_ms: &[f64]) -> Result<()> {
-        self.require_init()?;
-        let t = times_ms.to_vec();
-        call("setting reset times", move || ffi::set_reset_times(&t))
-    }
-
-    /// Switch STDP (and bias learning) on or off for all neurons.
-    pub fn set_learning(&mut self, on: bool) -> Result<()> {
-        self.require_init()?;
-        call("setting the learning flag", move || ffi::set_learning(on))
-    }
-
-    /// Make `node` spike exactly at these native step times (ms), never at random.
-    pub fn set_forced_spikes(&mut self, node: NodeId, times_ms: &[f64]) -> Result<()> {
-        self.require_init()?;
-        let t = times_ms.to_vec();
-        call("setting forced spikes", move || {
-            ffi::set_forced_spikes(node, &t)
-        })
-    }
-
-    /// Record weight and EPSP of these slots of `node` every `interval_ms`.
-    pub fn set_recorded_slots(
-        &mut self,
-        node: NodeId,
-        slots: &[i64],
-        interval_ms: f64,
+    /// `call` with an [`Output`] the call appends to.
+    pub fn take(
+        &self,
+        f: impl FnOnce(Pin<&mut Kernel>, &mut Output) -> std::result::Result<(), cxx::Exception> + Send,
+        out: &mut Output,
     ) -> Result<()> {
-        self.require_init()?;
-        let s = slots.to_vec();
-        call("setting recorded slots", move || {
-            ffi::set_recorded_slots(node, &s, interval_ms)
-        })
-    }
-
-    /// Spike recorder on every neuron created so far.
-    pub fn record_spikes(&mut self) -> Result<NodeId> {
-        self.require_init()?;
-        call("creating the spike recorder", ffi::record_spikes)
-    }
-
-    /// Multimeter recording `u` and `rho` of `ids` every `interval_ms`.
-    pub fn record_multimeter(&mut self, ids: &[NodeId], interval_ms: f64) -> Result<NodeId> {
-        self.require_init()?;
-        let ids = ids.to_vec();
-        call("creating the multimeter", move || {
-            ffi::record_multimeter(&ids, interval_ms)
-        })
-    }
-
-    /// NEST Prepare (once before a series of [`NestKernel::run`] chunks).
-    pub fn prepare(&mut self) -> Result<()> {
-        self.require_init()?;
-        call("NEST prepare", ffi::prepare)?;
-        self.prepared = true;
-        Ok(())
-    }
-
-    /// Simulate `ms` more milliseconds (after [`NestKernel::prepare`]).
-    pub fn run(&mut self, ms: f64) -> Result<()> {
-        if !self.prepared {
-            bail!("NestKernel::run needs prepare() first");
-        }
-        call("NEST run", move || ffi::run(ms))
-    }
-
-    /// NEST Cleanup (after the last chunk).
-    pub fn cleanup(&mut self) -> Result<()> {
-        if self.prepared {
-            self.prepared = false;
-            call("NEST cleanup", ffi::cleanup)?;
-        }
-        Ok(())
-    }
-
-    /// prepare + run + cleanup.
-    pub fn simulate(&mut self, ms: f64) -> Result<()> {
-        self.prepare()?;
-        let r = self.run(ms);
-        let c = self.cleanup();
-        r.and(c)
-    }
-
-    /// Simulated time in ms.
-    pub fn time_ms(&self) -> Result<f64> {
-        self.require_init()?;
-        call("reading the kernel time", ffi::kernel_time)
-    }
-
-    /// Spikes recorded since the last call (native step times).  Works
-    /// inside a prepare/cleanup context too; NEST only lets the recorder be
-    /// emptied outside one, so in long runs read after `cleanup` as well.
-    pub fn take_spikes(&mut self) -> Result<Spikes> {
-        self.require_init()?;
-        call("reading spikes", || {
-            let n = ffi::fetch_spikes()?;
-            let mut s = Spikes {
-                senders: vec![0; n],
-                times: vec![0.0; n],
-            };
-            ffi::copy_spikes(&mut s.senders, &mut s.times)?;
-            Ok(s)
-        })
-    }
-
-    /// Multimeter samples since the last call (native step times; same
-    /// rules as [`NestKernel::take_spikes`]).  NEST hands over the samples of
-    /// a run's last step with the next run.
-    pub fn take_multimeter(&mut self) -> Result<MultimeterData> {
-        self.require_init()?;
-        call("reading the multimeter", || {
-            let n = ffi::fetch_multimeter()?;
-            let mut m = MultimeterData {
-                senders: vec![0; n],
-                times: vec![0.0; n],
-                u: vec![0.0; n],
-                rho: vec![0.0; n],
-            };
-            ffi::copy_multimeter(&mut m.senders, &mut m.times, &mut m.u, &mut m.rho)?;
-            Ok(m)
-        })
-    }
-
-    /// Slot recording of `node` since the last call.
-    pub fn take_slot_recording(&mut self, node: NodeId) -> Result<SlotRecording> {
-        self.require_init()?;
-        call("reading a slot recording", move || {
-            let n = ffi::fetch_slot_recording(node)?;
-            let mut r = SlotRecording {
-                times: vec![0.0; n],
-                slots: vec![0; n],
-                weights: vec![0.0; n],
-                epsps: vec![0.0; n],
-            };
-            ffi::copy_slot_recording(&mut r.times, &mut r.slots, &mut r.weights, &mut r.epsps)?;
-            Ok(r)
-        })
-    }
-
-    /// Switch the neuron-internal trace recording of `nodes` on or off:
-    /// `u` and `rho` at every step `t` with `t % (interval_ms / dt) == 0`.
-    /// `interval_ms` must be a positive multiple of the resolution.  Between
-    /// runs (also inside a prepare/cleanup context) it takes effect at once.
-    pub fn set_trace_recording(
-        &mut self,
-        nodes: &[NodeId],
-        on: bool,
-        interval_ms: f64,
-    ) -> Result<()> {
-        self.require_init()?;
-        let ids = nodes.to_vec();
-        call("setting the trace recording", move || {
-            ffi::set_trace_recording(&ids, on, interval_ms)
-        })
-    }
-
-    /// Trace recordings of `nodes` since the last call (the neurons are
-    /// emptied), which must have sampled the same steps: returns the sample
-    /// times (ms) and appends `u` and `rho` as used in those steps (the
-    /// values a multimeter would report) sample-major: sample `i` of
-    /// `nodes[k]` at `old_len + i * nodes.len() + k`. Complete up to the end
-    /// of the last run (no lag), and allowed between runs inside a
-    /// prepare/cleanup context. Nodes that sampled other steps are an error
-    /// (take them in separate calls); on an error from the module `u` and
-    /// `rho` are as before.
-    pub fn take_trace_block(
-        &mut self,
-        nodes: &[NodeId],
-        u: &mut Vec<f64>,
-        rho: &mut Vec<f64>,
-    ) -> Result<Vec<f64>> {
-        self.require_init()?;
-        anyhow::ensure!(u.len() == rho.len(), "u and rho differ in length");
-        let ids = nodes.to_vec();
-        let old_len = u.len();
-        // the buffers travel to the NEST thread and back (one trip, no copy)
-        let (mut bu, mut brho) = (std::mem::take(u), std::mem::take(rho));
-        let (bu, brho, times) = exec(move || {
-            let times = (|| {
-                let n = ffi::fetch_trace_block(&ids)?;
-                let mut times = vec![0.0; n];
-                bu.resize(old_len + n * ids.len(), 0.0);
-                brho.resize(old_len + n * ids.len(), 0.0);
-                ffi::copy_trace_block(&mut times, &mut bu[old_len..], &mut brho[old_len..])?;
-                Ok::<_, cxx::Exception>(times)
-            })();
-            if times.is_err() {
-                bu.truncate(old_len);
-                brho.truncate(old_len);
-            }
-            (bu, brho, times)
-        })?;
-        *u = bu;
-        *rho = brho;
-        times.map_err(|e| anyhow!("reading the trace recording: {}", e.what()))
-    }
-
-    /// A vector entry of a neuron's status (`weights`, `S`, `Q`, `epsp_e`,
-    /// `epsp_f`, `reset_times`, `forced_spikes`, ...).
-    pub fn neuron_vector(&self, node: NodeId, key: &str) -> Result<Vec<f64>> {
-        self.require_init()?;
-        let k = key.to_string();
-        call(&format!("reading '{key}' of node {node}"), move || {
-            let n = ffi::get_vector_len(node, &k)?;
-            let mut v = vec![0.0; n];
-            ffi::get_vector(node, &k, &mut v)?;
-            Ok(v)
-        })
-    }
-
-    /// A numeric or boolean entry of a neuron's status (`bias`, `bias_S`,
-    /// `bias_Q`, `n_train_steps`, `u`, `rho`, parameters, ...).
-    pub fn neuron_scalar(&self, node: NodeId, key: &str) -> Result<f64> {
-        self.require_init()?;
-        let k = key.to_string();
-        call(&format!("reading '{key}' of node {node}"), move || {
-            ffi::get_scalar(node, &k)
-        })
-    }
-
-    /// The module's learning kernel on `n` pseudo-random slots per setting
-    /// (`sl_kernel_selftest`): largest difference between its vectorised
-    /// and scalar paths, largest relative difference from the model's
-    /// formulas with libm `exp`, and whether the vectorised path ran.
-    pub fn kernel_selftest(&self, n: usize) -> Result<KernelSelftest> {
-        call("testing the learning kernel", move || {
-            let mut out = [0.0; 3];
-            ffi::kernel_selftest(n, &mut out)?;
-            Ok(KernelSelftest {
-                path_diff: out[0],
-                ref_diff: out[1],
-                simd: out[2] != 0.0,
-            })
-        })
-    }
-
-    pub fn weights(&self, node: NodeId) -> Result<Vec<f64>> {
-        self.neuron_vector(node, "weights")
-    }
-
-    pub fn set_neuron_vector(&mut self, node: NodeId, key: &str, values: &[f64]) -> Result<()> {
-        self.require_init()?;
-        let (k, v) = (key.to_string(), values.to_vec());
-        call(&format!("setting '{key}' of node {node}"), move || {
-            ffi::set_vector(node, &k, &v)
-        })
-    }
-
-    pub fn set_neuron_f64(&mut self, node: NodeId, key: &str, value: f64) -> Result<()> {
-        self.require_init()?;
-        let k = key.to_string();
-        call(&format!("setting '{key}' of node {node}"), move || {
-            ffi::set_double(node, &k, value)
-        })
-    }
-
-    pub fn set_neuron_i64(&mut self, node: NodeId, key: &str, value: i64) -> Result<()> {
-        self.require_init()?;
-        let k = key.to_string();
-        call(&format!("setting '{key}' of node {node}"), move || {
-            ffi::set_long(node, &k, value)
-        })
-    }
-
-    pub fn set_neuron_bool(&mut self, node: NodeId, key: &str, value: bool) -> Result<()> {
-        self.require_init()?;
-        let k = key.to_string();
-        call(&format!("setting '{key}' of node {node}"), move || {
-            ffi::set_bool(node, &k, value)
-        })
-    }
-
-    pub fn set_neuron_str(&mut self, node: NodeId, key: &str, value: &str) -> Result<()> {
-        self.require_init()?;
-        let (k, v) = (key.to_string(), value.to_string());
-        call(&format!("setting '{key}' of node {node}"), move || {
-            ffi::set_string(node, &k, &v)
-        })
-    }
-
-    /// STP state of the connections `pairs[i] = (source, target)`.
-    pub fn stp_state(&self, pairs: &[(NodeId, NodeId)]) -> Result<Vec<StpState>> {
-        self.require_init()?;
-        let src: Vec<i64> = pairs.iter().map(|p| p.0).collect();
-        let tgt: Vec<i64> = pairs.iter().map(|p| p.1).collect();
-        let n = pairs.len();
-        let (s, r, u) = call("reading STP state", move || {
-            let (mut s, mut r, mut u) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-            ffi::get_stp_state(&src, &tgt, &mut s, &mut r, &mut u)?;
-            Ok((s, r, u))
-        })?;
-        Ok((0..n)
-            .map(|i| StpState {
-                s: s[i],
-                r: r[i],
-                u: u[i],
-            })
-            .collect())
+        self.call(|k| f(k, out))
     }
 }
 
 impl Drop for NestKernel {
     fn drop(&mut self) {
-        if self.prepared {
-            let _ = call("NEST cleanup", ffi::cleanup);
-        }
+        // leave no open Prepare/Cleanup context to the next owner
+        let _ = self.call(|k| k.cleanup());
     }
 }
 
-/// Path of the module .so the current process has loaded, if any.
+/// Path of the module the current process has loaded, if any.
 pub fn loaded_module() -> Option<PathBuf> {
-    exec(|| {
-        if ffi::is_loaded() {
-            Some(PathBuf::from(ffi::loaded_module_path().to_string()))
-        } else {
-            None
-        }
+    exec(|slot| {
+        slot.as_ref()
+            .map(|k| PathBuf::from(k.module_path().to_string()))
     })
     .ok()
     .flatten()
