@@ -64,6 +64,7 @@ const std::string k_Q = "Q";
 const std::string k_bias = "bias";
 const std::string k_bias_S = "bias_S";
 const std::string k_bias_Q = "bias_Q";
+const std::string k_circuit_u_initial = "circuit_u_initial";
 const std::string k_n_train_steps = "n_train_steps";
 const std::string k_u = "u";
 const std::string k_rho = "rho";
@@ -224,6 +225,7 @@ seqlearn_wta_neuron::State_::get( Dictionary& d ) const
   d[ k_n_train_steps ] = n_train_steps_;
   d[ k_u ] = u_;
   d[ k_rho ] = rho_;
+  d[ k_circuit_u_initial ] = circuit_u_initial_;
 }
 
 void
@@ -277,6 +279,18 @@ seqlearn_wta_neuron::State_::set( const Dictionary& d, const Parameters_& p )
   if ( n_train_steps_ < 0 )
   {
     throw nest::BadProperty( "n_train_steps must be >= 0." );
+  }
+  if ( update_double_vector( d, k_circuit_u_initial, tmp ) )
+  {
+    if ( not tmp.empty() and tmp.size() != static_cast< size_t >( p.circuit_size_ ) )
+    {
+      throw nest::BadProperty( k_circuit_u_initial + " must be empty or have circuit_size entries." );
+    }
+    if ( not std::all_of( tmp.begin(), tmp.end(), []( const double u ) { return std::isfinite( u ); } ) )
+    {
+      throw nest::BadProperty( k_circuit_u_initial + " must be finite." );
+    }
+    circuit_u_initial_ = tmp;
   }
 }
 
@@ -492,6 +506,44 @@ seqlearn_wta_neuron::pre_run_hook()
   }
   B_.sent_u_.assign( static_cast< size_t >( nest::kernel().connection_manager.get_min_delay() ), 0.0 );
   S_.sums_valid_ = false;
+  if ( S_.last_step_ < 0 )
+  {
+    initial_potentials_();
+  }
+}
+
+void
+seqlearn_wta_neuron::initial_potentials_()
+{
+  // step 0: u = b (the traces start at 0); the members' values exp(u_l - c)
+  // with the shift c = max_l u_l, as the circuit's first exchange would give
+  const size_t k = static_cast< size_t >( P_.circuit_size_ );
+  std::vector< double > u0 = S_.circuit_u_initial_;
+  if ( u0.empty() )
+  {
+    u0.assign( k, 0.0 );
+  }
+  if ( u0.size() != k )
+  {
+    throw nest::BadProperty( "seqlearn_wta_neuron " + std::to_string( get_node_id() ) + ": circuit_u_initial has "
+      + std::to_string( u0.size() ) + " entries, circuit_size is " + std::to_string( k ) + "." );
+  }
+  const size_t own = static_cast< size_t >( P_.circuit_index_ );
+  if ( k > 1 and u0[ own ] != S_.bias_ )
+  {
+    throw nest::BadProperty( "seqlearn_wta_neuron " + std::to_string( get_node_id() ) + ": bias "
+      + std::to_string( S_.bias_ ) + " differs from circuit_u_initial[circuit_index] = " + std::to_string( u0[ own ] )
+      + ": the soft-max of step 0 needs every member's initial potential; set circuit_u_initial to the members' "
+        "biases in circuit order." );
+  }
+  u0[ own ] = S_.bias_;
+  const double shift = *std::max_element( u0.begin(), u0.end() );
+  for ( size_t l = 0; l < k; ++l )
+  {
+    B_.circuit_v_[ l ] = kernels::circuit_value( u0[ l ], shift );
+  }
+  B_.circuit_shift_ = shift;
+  S_.u_next_ = S_.bias_;
 }
 
 /* ------------------------------------------------------------ lazy traces */

@@ -113,6 +113,11 @@ State variables
 ``bias``            0             b (get and set); ``bias_S`` 0, ``bias_Q`` 1
 ``n_train_steps``   0             Training steps so far
 ``u``, ``rho``      0             Potential and rate share used in the last step (read only)
+``circuit_u_initial`` []          u_l(0) of the circuit's members in circuit order: their initial
+                                  biases (the traces start at 0).  The one-step exchange cannot
+                                  deliver them before step 0, so the creator passes them; empty
+                                  means all 0.  With circuit_size > 1 the own entry must equal
+                                  ``bias`` at the first run (checked).
 =================== ============= ===========================================================
 
 Recordables: ``u``, ``rho`` (the values used in the step).  ``slot_recording``
@@ -244,6 +249,8 @@ public:
 private:
   void init_buffers_() override;
   void pre_run_hook() override;
+  //! the state of step 0: u = bias, the circuit's values from circuit_u_initial
+  void initial_potentials_();
   void update( nest::Time const&, const long, const long ) override;
 
   friend class nest::RecordablesMap< seqlearn_wta_neuron >;
@@ -352,6 +359,8 @@ private:
     double u_;         //!< potential used in the current step
     double rho_;       //!< rate share used in the current step
     double u_next_;    //!< own potential predicted for the next step
+    //! the circuit members' potentials at step 0 (empty: all 0)
+    std::vector< double > circuit_u_initial_;
     long last_step_;   //!< last native step computed (-1 before the first)
     double se_;        //!< sum_j w_j e_j at last_step_
     double sf_;        //!< sum_j w_j f_j at last_step_

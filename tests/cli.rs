@@ -472,26 +472,24 @@ fn replay_starts_from_bias_initial_on_both_engines() {
     if nest_available() {
         backends.push("nest");
     }
-    for backend in backends {
+    // the soft-max of steps 0 and 1 per engine: (time, sender, rho)
+    let mut rhos: Vec<Vec<(String, String, f64)>> = Vec::new();
+    for backend in &backends {
         let r = d.path().join(format!("r-{backend}"));
         ok(&replay(&a, &r, &["--backend", backend]));
         // u is the bias alone until the first EPSP arrives (a spike of step
-        // t shows in u at step t + 2): steps 0 and 1. NEST computes the
-        // potential of step t at the end of step t - 1, so its step 0 still
-        // has the initial u = 0 and a uniform soft-max (an open point of the
-        // NEST neuron, cpp/seqlearn_wta_neuron.cpp); it is checked from step 1.
+        // t shows in u at step t + 2): steps 0 and 1. NEST's step 0 comes
+        // from circuit_u_initial, which the driver sets.
         let traces = r.join("neuron_traces.csv");
         let (times, senders, us) = (
             column(&traces, "time_ms"),
             column(&traces, "sender"),
             column(&traces, "u"),
         );
-        let steps: &[&str] = if backend == "native" {
-            &["0", "1"]
-        } else {
-            &["1"]
-        };
+        let rho = column(&traces, "rho");
+        let steps = ["0", "1"];
         let mut seen = 0;
+        let mut early = Vec::new();
         for i in (0..times.len()).filter(|&i| steps.contains(&times[i].as_str())) {
             let k: usize = senders[i].parse().unwrap();
             let u: f64 = us[i].parse().unwrap();
@@ -500,8 +498,14 @@ fn replay_starts_from_bias_initial_on_both_engines() {
                 "{backend}: neuron {k} at {} ms: u {u}",
                 times[i]
             );
+            early.push((
+                times[i].clone(),
+                senders[i].clone(),
+                rho[i].parse().unwrap(),
+            ));
             seen += 1;
         }
+        rhos.push(early);
         assert_eq!(
             seen,
             5 * steps.len(),
@@ -518,6 +522,25 @@ fn replay_starts_from_bias_initial_on_both_engines() {
             assert_eq!(b1.parse::<f64>().unwrap(), bias(k), "{backend}");
         }
     }
+    // the engines' soft-max of the biases agree from step 0 on (and is not
+    // the uniform one of all-zero potentials)
+    if let [native, nest] = &rhos[..] {
+        assert_eq!(native.len(), nest.len());
+        for ((t, k, a), (t2, k2, b)) in native.iter().zip(nest) {
+            assert_eq!((t, k), (t2, k2));
+            assert!(
+                (a - b).abs() < 1e-12,
+                "rho of neuron {k} at {t} ms: {a} vs {b}"
+            );
+        }
+    }
+    assert!(
+        rhos[0]
+            .iter()
+            .any(|(_, _, r)| [2.0, 3.0, 4.0].iter().all(|k| (r - 1.0 / k).abs() > 1e-3)),
+        "biases move the soft-max of step 0: {:?}",
+        rhos[0]
+    );
 }
 
 #[test]

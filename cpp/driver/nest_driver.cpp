@@ -566,6 +566,17 @@ NestDriver::create_neurons_( const NetworkView& net )
     d[ "n_incoming" ] = static_cast< long >( n.n_incoming );
     d[ "weights" ] = std::vector< double >( net.weights + off, net.weights + off + n.n_incoming );
     d[ "bias" ] = n.bias;
+    if ( n.circuit_size > 1 )
+    {
+      // the members' initial potentials (their biases) for the soft-max of step 0
+      const size_t first = k - n.circuit_index;  // circuits are consecutive
+      std::vector< double > u0( n.circuit_size );
+      for ( size_t l = 0; l < n.circuit_size; ++l )
+      {
+        u0[ l ] = net.neurons[ first + l ].bias;
+      }
+      d[ "circuit_u_initial" ] = u0;
+    }
     off += n.n_incoming;
     nest::set_node_status( net_.first_neuron + k, d );
   }

@@ -476,6 +476,39 @@ def test_stochastic_rates():
         assert abs(cnt - mean) < 5 * sd, (cnt, mean)
 
 
+def test_initial_biases():
+    """Step 0 uses every member's initial bias (circuit_u_initial); a bias
+    that contradicts it is refused with a message naming the key."""
+
+    def circuit(biases, u0):
+        nest.ResetKernel()
+        nest.SetKernelStatus({"resolution": DT})
+        nest.Install(MODULE)
+        n = nest.Create("seqlearn_wta_neuron", 2, params={"circuit_size": 2, "record_traces": True})
+        for k in range(2):
+            n[k].set(circuit_index=k, bias=biases[k], **({"circuit_u_initial": u0} if u0 is not None else {}))
+        for a, b in ((0, 1), (1, 0)):
+            nest.Connect(n[a], n[b], syn_spec={"synapse_model": "rate_connection_instantaneous", "receptor_type": a})
+        return n
+
+    b = [0.75, -0.5]
+    n = circuit(b, b)
+    nest.Simulate(3.0)
+    for k in range(2):
+        rec = n[k].get("trace_recording")
+        want = math.exp(b[k]) / (math.exp(b[0]) + math.exp(b[1]))
+        for t in range(2):  # no input: u = b, the same soft-max in steps 0 and 1
+            close(rec["u"][t], b[k], f"u({t}) of neuron {k}")
+            close(rec["rho"][t], want, f"rho({t}) of neuron {k}")
+    n = circuit(b, None)
+    try:
+        nest.Simulate(1.0)
+    except nest.NESTError as e:
+        assert "circuit_u_initial" in str(e), e
+    else:
+        raise AssertionError("a bias without circuit_u_initial was accepted")
+
+
 def main():
     tests = [
         test_install,
@@ -484,6 +517,7 @@ def main():
         test_state_read_and_set_mid_run,
         test_trace_recording,
         test_stochastic_rates,
+        test_initial_biases,
     ]
     failed = 0
     for t in tests:
