@@ -8,6 +8,13 @@ module is installed again, so `nest.ResetKernel(); nest.Create(
 every `ResetKernel` goes through (`nest.lib.hl_api_simulation.nestkernel.
 llapi_reset_kernel`), so it also covers `from nest import ResetKernel`.
 `install(reinstall_on_reset=False)` or `remove_reset_hook()` turn it off.
+
+Resolution: the model is defined for 1 ms steps only (`dt_ms` in the
+parameter table), and the module's models take time defaults such as
+`trace_recording_interval` from the kernel resolution when they are
+registered.  So `install()` sets the resolution to 1 ms first (before the
+models are registered; `resolution=None` leaves the kernel as it is), and the
+reset hook does the same after every reset.
 """
 
 import importlib.metadata
@@ -16,7 +23,7 @@ from ._paths import SeqlearnNestError, data, module_path
 
 MODELS = ("seqlearn_wta_neuron", "seqlearn_stp_synapse")
 
-_hook = {"installed": False, "original": None, "kernel_module": None}
+_hook = {"installed": False, "original": None, "kernel_module": None, "resolution": 1.0}
 
 
 def _nest():
@@ -51,9 +58,11 @@ def is_installed():
     return all(m in nest.node_models or m in nest.synapse_models for m in MODELS)
 
 
-def _install_now(nest):
+def _install_now(nest, resolution):
     if is_installed():
         return False
+    if resolution is not None and nest.GetKernelStatus("resolution") != resolution:
+        nest.SetKernelStatus({"resolution": float(resolution)})
     try:
         nest.Install(str(module_path()))
     except Exception as e:  # NEST raises its own exception classes
@@ -78,7 +87,7 @@ def _add_reset_hook(nest):
 
     def reset_and_reinstall(*args, **kwargs):
         result = original(*args, **kwargs)
-        _install_now(nest)
+        _install_now(nest, _hook["resolution"])
         return result
 
     reset_and_reinstall.__wrapped__ = original
@@ -93,17 +102,19 @@ def remove_reset_hook():
         _hook.update(installed=False, original=None, kernel_module=None)
 
 
-def install(reinstall_on_reset=True):
+def install(reinstall_on_reset=True, resolution=1.0):
     """Install `seqlearnmodule` into the running NEST kernel.
 
     Idempotent (a second call does nothing); returns True when it loaded the
     module now.  Checks the NEST version first (`SeqlearnNestError` on a
     mismatch).  With `reinstall_on_reset` (default) the module is installed
-    again after every `nest.ResetKernel()`.
+    again after every `nest.ResetKernel()`.  `resolution` (ms) is set
+    before the models are registered (None: keep the kernel's).
     """
     check_nest_version()
     nest = _nest()
-    loaded = _install_now(nest)
+    _hook["resolution"] = resolution
+    loaded = _install_now(nest, resolution)
     if reinstall_on_reset:
         _add_reset_hook(nest)
     else:

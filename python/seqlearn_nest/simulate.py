@@ -122,7 +122,9 @@ def run_cli(args, stream=True):
     null.close()
     if code != 0:
         text = "".join(err).strip()
-        message = "\n".join(l.removeprefix("error: ") for l in text.splitlines() if l.startswith("error:")) or text
+        # the CLI's error: from its first "error: " line to the end
+        start = text.find("error: ")
+        message = text[start + len("error: "):] if start >= 0 else text
         cls = UsageError if code == 2 else CLIError
         raise cls(message or f"seqlearn-nest exited with code {code}", code, args)
     return "".join(out), "".join(err)

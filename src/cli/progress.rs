@@ -13,8 +13,8 @@ pub struct Terminal {
     start: Instant,
     shown: bool,
     quiet: bool,
-    /// plain progress lines instead of the bar: time of the last line
-    lines: Option<Option<Instant>>,
+    /// plain progress lines instead of the bar: time and `done` of the last line
+    lines: Option<Option<(Instant, u64)>>,
 }
 
 impl Terminal {
@@ -51,8 +51,13 @@ impl Observer for Terminal {
 
     fn progress(&mut self, done: u64, total: u64, dt: f64) {
         if let Some(last) = self.lines.as_mut() {
-            if done == total || last.is_none_or(|t| t.elapsed().as_secs_f64() >= 0.5) {
-                *last = Some(Instant::now());
+            let due = match *last {
+                None => true,
+                Some((_, d)) if d == done => false,
+                Some((t, _)) => done == total || t.elapsed().as_secs_f64() >= 0.5,
+            };
+            if due {
+                *last = Some((Instant::now(), done));
                 eprintln!(
                     "progress: {:.1} / {:.1} s simulated",
                     done as f64 * dt * 1e-3,
