@@ -39,4 +39,7 @@ __all__ = [
     "simulate",
     "to_toml",
 ]
-__version__ = "0.1.0"
+try:  # the wheel's version, which the build backend takes from Cargo.toml
+    __version__ = __import__("importlib.metadata").metadata.version("seqlearn-nest")
+except Exception:  # not installed (a source checkout on sys.path)
+    __version__ = "unknown"
