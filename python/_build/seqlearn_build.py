@@ -65,20 +65,36 @@ def _version():
 
 
 def _nest_python():
+    """The interpreter whose NEST the module is compiled against: as build.rs
+    (SEQLEARN_PYTHON, else the repository's .venv), else the interpreter pip
+    runs this backend with (the target venv, which has nest-simulator)."""
     if os.environ.get("SEQLEARN_PYTHON"):
         return os.environ["SEQLEARN_PYTHON"]
     venv = REPO / ".venv" / "bin" / "python"
-    return str(venv) if venv.exists() else "python3"
+    return str(venv) if venv.exists() else sys.executable
+
+
+def _child_env():
+    """The environment for cargo and NEST: without pip's build-isolation
+    overlay (its PYTHONPATH sitecustomize hides the venv's site-packages,
+    and so `nest`, from every Python started below)."""
+    env = dict(os.environ)
+    if "pip-build-env" in env.get("PYTHONPATH", ""):
+        env.pop("PYTHONPATH")
+        env.pop("PYTHONNOUSERSITE", None)
+    if not (REPO / ".venv" / "bin" / "python").exists():
+        env.setdefault("SEQLEARN_PYTHON", _nest_python())
+    return env
 
 
 def _cargo_build():
     """`cargo build --release`; returns (binary, module) paths."""
     if not (REPO / "Cargo.toml").is_file():
         raise RuntimeError(f"seqlearn_build: {REPO} is not the seqlearn-nest cargo project; build the wheel from a checkout")
-    # The environment is passed as is: build.rs reruns (and recompiles the
-    # module) whenever SEQLEARN_PYTHON or SEQLEARN_REQUIRE_NEST change, so
-    # setting them here would rebuild a tree `cargo build` just built.
-    env = dict(os.environ)
+    # SEQLEARN_REQUIRE_NEST is not set and SEQLEARN_PYTHON only without a
+    # project .venv: build.rs reruns (and recompiles the module) whenever they
+    # change, which would rebuild a tree `cargo build` just built.
+    env = _child_env()
     cmd = [os.environ.get("CARGO", "cargo"), "build", "--release", "--message-format=json-render-diagnostics"]
     proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
     if proc.returncode != 0:
@@ -111,7 +127,8 @@ def _cargo_build():
 
 def _query_nest(module):
     py = _nest_python()
-    env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "passive"))
+    env = _child_env()
+    env.setdefault("OMP_WAIT_POLICY", "passive")
     proc = subprocess.run([py, "-c", _QUERY, str(module)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"seqlearn_build: {py} could not load {module} into NEST:\n{proc.stderr[-2000:]}")

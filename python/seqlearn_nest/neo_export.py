@@ -41,6 +41,16 @@ def _signals(df, t0, t1, key, values):
     return out
 
 
+def _split_by_sender(senders, times, t0, t1):
+    """{neuron: sorted spike times in [t0, t1)} in one pass (not one mask per neuron)."""
+    keep = (times >= t0) & (times < t1)
+    s, t = senders[keep], times[keep]
+    order = np.lexsort((t, s))
+    s, t = s[order], t[order]
+    ids, starts = np.unique(s, return_index=True)
+    return dict(zip(ids.tolist(), np.split(t, starts[1:])))
+
+
 def to_neo(run, traces=True):
     import neo
     import quantities as pq
@@ -62,11 +72,11 @@ def to_neo(run, traces=True):
         t0, t1 = float(ph.start_ms), float(ph.end_ms)
         seg = neo.Segment(name=str(ph.name), index=int(ph.phase), phase=int(ph.phase), role=str(ph.role),
                           train=bool(ph.train), reset=bool(ph.reset))
-        in_phase = (times >= t0) & (times < t1)
+        by_neuron = _split_by_sender(senders, times, t0, t1)
         for n in neurons.itertuples(index=False):
             c = int(n.circuit)
             st = neo.SpikeTrain(
-                np.sort(times[in_phase & (senders == n.neuron)]) * pq.ms,
+                by_neuron.get(int(n.neuron), np.empty(0)) * pq.ms,
                 t_start=t0 * pq.ms,
                 t_stop=t1 * pq.ms,
                 name=f"neuron {int(n.neuron)}",
