@@ -2,6 +2,8 @@
 # Installs what seqlearn-nest needs on a fresh Debian machine: the C++ headers
 # NEST's module API needs, a project venv with NEST 3.10 (PyPI wheel) and the
 # NESTML toolchain, and (for the report test) Chromium. Idempotent.
+# (scripts/test_python.sh makes its own fresh venv from .venv's interpreter
+# with python3-venv and pip; its downloads are cached under ~/.cache/pip.)
 #
 #   bash scripts/setup.sh [--mpi]
 #

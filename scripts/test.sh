@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: set-up, Rust tests (native + NEST, which must not
-# skip), the PyNEST module test, the NESTML tests, formatting and lints.
+# skip), the PyNEST module test, the Python package (wheel in a fresh venv),
+# the NESTML tests, formatting and lints.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEQLEARN_WITH_BROWSER=1 bash scripts/setup.sh
@@ -17,5 +18,6 @@ cargo test --release
 module=$(ls -t target/release/build/seqlearn-nest-*/out/seqlearnmodule.so | head -n1)
 export SEQLEARN_NEST_MODULE="$PWD/$module"
 .venv/bin/python tests/python/test_pynest_module.py "$SEQLEARN_NEST_MODULE"
+bash scripts/test_python.sh
 bash nestml-models/run_tests.sh
 echo "scripts/test.sh: all suites passed"

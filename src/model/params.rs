@@ -592,6 +592,24 @@ mod tests {
         );
     }
 
+    /// The Python package's copy of the table (its docstrings and `help()`
+    /// are generated from it); `SEQLEARN_BLESS=1` rewrites it.
+    #[test]
+    fn python_table_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("python/seqlearn_nest/_data/parameters.json");
+        let want = table_json() + "\n";
+        if std::env::var("SEQLEARN_BLESS").is_ok_and(|v| v == "1") {
+            std::fs::write(&path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "{} is stale: run `SEQLEARN_BLESS=1 cargo test --lib params` and commit it",
+            path.display()
+        );
+    }
+
     #[test]
     fn the_table_exports_as_json() {
         let v: serde_json::Value = serde_json::from_str(&table_json()).unwrap();
