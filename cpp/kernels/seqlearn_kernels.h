@@ -549,9 +549,10 @@ uniform_of_bits( const std::uint64_t bits )
 
 /*
  * Native form for all n neurons: x = r dt with r = r_max rho, p by the law
- * (exp vectorised over the neurons), one uniform per neuron from bits[k];
- * spiked[k] set, the indices of the spiking neurons appended to spiking in
- * neuron order; returns their number.  scratch holds n values.
+ * (polynomial exp, computed only where the draw can fall below it), one
+ * uniform per neuron from bits[k]; spiked[k] set, the indices of the
+ * spiking neurons appended to spiking in neuron order; returns their
+ * number.  scratch and path are unused (kept for the callers' interface).
  */
 inline std::size_t
 spike_draws( const double* rho,
@@ -565,23 +566,21 @@ spike_draws( const double* rho,
   std::uint32_t* spiking,
   const CodePath path = CodePath::Best )
 {
-  for ( std::size_t k = 0; k < n; ++k )
-  {
-    scratch[ k ] = spike_argument( r_max_hz * rho[ k ], dt_ms );
-  }
-  if ( law == SpikeLaw::Exponential )
-  {
-    // 1 - exp(-x) in place: spike_probability_poly, with the exp vectorised
-    exp_into( scratch, scratch, n, true, path );
-    for ( std::size_t k = 0; k < n; ++k )
-    {
-      scratch[ k ] = 1.0 - scratch[ k ];
-    }
-  }
+  // The exp only for the draws below x (+ margin): p = 1 - exp(-x) <= x,
+  // also after rounding (the polynomial is within 2 ulp of exp near 1, the
+  // margin is more than twice that), and most draws lie above x. The scalar
+  // exp1 gives the bits of the vectorised one, so the decisions are those
+  // of spike_decision(draw, spike_probability_poly(x, law)) for every draw.
+  ( void ) scratch;
+  ( void ) path;
   std::size_t count = 0;
   for ( std::size_t k = 0; k < n; ++k )
   {
-    const bool z = spike_decision( uniform_of_bits( bits[ k ] ), scratch[ k ] );
+    const double x = spike_argument( r_max_hz * rho[ k ], dt_ms );
+    const double draw = uniform_of_bits( bits[ k ] );
+    const bool z = law == SpikeLaw::Linear
+      ? spike_decision( draw, x )
+      : draw < x + x * 1e-9 + 1e-15 and spike_decision( draw, spike_probability_poly( x, law ) );
     spiked[ k ] = z;
     if ( z )
     {
