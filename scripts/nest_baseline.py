@@ -91,7 +91,7 @@ def synapse_specs(nest, a):
             },
         )
     stdp = {"stdp": "stdp_synapse", "stdp_hom": "stdp_synapse_hom"}[a.plastic]
-    learning = {"lambda": 0.001, "alpha": 1.05, "Wmax": 2.0 * a.w_rec}
+    learning = {"lambda": 0.0001, "alpha": 1.05, "Wmax": 2.0 * a.w_rec}
     if a.plastic == "stdp_hom":
         nest.SetDefaults(stdp, learning)
         learning = {}
