@@ -740,7 +740,7 @@ fn write_json(path: &Path, rows: &[Row]) -> Result<()> {
 
 fn print_header() {
     println!(
-        "{:<22} {:<14} {:>3} {:>6} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8} {:>11} {:>8} {:>7} {}",
+        "{:<22} {:<14} {:>3} {:>6} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8} {:>11} {:>8} {:>7} wait",
         "case",
         "backend",
         "thr",
@@ -753,8 +753,7 @@ fn print_header() {
         "RTF all",
         "syn upd/s",
         "RSS MiB",
-        "rate Hz",
-        "wait"
+        "rate Hz"
     );
 }
 
