@@ -17,6 +17,17 @@ built-in pieces:
   trains per target) whose rate is tuned by bisection on short calibration
   runs so that the mean firing rate matches `--target-rate`.
 
+With `--plastic stdp` (or `stdp_hom`) the same network is built from NEST's
+plastic built-ins instead, the fair comparison for a model whose every
+synapse learns: the input connections are `tsodyks2_synapse` (short-term
+plasticity, state per connection), the recurrent ones `stdp_synapse`
+(parameters per connection, as the seqlearn synapse's) or `stdp_synapse_hom`
+(shared parameters), excitatory (STDP needs one sign) with weights uniform
+in [0, w_rec]. A NEST synapse has one plasticity rule, so the input synapses
+do not learn and the recurrent ones have no STP (the seqlearn synapse does
+both on every connection). The learning rate is small so that the
+calibrated rate holds over the run; the work per spike is that of any rate.
+
 Prints one JSON object: wall and CPU time of the timed Simulate only (after a
 warm-up Simulate of 20 ms that also runs NEST's connection set-up), the
 achieved rates, spike count, synapse count and peak RSS
@@ -50,23 +61,15 @@ def build(nest, a, drive_rate, threads, seed):
     in_gen = nest.Create("poisson_generator", a.inputs, params={"rate": a.input_rate})
     drive = nest.Create("poisson_generator", params={"rate": drive_rate})
     nest.Connect(in_gen, parrots, "one_to_one")
-    nest.Connect(
-        parrots,
-        neurons,
-        "all_to_all",
-        {"synapse_model": "static_synapse", "weight": a.w_input, "delay": 1.0},
-    )
+    input_syn, rec_syn = synapse_specs(nest, a)
+    nest.Connect(parrots, neurons, "all_to_all", input_syn)
     n_rec = a.synapses - a.neurons * a.inputs
     if n_rec > 0:
         nest.Connect(
             neurons,
             neurons,
             {"rule": "fixed_total_number", "N": n_rec, "allow_autapses": False},
-            {
-                "synapse_model": "static_synapse",
-                "weight": nest.random.uniform(-a.w_rec, a.w_rec),
-                "delay": 1.0,
-            },
+            rec_syn,
         )
     nest.Connect(drive, neurons, "all_to_all", {"weight": a.w_drive, "delay": 1.0})
     # Spike counts (and the spikes, as the engines keep them too).
@@ -76,8 +79,52 @@ def build(nest, a, drive_rate, threads, seed):
     return neurons, parrots, rec, n_rec
 
 
+def synapse_specs(nest, a):
+    """Synapse specs of the input and the recurrent connections."""
+    if a.plastic == "none":
+        return (
+            {"synapse_model": "static_synapse", "weight": a.w_input, "delay": 1.0},
+            {
+                "synapse_model": "static_synapse",
+                "weight": nest.random.uniform(-a.w_rec, a.w_rec),
+                "delay": 1.0,
+            },
+        )
+    stdp = {"stdp": "stdp_synapse", "stdp_hom": "stdp_synapse_hom"}[a.plastic]
+    learning = {"lambda": 0.0001, "alpha": 1.05, "Wmax": 2.0 * a.w_rec}
+    if a.plastic == "stdp_hom":
+        nest.SetDefaults(stdp, learning)
+        learning = {}
+    return (
+        {
+            "synapse_model": "tsodyks2_synapse",
+            "weight": a.w_input,
+            "delay": 1.0,
+            "U": 0.5,
+            "tau_rec": 800.0,
+            "tau_fac": 20.0,
+        },
+        {
+            "synapse_model": stdp,
+            "weight": nest.random.uniform(0.0, a.w_rec),
+            "delay": 1.0,
+            **learning,
+        },
+    )
+
+
 def rate_of(nest, rec, n, seconds):
     return rec.get("n_events") / (n * seconds)
+
+
+def bytes_per_synapse(nest, a):
+    """NEST's own size of each connection type (`sizeof`), mean over the
+    network's synapses (inputs and recurrent)."""
+    input_syn, rec_syn = synapse_specs(nest, a)
+    n_in = a.neurons * a.inputs
+    n_rec = max(a.synapses - n_in, 0)
+    size = lambda m: nest.GetDefaults(m["synapse_model"])["sizeof"]  # noqa: E731
+    return (n_in * size(input_syn) + n_rec * size(rec_syn)) / max(n_in + n_rec, 1)
 
 
 def main():
@@ -94,6 +141,12 @@ def main():
     p.add_argument("--w-rec", type=float, default=20.0, help="pA, uniform +-")
     p.add_argument("--w-drive", type=float, default=100.0, help="pA")
     p.add_argument("--calib-seconds", type=float, default=1.0)
+    p.add_argument(
+        "--plastic",
+        choices=["none", "stdp", "stdp_hom"],
+        default="none",
+        help="static synapses (none) or tsodyks2 inputs + STDP recurrent",
+    )
     a = p.parse_args()
 
     t_import = time.perf_counter()
@@ -153,6 +206,8 @@ def main():
         "calibration": calib,
         "peak_rss_mib": peak,
         "nest_version": nest.__version__,
+        "plastic": a.plastic,
+        "bytes_per_synapse": bytes_per_synapse(nest, a),
     }
     print(json.dumps(out))
     return 0

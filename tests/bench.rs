@@ -96,3 +96,92 @@ fn scaling_only_runs_the_grids_given() {
         assert!((row["simulated_s"].as_f64().unwrap() - 0.1).abs() < 1e-9);
     }
 }
+
+/// NEST's plastic built-ins as a baseline: the script builds the network
+/// with `tsodyks2_synapse` inputs and `stdp_synapse` recurrent connections
+/// and reports what it built (skipped without a Python with NEST, unless
+/// `SEQLEARN_REQUIRE_NEST=1`).
+#[test]
+fn plastic_baseline_builds_nests_plastic_models() {
+    let py = std::env::var_os("SEQLEARN_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")
+        });
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/nest_baseline.py");
+    let has_nest = Command::new(&py)
+        .args(["-c", "import nest"])
+        .env("PYNEST_QUIET", "1")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_nest {
+        assert!(
+            std::env::var("SEQLEARN_REQUIRE_NEST").map_or(true, |v| v != "1"),
+            "SEQLEARN_REQUIRE_NEST=1 but {} has no NEST",
+            py.display()
+        );
+        eprintln!("no Python with NEST, skipping");
+        return;
+    }
+    let run = |plastic: &str| -> serde_json::Value {
+        let out = Command::new(&py)
+            .arg(&script)
+            .args(["--neurons", "30", "--synapses", "3600", "--inputs", "100"])
+            .args([
+                "--target-rate",
+                "20",
+                "--seconds",
+                "0.2",
+                "--calib-seconds",
+                "0.2",
+            ])
+            .args(["--plastic", plastic])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        serde_json::from_str(text.lines().last().unwrap()).unwrap()
+    };
+    let (st, pl) = (run("none"), run("stdp"));
+    assert_eq!(st["plastic"], "none");
+    assert_eq!(pl["plastic"], "stdp");
+    for r in [&st, &pl] {
+        assert_eq!(r["synapses"], 3600);
+        positive(r, "wall_s");
+        positive(r, "rate_hz");
+    }
+    // 3000 tsodyks2 inputs and 600 stdp recurrent connections are larger
+    // than static ones (NEST's own sizeof).
+    assert_eq!(st["bytes_per_synapse"], 32.0);
+    assert!(positive(&pl, "bytes_per_synapse") > 60.0, "{pl}");
+}
+
+/// A 2-thread NEST case runs with the wait policy a user's run would get,
+/// and the row says which and why.
+#[test]
+fn two_thread_rows_carry_their_wait_policy() {
+    let (stdout, rows) = bench(&["--seconds", "0.1", "--cases", "nest-2t"]);
+    let row = &rows.as_array().unwrap()[0];
+    if row.get("skipped").is_some() {
+        return; // no NEST in this build (tests/nest_engine.rs requires it in CI)
+    }
+    let policy = row["wait_policy"].as_str().expect("wait_policy");
+    let expected = match std::env::var("OMP_WAIT_POLICY") {
+        Ok(p) => format!("{p} (OMP_WAIT_POLICY={p})"),
+        Err(_) => String::new(),
+    };
+    if expected.is_empty() {
+        assert!(
+            policy.starts_with("active (") || policy.starts_with("passive ("),
+            "{policy}"
+        );
+        assert!(policy.contains("free cores for 2 threads"), "{policy}");
+    } else {
+        assert_eq!(policy, expected);
+    }
+    assert!(stdout.contains("NEST 2 threads / 1 thread"), "{stdout}");
+}

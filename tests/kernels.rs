@@ -152,6 +152,62 @@ fn soft_wta_and_spike_draws_paths_agree() {
     assert!(best.2.windows(2).all(|w| w[0] < w[1]), "ascending");
 }
 
+/// spike_draws skips the exp for draws above `x`: its decisions are those of
+/// the full law, draw by draw, also for draws a few ulp around `p` and `x`.
+#[test]
+fn spike_draws_decide_as_the_full_law() {
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    // The draw of 53 random bits m is m * 2^-53; these bits give draw d.
+    let bits_of = |d: f64| ((d * 9007199254740992.0) as u64) << 11;
+    let (mut rho, mut draws) = (Vec::new(), Vec::new());
+    for i in 0..20_000 {
+        // Rates from tiny (x ~ 1e-18) to large (x ~ 5).
+        let r: f64 = 10f64.powf(rng.random_range(-17.0..0.7)) / 100.0;
+        let x = k::spike_argument(100.0 * r, 1.0);
+        let p = k::spike_probability_poly(x, k::SpikeLaw::Exponential);
+        let d = match i % 6 {
+            0 => rng.random::<f64>(),
+            1 => p,
+            2 => p * (1.0 - f64::EPSILON),
+            3 => p * (1.0 + f64::EPSILON),
+            4 => x,
+            _ => rng.random_range(0.0..(2.0 * x).min(1.0)),
+        };
+        rho.push(r);
+        draws.push(bits_of(d.min(1.0 - f64::EPSILON)));
+    }
+    let n = rho.len();
+    for law in [k::SpikeLaw::Exponential, k::SpikeLaw::Linear] {
+        let params = SpikeLawParams {
+            r_max_hz: 100.0,
+            dt_ms: 1.0,
+            law,
+        };
+        let (mut scratch, mut spiked, mut spiking) = (vec![0.0; n], vec![false; n], vec![0u32; n]);
+        let m = k::spike_draws(
+            &rho,
+            &draws,
+            &params,
+            &mut scratch,
+            &mut spiked,
+            &mut spiking,
+            CodePath::Best,
+        );
+        let full: Vec<bool> = (0..n)
+            .map(|i| {
+                let x = k::spike_argument(100.0 * rho[i], 1.0);
+                k::spike_decision(
+                    k::uniform_of_bits(draws[i]),
+                    k::spike_probability_poly(x, law),
+                )
+            })
+            .collect();
+        assert_eq!(spiked, full, "law {}", law.repr);
+        assert_eq!(m, full.iter().filter(|&&z| z).count());
+        assert!(m > n / 10 && m < n, "both outcomes are tested: {m} of {n}");
+    }
+}
+
 /// The native engine's draw is rand's `random::<f64>()` of the same bits.
 #[test]
 fn the_uniform_is_rands() {

@@ -549,9 +549,10 @@ uniform_of_bits( const std::uint64_t bits )
 
 /*
  * Native form for all n neurons: x = r dt with r = r_max rho, p by the law
- * (exp vectorised over the neurons), one uniform per neuron from bits[k];
- * spiked[k] set, the indices of the spiking neurons appended to spiking in
- * neuron order; returns their number.  scratch holds n values.
+ * (polynomial exp, computed only where the draw can fall below it), one
+ * uniform per neuron from bits[k]; spiked[k] set, the indices of the
+ * spiking neurons appended to spiking in neuron order; returns their
+ * number.  scratch and path are unused (kept for the callers' interface).
  */
 inline std::size_t
 spike_draws( const double* rho,
@@ -565,23 +566,21 @@ spike_draws( const double* rho,
   std::uint32_t* spiking,
   const CodePath path = CodePath::Best )
 {
-  for ( std::size_t k = 0; k < n; ++k )
-  {
-    scratch[ k ] = spike_argument( r_max_hz * rho[ k ], dt_ms );
-  }
-  if ( law == SpikeLaw::Exponential )
-  {
-    // 1 - exp(-x) in place: spike_probability_poly, with the exp vectorised
-    exp_into( scratch, scratch, n, true, path );
-    for ( std::size_t k = 0; k < n; ++k )
-    {
-      scratch[ k ] = 1.0 - scratch[ k ];
-    }
-  }
+  // The exp only for the draws below x (+ margin): p = 1 - exp(-x) <= x,
+  // also after rounding (the polynomial is within 2 ulp of exp near 1, the
+  // margin is more than twice that), and most draws lie above x. The scalar
+  // exp1 gives the bits of the vectorised one, so the decisions are those
+  // of spike_decision(draw, spike_probability_poly(x, law)) for every draw.
+  ( void ) scratch;
+  ( void ) path;
   std::size_t count = 0;
   for ( std::size_t k = 0; k < n; ++k )
   {
-    const bool z = spike_decision( uniform_of_bits( bits[ k ] ), scratch[ k ] );
+    const double x = spike_argument( r_max_hz * rho[ k ], dt_ms );
+    const double draw = uniform_of_bits( bits[ k ] );
+    const bool z = law == SpikeLaw::Linear
+      ? spike_decision( draw, x )
+      : draw < x + x * 1e-9 + 1e-15 and spike_decision( draw, spike_probability_poly( x, law ) );
     spiked[ k ] = z;
     if ( z )
     {
@@ -850,6 +849,146 @@ stdp_update_pairs_avx2( double* w, double* s, double* q, const double* ef, const
 }
 #endif
 
+/*
+ * Eight lanes (AVX-512, where the CPU has it): stdp4's operations on eight
+ * synapses at once, lane by lane the same instructions (fused
+ * multiply-adds, divisions, max as maxpd), so the same bits; a block with a
+ * lane outside the polynomial's range takes stdp4 on both halves.
+ */
+inline bool
+has_avx512()
+{
+#if defined( __x86_64__ )
+  return has_avx2_fma() and __builtin_cpu_supports( "avx512f" ) and __builtin_cpu_supports( "avx512dq" );
+#else
+  return false;
+#endif
+}
+
+#if defined( __x86_64__ )
+#define SEQLEARN_AVX512 __attribute__( ( target( "avx512f,avx512dq,avx2,fma" ) ) )
+// GCC 12's AVX-512 intrinsics initialise their unused pass-through operand
+// from itself and warn about it inside every caller (GCC bug 105593).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+//! exp_poly on eight lanes (exp4's operations).
+SEQLEARN_AVX512 inline __m512d
+exp8( const __m512d x )
+{
+  const __m512d shift = _mm512_set1_pd( SHIFT );
+  const __m512d t = _mm512_fmadd_pd( x, _mm512_set1_pd( LOG2E ), shift );
+  const __m512d n = _mm512_sub_pd( t, shift );
+  __m512d r = _mm512_fnmadd_pd( n, _mm512_set1_pd( LN2_HI ), x );
+  r = _mm512_fnmadd_pd( n, _mm512_set1_pd( LN2_LO ), r );
+  __m512d p = _mm512_set1_pd( EXP_C[ 13 ] );
+#pragma GCC unroll 13
+  for ( int i = 12; i >= 0; --i )
+  {
+    p = _mm512_fmadd_pd( p, r, _mm512_set1_pd( EXP_C[ i ] ) );
+  }
+  const __m512i bits = _mm512_slli_epi64( _mm512_add_epi64( _mm512_castpd_si512( t ), _mm512_set1_epi64( 1023 ) ), 52 );
+  return _mm512_mul_pd( p, _mm512_castsi512_pd( bits ) );
+}
+
+//! All eight lanes inside the polynomial's range.
+SEQLEARN_AVX512 inline bool
+safe8( const __m512d x )
+{
+  return _mm512_cmp_pd_mask( _mm512_abs_pd( x ), _mm512_set1_pd( EXP_SAFE ), _CMP_LE_OQ ) == 0xFF;
+}
+
+//! The low and high four lanes (the masked forms: GCC 12's plain casts
+//! trip -Wmaybe-uninitialized on their undefined upper half).
+SEQLEARN_AVX512 inline __m256d
+lo4( const __m512d x )
+{
+  return _mm512_maskz_extractf64x4_pd( 0xFF, x, 0 );
+}
+
+SEQLEARN_AVX512 inline __m256d
+hi4( const __m512d x )
+{
+  return _mm512_maskz_extractf64x4_pd( 0xFF, x, 1 );
+}
+
+//! stdp4 on eight synapses; returns w1 - w0 per lane.
+SEQLEARN_AVX512 inline __m512d
+stdp8( double* w, double* s, double* q, const __m512d y, const Rates& r )
+{
+  const __m512d wv = _mm512_loadu_pd( w );
+  const __m512d sv = _mm512_loadu_pd( s );
+  const __m512d qv = _mm512_loadu_pd( q );
+  const __m512d ns = _mm512_xor_pd( sv, _mm512_set1_pd( -0.0 ) );
+  if ( not( safe8( wv ) and ( not r.variance_tracking or safe8( ns ) ) ) )
+  {
+    alignas( 64 ) double d8[ 8 ];
+    _mm256_store_pd( d8, stdp4( w, s, q, lo4( y ), r ) );
+    _mm256_store_pd( d8 + 4, stdp4( w + 4, s + 4, q + 4, hi4( y ), r ) );
+    return _mm512_load_pd( d8 );
+  }
+  const __m512d rate = r.variance_tracking
+    ? _mm512_div_pd( _mm512_mul_pd( _mm512_set1_pd( r.eta ), _mm512_sub_pd( qv, _mm512_mul_pd( sv, sv ) ) ),
+        _mm512_add_pd( exp8( ns ), _mm512_set1_pd( 1.0 ) ) )
+    : _mm512_set1_pd( r.rate_n );
+  const __m512d p = exp8( wv );
+  const __m512d w1 =
+    _mm512_add_pd( wv, _mm512_div_pd( _mm512_mul_pd( rate, _mm512_sub_pd( y, p ) ), _mm512_max_pd( p, rate ) ) );
+  _mm512_storeu_pd( w, w1 );
+  if ( r.variance_tracking )
+  {
+    _mm512_storeu_pd( s, _mm512_add_pd( sv, _mm512_mul_pd( rate, _mm512_sub_pd( w1, sv ) ) ) );
+    _mm512_storeu_pd( q, _mm512_add_pd( qv, _mm512_mul_pd( rate, _mm512_sub_pd( _mm512_mul_pd( w1, w1 ), qv ) ) ) );
+  }
+  return _mm512_sub_pd( w1, wv );
+}
+
+/*
+ * stdp_update_pairs_avx2 eight synapses at a time: the partial sums stay
+ * the four of i mod 4, each taking the low half's block, then the high
+ * half's (the order of the 4-lane loop); a last block of four as there.
+ */
+SEQLEARN_AVX512 inline WeightChangeSums
+stdp_update_pairs_avx512( double* w, double* s, double* q, const double* ef, const std::size_t n, const Rates& r )
+{
+  const __m512i even = _mm512_setr_epi64( 0, 2, 4, 6, 8, 10, 12, 14 );
+  const __m512i odd = _mm512_setr_epi64( 1, 3, 5, 7, 9, 11, 13, 15 );
+  __m256d de = _mm256_setzero_pd();
+  __m256d df = _mm256_setzero_pd();
+  std::size_t i = 0;
+  for ( ; i + 8 <= n; i += 8 )
+  {
+    const __m512d a = _mm512_loadu_pd( ef + 2 * i );
+    const __m512d b = _mm512_loadu_pd( ef + 2 * i + 8 );
+    const __m512d e = _mm512_permutex2var_pd( a, even, b );
+    const __m512d f = _mm512_permutex2var_pd( a, odd, b );
+    const __m512d d = stdp8( w + i, s + i, q + i, _mm512_sub_pd( e, f ), r );
+    de = _mm256_add_pd( de, _mm256_mul_pd( lo4( d ), lo4( e ) ) );
+    df = _mm256_add_pd( df, _mm256_mul_pd( lo4( d ), lo4( f ) ) );
+    de = _mm256_add_pd( de, _mm256_mul_pd( hi4( d ), hi4( e ) ) );
+    df = _mm256_add_pd( df, _mm256_mul_pd( hi4( d ), hi4( f ) ) );
+  }
+  if ( i + 4 <= n )
+  {
+    const __m256d a = _mm256_loadu_pd( ef + 2 * i );
+    const __m256d b = _mm256_loadu_pd( ef + 2 * i + 4 );
+    const __m256d e = _mm256_permute4x64_pd( _mm256_unpacklo_pd( a, b ), 0b11011000 );
+    const __m256d f = _mm256_permute4x64_pd( _mm256_unpackhi_pd( a, b ), 0b11011000 );
+    const __m256d d = stdp4( w + i, s + i, q + i, _mm256_sub_pd( e, f ), r );
+    de = _mm256_add_pd( de, _mm256_mul_pd( d, e ) );
+    df = _mm256_add_pd( df, _mm256_mul_pd( d, f ) );
+    i += 4;
+  }
+  double de4[ 4 ];
+  double df4[ 4 ];
+  _mm256_storeu_pd( de4, de );
+  _mm256_storeu_pd( df4, df );
+  return stdp_pairs_finish( w, s, q, ef, i, n, r, de4, df4 );
+}
+#pragma GCC diagnostic pop
+#undef SEQLEARN_AVX512
+#endif
+
 inline WeightChangeSums
 stdp_update_pairs( double* w,
   double* s,
@@ -860,6 +999,10 @@ stdp_update_pairs( double* w,
   const CodePath path = CodePath::Best )
 {
 #if defined( __x86_64__ )
+  if ( path == CodePath::Best and has_avx512() )
+  {
+    return stdp_update_pairs_avx512( w, s, q, ef, n, r );
+  }
   if ( path == CodePath::Best and has_avx2_fma() )
   {
     return stdp_update_pairs_avx2( w, s, q, ef, n, r );

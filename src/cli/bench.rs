@@ -24,6 +24,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use seqlearn_nest::engine::wait_policy;
 use seqlearn_nest::model::config::{Config, PhaseConfig, PhaseRole, Selection, SelectionKeyword};
 use seqlearn_nest::run::{self, Backend, Prepared};
 
@@ -37,8 +38,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub json: Option<std::path::PathBuf>,
     /// Cases to run, comma-separated names or prefixes (native, native+rec,
-    /// nest-1t, nest-2t, nest+rec, baseline-1t, baseline-2t; `nest` selects
-    /// every NEST case). Default: all.
+    /// nest-1t, nest-2t, nest+rec, baseline-1t, baseline-2t, plastic-1t,
+    /// plastic-2t; `nest` selects every NEST case). Default: all.
     #[arg(long, value_delimiter = ',')]
     pub cases: Vec<String>,
     /// Also run the scaling sweep (native, NEST and baseline on 1 thread over
@@ -105,6 +106,9 @@ pub struct Row {
     pub engine_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// OpenMP wait policy of a NEST or baseline case, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_policy: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
 }
@@ -123,55 +127,78 @@ struct CaseSpec {
     kind: Kind,
     threads: usize,
     record: bool,
+    /// Baseline only: NEST's plastic built-ins instead of static synapses.
+    plastic: bool,
 }
 
-const CASES: [CaseSpec; 7] = [
+const CASES: [CaseSpec; 9] = [
     CaseSpec {
         name: "native",
         kind: Kind::Native,
         threads: 1,
         record: false,
+        plastic: false,
     },
     CaseSpec {
         name: "native+rec",
         kind: Kind::Native,
         threads: 1,
         record: true,
+        plastic: false,
     },
     CaseSpec {
         name: "nest-1t",
         kind: Kind::Nest,
         threads: 1,
         record: false,
+        plastic: false,
     },
     CaseSpec {
         name: "nest-2t",
         kind: Kind::Nest,
         threads: 2,
         record: false,
+        plastic: false,
     },
     CaseSpec {
         name: "nest+rec",
         kind: Kind::Nest,
         threads: 1,
         record: true,
+        plastic: false,
     },
     CaseSpec {
         name: "baseline-1t",
         kind: Kind::Baseline,
         threads: 1,
         record: false,
+        plastic: false,
     },
     CaseSpec {
         name: "baseline-2t",
         kind: Kind::Baseline,
         threads: 2,
         record: false,
+        plastic: false,
+    },
+    CaseSpec {
+        name: "plastic-1t",
+        kind: Kind::Baseline,
+        threads: 1,
+        record: false,
+        plastic: true,
+    },
+    CaseSpec {
+        name: "plastic-2t",
+        kind: Kind::Baseline,
+        threads: 2,
+        record: false,
+        plastic: true,
     },
 ];
 
 /// Cases of the scaling sweep (one thread each).
-const SCALING_CASES: [&str; 3] = ["native", "nest-1t", "baseline-1t"];
+const SCALING_CASES: [&str; 4] = ["native", "nest-1t", "baseline-1t", "plastic-1t"];
 
 /// The paper's grid.
 const PAPER_GRID: [usize; 2] = [10, 5];
@@ -309,7 +336,7 @@ fn run_case(name: &str, grid: [usize; 2], seconds: f64, args: &BenchArgs) -> Res
             });
             let input_rate = row.input_rate_hz.unwrap_or(5.0);
             drop(prep);
-            match run_baseline(&row, target, input_rate, seconds) {
+            match run_baseline(&row, sp.plastic, target, input_rate, seconds) {
                 Ok(b) => fill_baseline_row(&mut row, &b, steps),
                 Err(e) => row.skipped = Some(format!("{e:#}")),
             }
@@ -389,9 +416,13 @@ fn fill_baseline_row(row: &mut Row, b: &BaselineOut, steps: u64) {
     row.cpu_s = Some(b.cpu_s);
     row.rtf_cpu = Some(b.cpu_s / sim_s);
     row.setup_s = Some(b.build_s);
+    let synapses = match b.plastic.as_str() {
+        "none" => "static_synapse".to_string(),
+        p => format!("tsodyks2_synapse inputs + {p}_synapse recurrent"),
+    };
     row.note = Some(format!(
-        "iaf_psc_exp + static_synapse; private Poisson drive {:.0} Hz tuned to {:.2} Hz",
-        b.drive_rate_hz, b.target_rate_hz
+        "iaf_psc_exp + {synapses} ({:.0} B/synapse); private Poisson drive {:.0} Hz tuned to {:.2} Hz",
+        b.bytes_per_synapse, b.drive_rate_hz, b.target_rate_hz
     ));
     row.rtf = Some(b.wall_s / sim_s);
     row.rtf_total = Some((b.wall_s + b.build_s) / sim_s);
@@ -416,6 +447,10 @@ struct BaselineOut {
     spikes: usize,
     peak_rss_mib: f64,
     nest_version: String,
+    /// `none` (static synapses), `stdp` or `stdp_hom`.
+    plastic: String,
+    /// Mean of NEST's `sizeof` over the network's connection types.
+    bytes_per_synapse: f64,
 }
 
 /// The crate directory this binary was built from.
@@ -436,7 +471,13 @@ pub fn python() -> PathBuf {
     PathBuf::from("python3")
 }
 
-fn run_baseline(row: &Row, target_hz: f64, input_hz: f64, seconds: f64) -> Result<BaselineOut> {
+fn run_baseline(
+    row: &Row,
+    plastic: bool,
+    target_hz: f64,
+    input_hz: f64,
+    seconds: f64,
+) -> Result<BaselineOut> {
     let script = crate_dir().join("scripts/nest_baseline.py");
     if !script.exists() {
         bail!("{} not found", script.display());
@@ -454,6 +495,7 @@ fn run_baseline(row: &Row, target_hz: f64, input_hz: f64, seconds: f64) -> Resul
         .args(["--target-rate", &format!("{target_hz}")])
         .args(["--seconds", &format!("{seconds}")])
         .args(["--threads", &row.threads.to_string()])
+        .args(["--plastic", if plastic { "stdp" } else { "none" }])
         // The drive calibration runs ~8 short simulations; shorter ones
         // for large networks (the rate per drive does not depend on size).
         .args([
@@ -545,8 +587,14 @@ fn spawn_case(name: &str, grid: [usize; 2], seconds: f64, target_hz: Option<f64>
     if let Some(r) = target_hz {
         cmd.args(["--target-rate-hz", &format!("{r}")]);
     }
-    if let Some(policy) = omp_wait_policy(spec(name).map_or(1, |s| s.threads)) {
-        cmd.env("OMP_WAIT_POLICY", policy);
+    // The policy a user's run would get now (a NEST kernel reads it when it
+    // is loaded, so the child gets it in its environment).
+    let policy = spec(name)
+        .ok()
+        .filter(|s| s.kind != Kind::Native)
+        .map(|s| wait_policy::decide(s.threads));
+    if let Some(c) = &policy {
+        cmd.env("OMP_WAIT_POLICY", c.policy.as_env());
     }
     match cmd.output() {
         Ok(out) if out.status.success() => {
@@ -557,7 +605,11 @@ fn spawn_case(name: &str, grid: [usize; 2], seconds: f64, target_hz: Option<f64>
                 .find(|l| l.trim_start().starts_with('{'))
                 .map(serde_json::from_str::<Row>)
             {
-                Some(Ok(row)) => row,
+                Some(Ok(mut row)) => {
+                    row.wait_policy =
+                        policy.map(|c| format!("{} ({})", c.policy.as_env(), c.reason));
+                    row
+                }
                 Some(Err(e)) => skipped(format!("bad row from the case process: {e}")),
                 None => skipped("the case process printed no row".into()),
             }
@@ -575,18 +627,6 @@ fn spawn_case(name: &str, grid: [usize; 2], seconds: f64, target_hz: Option<f64>
     }
 }
 
-/// The OpenMP wait policy a case runs with, unless `OMP_WAIT_POLICY` is set:
-/// NEST synchronises its threads every 1 ms step, and sleeping at those
-/// barriers (`passive`, the engines' default, robust on a shared machine)
-/// costs more than a step's work; spinning (`active`) is what lets 2 threads
-/// beat 1 on an otherwise idle machine, and is ruinous on a loaded one.
-fn omp_wait_policy(threads: usize) -> Option<&'static str> {
-    if std::env::var_os("OMP_WAIT_POLICY").is_some() {
-        return None;
-    }
-    Some(if threads > 1 { "active" } else { "passive" })
-}
-
 fn selected(name: &str, filter: &[String]) -> bool {
     filter.is_empty() || filter.iter().any(|f| name.starts_with(f.as_str()))
 }
@@ -597,8 +637,8 @@ fn run_all(args: &BenchArgs) -> Result<()> {
     match std::env::var("OMP_WAIT_POLICY") {
         Ok(p) => println!("OpenMP wait policy: {p} (OMP_WAIT_POLICY)"),
         Err(_) => println!(
-            "OpenMP wait policy: passive for 1-thread cases, active for multi-thread cases \
-             (set OMP_WAIT_POLICY to choose; active needs otherwise idle cores)"
+            "OpenMP wait policy: a user's run's, chosen per case: active only with a free core \
+             per thread, else passive (set OMP_WAIT_POLICY to choose)"
         ),
     }
     let mut rows: Vec<Row> = Vec::new();
@@ -700,7 +740,7 @@ fn write_json(path: &Path, rows: &[Row]) -> Result<()> {
 
 fn print_header() {
     println!(
-        "{:<22} {:<14} {:>3} {:>6} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8} {:>11} {:>8} {:>7}",
+        "{:<22} {:<14} {:>3} {:>6} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8} {:>11} {:>8} {:>7} wait",
         "case",
         "backend",
         "thr",
@@ -724,7 +764,7 @@ fn print_row(r: &Row) {
             r.case, r.backend, r.threads, r.grid, why
         ),
         None => println!(
-            "{:<22} {:<14} {:>3} {:>6} {:>7} {:>9} {:>8.3} {:>8.4} {:>8.4} {:>8.4} {:>11.3e} {:>8.1} {:>7.2}",
+            "{:<22} {:<14} {:>3} {:>6} {:>7} {:>9} {:>8.3} {:>8.4} {:>8.4} {:>8.4} {:>11.3e} {:>8.1} {:>7.2} {}",
             r.case,
             r.backend,
             r.threads,
@@ -738,6 +778,10 @@ fn print_row(r: &Row) {
             r.synapse_updates_per_s.unwrap_or(f64::NAN),
             r.peak_rss_mib.unwrap_or(f64::NAN),
             r.network_rate_hz.unwrap_or(f64::NAN),
+            r.wait_policy
+                .as_deref()
+                .and_then(|w| w.split_whitespace().next())
+                .unwrap_or("-"),
         ),
     }
 }
@@ -749,16 +793,31 @@ fn find<'a>(rows: &'a [Row], case: &str) -> Option<&'a Row> {
 fn print_ratios(rows: &[Row], prefix: &str) {
     let get = |c: &str| find(rows, &format!("{prefix}{c}")).and_then(|r| r.rtf);
     let get_cpu = |c: &str| find(rows, &format!("{prefix}{c}")).and_then(|r| r.rtf_cpu);
-    let pairs: [(&str, &str, &str); 7] = [
+    let pairs: [(&str, &str, &str); 10] = [
         (
             "nest-1t",
             "baseline-1t",
-            "NEST backend / NEST baseline, 1 thread (target <= 1.5)",
+            "NEST backend / static baseline, 1 thread (target <= 1.3)",
         ),
         (
             "nest-2t",
             "baseline-2t",
-            "NEST backend / NEST baseline, 2 threads",
+            "NEST backend / static baseline, 2 threads",
+        ),
+        (
+            "nest-1t",
+            "plastic-1t",
+            "NEST backend / plastic baseline, 1 thread (target <= 1.0)",
+        ),
+        (
+            "nest-2t",
+            "plastic-2t",
+            "NEST backend / plastic baseline, 2 threads",
+        ),
+        (
+            "plastic-1t",
+            "baseline-1t",
+            "plastic / static baseline, 1 thread",
         ),
         ("nest-1t", "native", "NEST backend 1 thread / native"),
         ("baseline-1t", "native", "NEST baseline 1 thread / native"),
@@ -772,7 +831,11 @@ fn print_ratios(rows: &[Row], prefix: &str) {
             "nest-1t",
             "NEST with recording / without (target <= 1.10)",
         ),
-        ("nest-2t", "nest-1t", "NEST 2 threads / 1 thread"),
+        (
+            "nest-2t",
+            "nest-1t",
+            "NEST 2 threads / 1 thread (target <= 1)",
+        ),
     ];
     println!("\nRatios of RTF (same run; wall time, CPU time):");
     let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
@@ -788,7 +851,7 @@ fn print_ratios(rows: &[Row], prefix: &str) {
     }
     println!("Against the references (RTF of the full-scale task):");
     for (c, what) in [
-        ("native", "native (target <= 0.02)"),
+        ("native", "native (target <= 0.005)"),
         ("nest-1t", "NEST backend, 1 thread (target <= 0.15)"),
     ] {
         if let Some(x) = get(c) {
@@ -821,6 +884,25 @@ fn print_scaling(rows: &[Row]) {
                 m * 1048576.0 / r.synapses as f64
             );
         }
+    }
+    println!("\nNEST backend per synapse-step against the baselines (same grid, same run):");
+    let mut grids: Vec<&str> = rows.iter().map(|r| r.grid.as_str()).collect();
+    grids.dedup();
+    for g in grids {
+        let rtf = |case: &str| {
+            rows.iter()
+                .find(|r| r.grid == g && r.case == format!("scaling/{case}") && r.skipped.is_none())
+                .and_then(|r| r.rtf)
+        };
+        let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(x), Some(y)) => format!("{:.3}", x / y),
+            _ => "n/a".to_string(),
+        };
+        println!(
+            "  {g:>6}: / static {} (target <= 2 at 40x40), / plastic {}",
+            ratio(rtf("nest-1t"), rtf("baseline-1t")),
+            ratio(rtf("nest-1t"), rtf("plastic-1t"))
+        );
     }
 }
 

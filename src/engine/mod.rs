@@ -12,6 +12,7 @@ use crate::model::ModelParams;
 pub mod kernels;
 pub mod native;
 pub mod nest;
+pub mod wait_policy;
 
 /// Everything an engine needs for one run.
 pub struct Job<'a> {

@@ -218,6 +218,14 @@ pub fn simulate(
             opts.replay.as_deref(),
             opts.forced_spikes.as_deref(),
         )?;
+        if opts.backend != Backend::Native && opts.threads > 1 {
+            let c = crate::engine::wait_policy::apply_for_run(opts.threads);
+            observer.note(&format!(
+                "OpenMP wait policy {} ({})",
+                c.policy.as_env(),
+                c.reason
+            ));
+        }
         let mut engine = make_engine(opts.backend, observer)?;
         let t_build = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();

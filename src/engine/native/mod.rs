@@ -404,12 +404,10 @@ impl<'a> Sim<'a> {
             &mut self.ch.jump,
         );
         for &c in &sc.channels {
-            let (targets, syns) = self.wiring.outgoing(c as usize);
-            scatter(
+            self.wiring.scatter(
+                c as usize,
                 &mut self.neurons.jump_sum,
                 &self.syn.w,
-                targets,
-                syns,
                 self.ch.jump[c as usize],
             );
         }
@@ -460,29 +458,5 @@ impl<'a> Sim<'a> {
             bias: self.neurons.bias,
             engine_version: format!("native {}", env!("CARGO_PKG_VERSION")),
         }
-    }
-}
-
-/// `J_k += w_s * a` along one channel's outgoing synapses. The weights are
-/// stored by target, so these loads hit one cache line each, far apart; they
-/// are prefetched a few synapses ahead (the dominant cost of large networks).
-#[inline]
-fn scatter(jump_sum: &mut [f64], w: &[f64], targets: &[u32], syns: &[u32], a: f64) {
-    const AHEAD: usize = 12;
-    let n = targets.len().min(syns.len());
-    for i in 0..n {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(&ahead) = syns.get(i + AHEAD) {
-            if let Some(p) = w.get(ahead as usize) {
-                // SAFETY: a prefetch hint to an address inside `w`; SSE is
-                // part of the x86-64 baseline.
-                unsafe {
-                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                        p as *const f64 as *const i8,
-                    )
-                };
-            }
-        }
-        jump_sum[targets[i] as usize] += w[syns[i] as usize] * a;
     }
 }

@@ -36,6 +36,10 @@ pub(super) struct Wiring {
     out_off: Vec<usize>,
     /// Largest number of incoming synapses of a neuron.
     pub max_in: usize,
+    /// Every `out_target` is below `n_neurons`, every `out_syn` below
+    /// `n_synapses` (by construction from the network).
+    n_neurons: usize,
+    n_synapses: usize,
 }
 
 impl Wiring {
@@ -62,6 +66,8 @@ impl Wiring {
             out_syn,
             out_off,
             max_in,
+            n_neurons: net.n_neurons(),
+            n_synapses: n_syn,
         }
     }
 
@@ -75,10 +81,37 @@ impl Wiring {
         &self.src_chan[self.src_off[j]..self.src_off[j + 1]]
     }
 
-    /// Targets and synapse ids of channel `c`'s outgoing synapses.
-    pub fn outgoing(&self, c: usize) -> (&[u32], &[u32]) {
+    /// `J_k += w_s * a` along channel `c`'s outgoing synapses. The weights
+    /// are stored by target, so these loads hit one cache line each, far
+    /// apart; they are prefetched a few synapses ahead (the dominant cost of
+    /// large networks). No bounds check per element (they were a tenth of
+    /// the engine's instructions): the indices are in range by construction
+    /// and the lengths are checked once.
+    #[inline]
+    pub fn scatter(&self, c: usize, jump_sum: &mut [f64], w: &[f64], a: f64) {
+        const AHEAD: usize = 12;
+        assert!(jump_sum.len() == self.n_neurons && w.len() == self.n_synapses);
         let (lo, hi) = (self.out_off[c], self.out_off[c + 1]);
-        (&self.out_target[lo..hi], &self.out_syn[lo..hi])
+        let (targets, syns) = (&self.out_target[lo..hi], &self.out_syn[lo..hi]);
+        let n = targets.len();
+        for i in 0..n {
+            // SAFETY: i < n = targets.len() = syns.len(); every target is
+            // below n_neurons = jump_sum.len(), every synapse id below
+            // n_synapses = w.len() (Wiring::new, asserted above).
+            unsafe {
+                #[cfg(target_arch = "x86_64")]
+                if i + AHEAD < n {
+                    // A prefetch hint to an address inside `w`; SSE is part
+                    // of the x86-64 baseline.
+                    let ahead = *syns.get_unchecked(i + AHEAD) as usize;
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                        w.as_ptr().add(ahead) as *const i8,
+                    );
+                }
+                let (t, s) = (*targets.get_unchecked(i), *syns.get_unchecked(i));
+                *jump_sum.get_unchecked_mut(t as usize) += *w.get_unchecked(s as usize) * a;
+            }
+        }
     }
 
     /// Copies the interleaved `(e, f)` pairs of neuron `k`'s synapses into
@@ -176,6 +209,12 @@ fn outgoing(
     let mut out_syn = vec![0u32; n_syn];
     for (s, syn) in net.synapses.iter().enumerate() {
         let c = channel(net, per_synapse, s);
+        // Wiring::scatter indexes the neurons by these without checks.
+        assert!(
+            syn.target < net.n_neurons(),
+            "synapse {s}: no neuron {}",
+            syn.target
+        );
         out_target[fill[c]] = syn.target as u32;
         out_syn[fill[c]] = s as u32;
         fill[c] += 1;

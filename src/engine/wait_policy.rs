@@ -1,0 +1,165 @@
+//! The OpenMP wait policy of a multi-threaded NEST run, chosen per run from
+//! the cores that are free when it starts (docs/benchmarks.md, "Threads and
+//! the OpenMP wait policy").
+//!
+//! NEST synchronises its threads twice per 1 ms step. A thread that waits at
+//! such a barrier either spins (`active`: 2 threads beat 1 on idle cores, but
+//! a spinning thread takes the core its partner needs when other work runs,
+//! ~80x slower on a loaded 2-core machine) or sleeps in the kernel
+//! (`passive`: safe, but every barrier costs a wake-up). So a run spins only
+//! when there is a free core for every thread; otherwise it sleeps. libgomp
+//! reads `OMP_WAIT_POLICY` once, when the NEST kernel is loaded, so the
+//! choice holds for the process (a user's `OMP_WAIT_POLICY` always wins).
+
+use std::time::Duration;
+
+/// How idle OpenMP threads wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitPolicy {
+    Active,
+    Passive,
+}
+
+impl WaitPolicy {
+    /// The value of `OMP_WAIT_POLICY`.
+    pub fn as_env(self) -> &'static str {
+        match self {
+            WaitPolicy::Active => "active",
+            WaitPolicy::Passive => "passive",
+        }
+    }
+}
+
+/// A policy and why it was chosen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choice {
+    pub policy: WaitPolicy,
+    /// `OMP_WAIT_POLICY`, `1 thread`, or the free cores measured.
+    pub reason: String,
+}
+
+/// Busy cores (of other work) tolerated per spinning thread: background
+/// noise of a few percent does not make spinning hurt.
+const SLACK_CORES: f64 = 0.25;
+
+/// How long the CPU counters are sampled to count the free cores.
+pub const SAMPLE: Duration = Duration::from_millis(250);
+
+/// The rule: spin only with more than one thread and a free core for each.
+pub fn choose(threads: usize, free_cores: f64) -> WaitPolicy {
+    if threads > 1 && free_cores + SLACK_CORES >= threads as f64 {
+        WaitPolicy::Active
+    } else {
+        WaitPolicy::Passive
+    }
+}
+
+/// Idle and total jiffies of all CPUs (the `cpu` line of /proc/stat).
+fn cpu_jiffies(stat: &str) -> Option<(u64, u64)> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal (guest is in user).
+    let total: u64 = v.iter().take(8).sum();
+    let idle = v.get(3)? + v.get(4).copied().unwrap_or(0);
+    Some((idle, total))
+}
+
+/// Free cores between two /proc/stat samples on `cpus` CPUs.
+fn free_between(a: &str, b: &str, cpus: usize) -> Option<f64> {
+    let (i0, t0) = cpu_jiffies(a)?;
+    let (i1, t1) = cpu_jiffies(b)?;
+    let dt = t1.checked_sub(t0).filter(|&d| d > 0)?;
+    let di = i1.saturating_sub(i0).min(dt);
+    Some(cpus as f64 * di as f64 / dt as f64)
+}
+
+/// Cores not used by anything over `window` (None where /proc/stat is
+/// missing, e.g. not Linux).
+pub fn free_cores(window: Duration) -> Option<f64> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let a = std::fs::read_to_string("/proc/stat").ok()?;
+    std::thread::sleep(window);
+    let b = std::fs::read_to_string("/proc/stat").ok()?;
+    free_between(&a, &b, cpus)
+}
+
+/// The policy of a run with `threads` threads: the user's `OMP_WAIT_POLICY`
+/// if set, else [`choose`] on the free cores measured now.
+pub fn decide(threads: usize) -> Choice {
+    if let Ok(p) = std::env::var("OMP_WAIT_POLICY") {
+        let policy = if p.trim().eq_ignore_ascii_case("active") {
+            WaitPolicy::Active
+        } else {
+            WaitPolicy::Passive
+        };
+        return Choice {
+            policy,
+            reason: format!("OMP_WAIT_POLICY={p}"),
+        };
+    }
+    if threads <= 1 {
+        return Choice {
+            policy: WaitPolicy::Passive,
+            reason: "1 thread".into(),
+        };
+    }
+    match free_cores(SAMPLE) {
+        Some(free) => Choice {
+            policy: choose(threads, free),
+            reason: format!("{free:.2} free cores for {threads} threads"),
+        },
+        None => Choice {
+            policy: WaitPolicy::Passive,
+            reason: "free cores unknown".into(),
+        },
+    }
+}
+
+/// Decides the policy of a NEST run with `threads` threads and, unless the
+/// user set one, puts it into `OMP_WAIT_POLICY` for the NEST kernel to read
+/// when it is loaded (call before the first NEST engine of the process;
+/// later calls cannot change a loaded kernel's policy).
+pub fn apply_for_run(threads: usize) -> Choice {
+    let c = decide(threads);
+    if std::env::var_os("OMP_WAIT_POLICY").is_none() {
+        std::env::set_var("OMP_WAIT_POLICY", c.policy.as_env());
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spins_only_with_a_free_core_per_thread() {
+        assert_eq!(choose(1, 2.0), WaitPolicy::Passive);
+        assert_eq!(choose(2, 2.0), WaitPolicy::Active);
+        assert_eq!(choose(2, 1.8), WaitPolicy::Active);
+        assert_eq!(choose(2, 1.0), WaitPolicy::Passive);
+        assert_eq!(choose(2, 0.0), WaitPolicy::Passive);
+        assert_eq!(choose(4, 2.0), WaitPolicy::Passive);
+    }
+
+    #[test]
+    fn free_cores_from_proc_stat() {
+        let a = "cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 1 2 3\n";
+        // 200 jiffies later, 100 of them idle: half of 2 cores is free.
+        let b = "cpu  150 0 150 900 0 0 0 0 0 0\n";
+        assert_eq!(free_between(a, b, 2), Some(1.0));
+        // Fully idle.
+        let c = "cpu  100 0 100 1000 0 0 0 0 0 0\n";
+        assert_eq!(free_between(a, c, 2), Some(2.0));
+        // No time passed, or garbage: unknown.
+        assert_eq!(free_between(a, a, 2), None);
+        assert_eq!(free_between("nope", b, 2), None);
+        // The live counters parse.
+        if let Ok(s) = std::fs::read_to_string("/proc/stat") {
+            assert!(cpu_jiffies(&s).is_some());
+        }
+    }
+}
