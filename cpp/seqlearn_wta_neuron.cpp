@@ -103,7 +103,7 @@ seqlearn_wta_neuron::Parameters_::Parameters_()
   , recorded_slots_()
   , slot_recording_interval_( 1.0 )
   , record_traces_( false )
-  , trace_recording_interval_( resolution_ms() )
+  , trace_recording_interval_( 1.0 )
 {
 }
 

@@ -97,7 +97,7 @@ Defaults and ranges of the model parameters come from seqlearn_parameters.h
 ``recorded_slots``          -       []              Slots whose weight and Y go to slot_recording
 ``slot_recording_interval`` ms      1               Records at steps t with t % interval == 0
 ``record_traces``           -       false           Record u, rho into trace_recording
-``trace_recording_interval`` ms     resolution      Records at steps t with t % interval == 0
+``trace_recording_interval`` ms     1               Records at steps t with t % interval == 0
 =========================== ======= =============== ==========================================================
 
 State variables

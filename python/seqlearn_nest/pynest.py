@@ -10,10 +10,8 @@ llapi_reset_kernel`), so it also covers `from nest import ResetKernel`.
 `install(reinstall_on_reset=False)` or `remove_reset_hook()` turn it off.
 
 Resolution: the model is defined for 1 ms steps only (`dt_ms` in the
-parameter table), and the module's models take time defaults such as
-`trace_recording_interval` from the kernel resolution when they are
-registered.  So `install()` sets the resolution to 1 ms first (before the
-models are registered; `resolution=None` leaves the kernel as it is), and the
+parameter table; circuits need min_delay = resolution).  So `install()` sets
+the resolution to 1 ms (`resolution=None` leaves the kernel as it is), and the
 reset hook does the same after every reset.
 """
 

@@ -509,6 +509,18 @@ def test_initial_biases():
         raise AssertionError("a bias without circuit_u_initial was accepted")
 
 
+def test_defaults_independent_of_install_resolution():
+    """Installed at 0.1 ms, the models' defaults stay valid at 1 ms."""
+    nest.ResetKernel()
+    nest.SetKernelStatus({"resolution": 0.1})
+    nest.Install(MODULE)
+    nest.SetKernelStatus({"resolution": DT})
+    n = nest.Create("seqlearn_wta_neuron", 1, params={"record_traces": True})
+    assert n.get("trace_recording_interval") == 1.0
+    nest.Simulate(3.0)
+    assert list(n.get("trace_recording")["times"]) == [0.0, 1.0, 2.0]
+
+
 def main():
     tests = [
         test_install,
@@ -518,6 +530,7 @@ def main():
         test_trace_recording,
         test_stochastic_rates,
         test_initial_biases,
+        test_defaults_independent_of_install_resolution,
     ]
     failed = 0
     for t in tests:
