@@ -112,7 +112,7 @@ impl Network {
             &mut rng,
         );
         let n_sources = nc.n_inputs + neuron_circuit.len();
-        let stp = StpDraw::new(cfg.model.dt_ms);
+        let stp = StpDraw::new(cfg.model.dt_ms, nc.frac_tau_ds);
         let source_stp: Vec<StpParams> = (0..n_sources)
             .map(|j| {
                 if j < nc.n_inputs {
@@ -269,7 +269,8 @@ fn wire(
 
 /// model.md §4: the STP parameters of inputs (`U = 1`, `D = F = dt`) and
 /// the draw of a recurrent source, `U ~ N(0.5, 0.25^2)`,
-/// `D ~ N(110, 55^2)` ms, `F ~ N(5, 2.5^2)` ms, then `U >= 0`, `D, F >= dt`.
+/// `D ~ N(110, 55^2)` ms, `F ~ N(5, 2.5^2)` ms, then `U >= 0`, `D, F >= dt`;
+/// `D`, `F` means and SDs scaled by `10 / frac_tau_ds` (tasks.md §1.1).
 struct StpDraw {
     input: StpParams,
     dt: f64,
@@ -279,7 +280,8 @@ struct StpDraw {
 }
 
 impl StpDraw {
-    fn new(dt: f64) -> StpDraw {
+    fn new(dt: f64, frac_tau_ds: f64) -> StpDraw {
+        let k = 10.0 / frac_tau_ds;
         StpDraw {
             input: StpParams {
                 u: 1.0,
@@ -288,8 +290,8 @@ impl StpDraw {
             },
             dt,
             u: Normal::new(params::STP_U, 0.25).expect("valid normal"),
-            d: Normal::new(params::STP_D_MS, 55.0).expect("valid normal"),
-            f: Normal::new(params::STP_F_MS, 2.5).expect("valid normal"),
+            d: Normal::new(params::STP_D_MS * k, 55.0 * k).expect("valid normal"),
+            f: Normal::new(params::STP_F_MS * k, 2.5 * k).expect("valid normal"),
         }
     }
 
