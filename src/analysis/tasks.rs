@@ -280,7 +280,7 @@ fn multi_targets(
         };
         [a, b, a * b, d]
     };
-    let mut targets = |ph: &ProtocolPhase, fit_grid: bool| -> (Vec<i64>, DMatrix<f64>) {
+    let targets = |ph: &ProtocolPhase, fit_grid: bool| -> (Vec<i64>, DMatrix<f64>) {
         let (o, st) = if fit_grid { (10, 20) } else { (hold / 2, hold) };
         let steps = grid(ph, dt, o, st);
         let start = step_of(ph.start_ms, dt);

@@ -37,7 +37,9 @@ pub fn split_combined(seq: usize, n: usize) -> (usize, usize) {
 
 /// Two sequential generators side by side, each with its own frozen
 /// patterns (first half: patterns `0..P`, second half: `P..2P` in
-/// patterns.csv) and its own sequence choice. The halves present one
+/// patterns.csv) and its own sequence choice; a segment's `sequence` is
+/// [`combined_sequence`] of the halves' sequences, its `pattern` the first
+/// half's pattern. The halves present one
 /// pattern each, in lock-step (validation requires equal lengths, warp 1).
 /// Every step adds `r_noise_hz` on all channels; `embedded` puts a noise
 /// phase before every presentation.
@@ -93,7 +95,8 @@ pub fn combined(cfg: &Config, schedule: &Schedule) -> Input {
                 end,
                 kind: SegmentKind::Pattern,
                 sequence: Some(combined_sequence(sa, sb, seqs.len())),
-                pattern: None,
+                // the first half's pattern (the second's is in `sequence`)
+                pattern: Some(pa),
                 warp: 1.0,
             });
             t = end;
