@@ -255,6 +255,20 @@ pub fn windowed_group_rates(
 /// The multi targets (tasks.md §1.4): `r1`, `r2`, `r1*r2` and
 /// `r1*r2(t-H)` (H = hold; 0 in a phase's first H steps); fit samples
 /// every 20 steps from 10, test samples in the middle of each hold interval.
+/// `[r1, r2, r1*r2, r1*r2(t - delay)]` at step `s` (the delayed product is 0
+/// before `start + delay`, the phase's first `delay` steps).
+pub fn multi_values(rates: &[Vec<f64>; 2], s: i64, delay: i64, start: i64) -> [f64; 4] {
+    let at = |x: i64| [rates[0][x as usize], rates[1][x as usize]];
+    let [a, b] = at(s);
+    let d = if s - delay >= start {
+        let [c, e] = at(s - delay);
+        c * e
+    } else {
+        0.0
+    };
+    [a, b, a * b, d]
+}
+
 fn multi_targets(
     cfg: &Config,
     run: &RunData,
@@ -269,24 +283,13 @@ fn multi_targets(
     let n_steps = (run.end_ms / dt).round() as usize;
     let g = |k: usize| crate::model::generators::rate_group(cfg, k);
     let rates = windowed_group_rates(input, [g(0), g(1.min(r.n_groups - 1))], n_steps, window, dt);
-    let value = |s: i64, delay: i64, start: i64| -> [f64; 4] {
-        let at = |x: i64| [rates[0][x as usize], rates[1][x as usize]];
-        let [a, b] = at(s);
-        let d = if s - delay >= start {
-            let [c, e] = at(s - delay);
-            c * e
-        } else {
-            0.0
-        };
-        [a, b, a * b, d]
-    };
     let targets = |ph: &ProtocolPhase, fit_grid: bool| -> (Vec<i64>, DMatrix<f64>) {
         let (o, st) = if fit_grid { (10, 20) } else { (hold / 2, hold) };
         let steps = grid(ph, dt, o, st);
         let start = step_of(ph.start_ms, dt);
         let mut y = DMatrix::zeros(steps.len(), 4);
         for (i, &s) in steps.iter().enumerate() {
-            for (j, v) in value(s, hold, start).into_iter().enumerate() {
+            for (j, v) in multi_values(&rates, s, hold, start).into_iter().enumerate() {
                 y[(i, j)] = v;
             }
         }
@@ -544,6 +547,16 @@ mod tests {
         // the second half's previous pattern: none, 0, 1, 0
         let delay: Vec<f64> = y.column(1).iter().copied().collect();
         assert_eq!(delay, vec![0.0, -1.0, 1.0, -1.0]);
+    }
+
+    #[test]
+    fn multi_targets_are_products_and_delayed_products() {
+        let rates = [vec![1.0, 2.0, 3.0, 4.0, 5.0], vec![10.0, 20.0, 30.0, 40.0, 50.0]];
+        assert_eq!(multi_values(&rates, 1, 2, 0), [2.0, 20.0, 40.0, 0.0]);
+        assert_eq!(multi_values(&rates, 3, 2, 0), [4.0, 40.0, 160.0, 40.0]);
+        // the delay does not reach back before the phase start
+        assert_eq!(multi_values(&rates, 3, 2, 2)[3], 0.0);
+        assert_eq!(multi_values(&rates, 4, 2, 2)[3], 90.0);
     }
 
     #[test]

@@ -198,6 +198,10 @@ pub struct PhaseConfig {
     /// input-free test phases N(d).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise_only: Option<bool>,
+    /// Record neuron traces in this phase (default: its role is listed in
+    /// `record.phases`); keeps long suites' run directories small.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_neurons: Option<bool>,
 }
 
 impl PhaseConfig {
@@ -214,6 +218,7 @@ impl PhaseConfig {
             pattern_sequences: None,
             first_sequence: None,
             noise_only: None,
+            record_neurons: None,
         }
     }
 
@@ -757,6 +762,38 @@ mod tests {
             assert!(crate::error::is_usage(&err), "{toml}");
             assert!(format!("{err:#}").contains(key), "{toml}: {err:#}");
         }
+    }
+
+    #[test]
+    fn generator_and_phase_keys_are_validated() {
+        let phase = "[[phases]]\nname = \"t\"\nrole = \"test\"\nduration_ms = 100.0\n";
+        for (toml, key) in [
+            ("[network]\nfrac_tau_ds = 0.0\n", "network.frac_tau_ds"),
+            ("[input]\ngenerator = \"rate\"\n[input.rate]\nn_groups = 0\n", "input.rate.n_groups"),
+            ("[input]\ngenerator = \"rate\"\n[input.rate]\nhold_ms = 0.5\n", "input.rate.hold_ms"),
+            ("[input]\ngenerator = \"rate\"\n[input.rate]\nrate_range_hz = [40.0, 10.0]\n", "input.rate.rate_range_hz"),
+            ("[input]\ngenerator = \"combined\"\nn_patterns = 2\npattern_sequences = [[0, 1]]\n", "input.pattern_sequences"),
+            ("[input]\ngenerator = \"combined\"\ntime_warp_range = [0.5, 2.0]\n", "input.time_warp_range"),
+            ("[input]\ngenerator = \"combined\"\nn_patterns = 2\nt_pattern_ms = [50.0, 60.0]\n", "input.t_pattern_ms"),
+            ("[input]\ngenerator = \"rate\"\nspike_file = \"x.csv\"\n", "input.spike_file"),
+            ("[input]\ngenerator = \"xor\"\n", "generator"),
+        ] {
+            let err = Config::from_toml(toml).unwrap_err();
+            assert!(crate::error::is_usage(&err), "{toml}");
+            assert!(format!("{err:#}").contains(key), "{toml}: {err:#}");
+        }
+        for (extra, key) in [
+            ("first_sequence = 1\n", "phases[0].first_sequence"),
+            ("pattern_sequences = [[3]]\n", "phases[0].pattern_sequences"),
+            ("pattern_sequences = []\n", "phases[0].pattern_sequences"),
+        ] {
+            let err = Config::from_toml(&format!("{phase}{extra}")).unwrap_err();
+            assert!(crate::error::is_usage(&err), "{extra}");
+            assert!(format!("{err:#}").contains(key), "{extra}: {err:#}");
+        }
+        let ok = "[input]\nn_patterns = 2\npattern_sequences = [[0], [1]]\n";
+        Config::from_toml(&format!("{ok}{phase}first_sequence = 1\npattern_sequences = [[1], [0, 1], [0]]\n"))
+            .unwrap();
     }
 
     #[test]

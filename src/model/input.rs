@@ -597,6 +597,75 @@ mod tests {
     }
 
     #[test]
+    fn phases_choose_their_sequences_and_first_sequence() {
+        let mut c = cfg(SequenceMode::RandomSwitching, vec![vec![0], vec![1]], 3);
+        c.phases = vec![
+            PhaseConfig {
+                first_sequence: Some(1),
+                mode: Some(SequenceMode::Alternating),
+                ..PhaseConfig::new("a", PhaseRole::Test, 5000.0)
+            },
+            PhaseConfig {
+                pattern_sequences: Some(vec![vec![2], vec![0, 1], vec![0]]),
+                first_sequence: Some(2),
+                mode: Some(SequenceMode::Alternating),
+                ..PhaseConfig::new("b", PhaseRole::Test, 8000.0)
+            },
+        ];
+        c.validate().unwrap();
+        let inp = generate(&c, &Schedule::from_config(&c));
+        let firsts = |ph: usize| -> Vec<(usize, usize)> {
+            let mut v: Vec<(usize, usize)> = inp
+                .segments
+                .iter()
+                .filter(|g| g.phase == ph && g.kind == SegmentKind::Pattern)
+                .map(|g| (g.sequence.unwrap(), g.pattern.unwrap()))
+                .collect();
+            v.dedup_by_key(|x| x.0);
+            v
+        };
+        let a: Vec<usize> = firsts(0).iter().map(|x| x.0).collect();
+        assert_eq!(&a[..4], &[1, 0, 1, 0]);
+        let b = firsts(1);
+        assert_eq!(b[0], (2, 0)); // sequence 2 = [0] first
+        assert_eq!(b[1], (0, 2)); // then sequence 0 = [2]
+        assert_eq!(b[2].0, 1);
+    }
+
+    #[test]
+    fn noise_only_phases_and_back_to_back_patterns() {
+        let mut c = cfg(SequenceMode::RandomSwitching, vec![vec![0], vec![1]], 2);
+        c.input.embedded = false;
+        c.phases = vec![
+            PhaseConfig::new("p", PhaseRole::Test, 3000.0),
+            PhaseConfig {
+                noise_only: Some(true),
+                ..PhaseConfig::new("n", PhaseRole::Test, 2000.0)
+            },
+        ];
+        let inp = generate(&c, &Schedule::from_config(&c));
+        let p: Vec<&Segment> = inp.segments.iter().filter(|g| g.phase == 0).collect();
+        assert_eq!(p.len(), 10);
+        assert!(p.iter().all(|g| g.kind == SegmentKind::Pattern));
+        assert!(p.windows(2).all(|w| w[0].end == w[1].start));
+        let n: Vec<&Segment> = inp.segments.iter().filter(|g| g.phase == 1).collect();
+        assert_eq!(n.len(), 1);
+        assert_eq!((n[0].kind, n[0].start, n[0].end), (SegmentKind::Noise, 3000, 5000));
+        let spikes: usize = (3000..5000).map(|t| inp.spikes.at(t).len()).sum();
+        let rate = spikes as f64 / (2.0 * 20.0);
+        assert!((rate - 5.0).abs() < 0.8, "{rate}");
+    }
+
+    #[test]
+    fn warped_length_rounds_or_floors() {
+        let mut c = cfg(SequenceMode::RandomSwitching, vec![vec![0]], 1);
+        c.input.t_pattern_ms = vec![301.0];
+        assert_eq!(pattern_steps(&c, 0, 0.5), 151);
+        c.input.warp_rounding = WarpRounding::Floor;
+        assert_eq!(pattern_steps(&c, 0, 0.5), 150);
+    }
+
+    #[test]
     fn step_spikes_csr_roundtrip() {
         let s = StepSpikes::from_events(3, 4, vec![(2, 1), (0, 2), (2, 0), (2, 1)]);
         assert_eq!(s.at(0), &[2]);

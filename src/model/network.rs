@@ -414,6 +414,29 @@ mod tests {
     }
 
     #[test]
+    fn frac_tau_ds_scales_the_stp_time_constants() {
+        let mean_df = |f: f64| {
+            let mut cfg = small();
+            cfg.network.grid = [10, 10];
+            cfg.network.frac_tau_ds = f;
+            let net = Network::build(&cfg).unwrap();
+            let rec = &net.source_stp[cfg.network.n_inputs..];
+            let n = rec.len() as f64;
+            (
+                rec.iter().map(|s| s.d).sum::<f64>() / n,
+                rec.iter().map(|s| s.f).sum::<f64>() / n,
+                rec.iter().map(|s| s.u).sum::<f64>() / n,
+            )
+        };
+        let (d10, f10, u10) = mean_df(10.0);
+        let (d5, f5, u5) = mean_df(5.0);
+        assert!((d10 - 110.0).abs() < 10.0, "{d10}");
+        assert!((d5 - 220.0).abs() < 20.0, "{d5}");
+        assert!((f5 / f10 - 2.0).abs() < 0.25, "{f5} {f10}");
+        assert!((u5 - u10).abs() < 0.05, "U is unaffected: {u5} {u10}");
+    }
+
+    #[test]
     fn pair_count_is_capped_at_all_ordered_pairs() {
         let mut cfg = small();
         cfg.network.grid = [2, 2];

@@ -43,7 +43,16 @@ macro_rules! preset {
 
 /// Every experiment of tasks.md §2 that `reproduce` runs, in report order.
 pub fn experiments() -> Vec<Experiment> {
-    vec![preset!("xor"), preset!("multi")]
+    vec![
+        preset!("xor"),
+        preset!("multi"),
+        preset!("pattern4"),
+        preset!("pattern4_intervals"),
+        preset!("pattern4A"),
+        preset!("pattern5"),
+        preset!("pattern8"),
+        preset!("fail"),
+    ]
 }
 
 /// The preset's header comment (its leading `#` lines).
@@ -117,6 +126,8 @@ struct RunJob {
     dir: PathBuf,
     log: PathBuf,
     full_analysis: bool,
+    /// The config the run must have been made with (seed applied).
+    expected: Config,
 }
 
 /// Runs the suite and writes reproduction.json and reproduction.html.
@@ -145,6 +156,7 @@ pub fn reproduce(opts: &ReproduceOptions, observer: &dyn Observer) -> Result<Rep
                 dir: opts.out.join(&rel),
                 log: opts.out.join("logs").join(format!("{}-seed-{seed}.log", e.name)),
                 full_analysis: Task::of(&cfg) == Task::Pattern,
+                expected: Config { seed, ..cfg.clone() },
             });
             runs.push(rel);
         }
@@ -156,7 +168,7 @@ pub fn reproduce(opts: &ReproduceOptions, observer: &dyn Observer) -> Result<Rep
             traces: Vec::new(),
         });
     }
-    let (todo, done): (Vec<RunJob>, Vec<RunJob>) = jobs.into_iter().partition(|j| !is_complete(&j.dir, opts.backend));
+    let (todo, done): (Vec<RunJob>, Vec<RunJob>) = jobs.into_iter().partition(|j| !is_complete(j, opts.backend));
     observer.note(&format!(
         "{} runs to do, {} already complete (kept), {} parallel jobs",
         todo.len(),
@@ -237,11 +249,13 @@ fn write_if_changed(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// A run directory counts as complete when its summary.json reads and was
-/// made by the requested backend (the child renames it into place only
-/// when it finished).
-fn is_complete(dir: &Path, backend: Backend) -> bool {
-    match rundir::read_summary(dir) {
+/// A run directory counts as complete when its summary.json reads, holds
+/// the job's config and was made by the requested backend (the child
+/// renames it into place only when it finished). A changed preset or
+/// `--scale` therefore redoes the run.
+fn is_complete(job: &RunJob, backend: Backend) -> bool {
+    match rundir::read_summary(&job.dir) {
+        Ok(s) if s.config != job.expected => false,
         Ok(s) => match backend {
             Backend::Auto => true,
             Backend::Native => s.backend == "native",
