@@ -37,7 +37,17 @@ fn tiny_suite_writes_rows_resumes_and_renders() {
     let o = reproduce(&out, &["--only", "xor,multi,pattern4", "--seeds", "2"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let rows = rows(&out);
-    let keys = ["experiment", "seed", "backend", "protocol", "features", "target", "measure", "phase", "value"];
+    let keys = [
+        "experiment",
+        "seed",
+        "backend",
+        "protocol",
+        "features",
+        "target",
+        "measure",
+        "phase",
+        "value",
+    ];
     for r in &rows {
         let obj = r.as_object().unwrap();
         assert_eq!(obj.len(), keys.len(), "{r}");
@@ -50,14 +60,32 @@ fn tiny_suite_writes_rows_resumes_and_renders() {
     }
     let has = |exp: &str, target: &str, feat: &str| {
         rows.iter().any(|r| {
-            r["experiment"] == exp && r["target"] == target && r["features"] == feat && r["value"].is_f64()
+            r["experiment"] == exp
+                && r["target"] == target
+                && r["features"] == feat
+                && r["value"].is_f64()
         })
     };
-    for (exp, target) in [("xor", "xor"), ("xor", "delay"), ("multi", "r1"), ("multi", "r1*r2"), ("multi", "r1*r2(t-H)")] {
-        assert!(has(exp, target, "network") && has(exp, target, "stimulus"), "{exp} {target}");
+    for (exp, target) in [
+        ("xor", "xor"),
+        ("xor", "delay"),
+        ("multi", "r1"),
+        ("multi", "r1*r2"),
+        ("multi", "r1*r2(t-H)"),
+    ] {
+        assert!(
+            has(exp, target, "network") && has(exp, target, "stimulus"),
+            "{exp} {target}"
+        );
     }
-    assert!(rows.iter().any(|r| r["experiment"] == "pattern4" && r["measure"] == "cc12"));
-    let seeds: BTreeSet<u64> = rows.iter().filter(|r| r["experiment"] == "xor").map(|r| r["seed"].as_u64().unwrap()).collect();
+    assert!(rows
+        .iter()
+        .any(|r| r["experiment"] == "pattern4" && r["measure"] == "cc12"));
+    let seeds: BTreeSet<u64> = rows
+        .iter()
+        .filter(|r| r["experiment"] == "xor")
+        .map(|r| r["seed"].as_u64().unwrap())
+        .collect();
     assert_eq!(seeds.len(), 2);
 
     // resume: nothing is redone; a removed run is redone alone
@@ -75,7 +103,13 @@ fn tiny_suite_writes_rows_resumes_and_renders() {
     assert_eq!(mtime(&kept), t);
 
     let html = std::fs::read_to_string(out.join("reproduction.html")).unwrap();
-    for needle in ["Where the model fails", "id=\"xor\"", "id=\"multi\"", "id=\"pattern4\"", "mean ± sd"] {
+    for needle in [
+        "Where the model fails",
+        "id=\"xor\"",
+        "id=\"multi\"",
+        "id=\"pattern4\"",
+        "mean ± sd",
+    ] {
         assert!(html.contains(needle), "{needle}");
     }
     browser_renders_every_figure(&out.join("reproduction.html"));
@@ -116,19 +150,29 @@ fn a_short_experiment_runs_on_nest() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("rep");
-    let o = reproduce(&out, &["--only", "xor", "--seeds", "1", "--backend", "nest"]);
+    let o = reproduce(
+        &out,
+        &["--only", "xor", "--seeds", "1", "--backend", "nest"],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let rows = rows(&out);
     assert!(!rows.is_empty());
     assert!(rows.iter().all(|r| r["backend"] == "nest"));
-    assert!(rows.iter().any(|r| r["target"] == "xor" && r["features"] == "network" && r["value"].is_f64()));
+    assert!(rows
+        .iter()
+        .any(|r| r["target"] == "xor" && r["features"] == "network" && r["value"].is_f64()));
 }
 
 fn chromium() -> Option<PathBuf> {
-    ["chromium", "chromium-browser", "google-chrome"].iter().find_map(|name| {
-        std::env::var_os("PATH")
-            .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file()))
-    })
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|d| d.join(name))
+                    .find(|p| p.is_file())
+            })
+        })
 }
 
 /// Loads the page headless and reads the marker the page's script sets
@@ -144,9 +188,24 @@ fn browser_renders_every_figure(page: &Path) {
     let profile = page.parent().unwrap().join("chromium-profile");
     let dom_path = page.parent().unwrap().join("dom.html");
     let mut child = Command::new(bin)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
-        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        .args(["--disable-dev-shm-usage", "--allow-file-access-from-files", "--dump-dom", "--window-size=1200,3000"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+        ])
+        .args([
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .args([
+            "--disable-dev-shm-usage",
+            "--allow-file-access-from-files",
+            "--dump-dom",
+            "--window-size=1200,3000",
+        ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("file://{}", page.canonicalize().unwrap().display()))
         .stdin(Stdio::null())
@@ -169,6 +228,8 @@ fn browser_renders_every_figure(page: &Path) {
     assert!(
         dom.contains(&format!("data-figures-rendered=\"{n}/{n}\"")),
         "not every figure rendered: {}",
-        dom.lines().find(|l| l.contains("data-figures-rendered")).unwrap_or("(no marker)")
+        dom.lines()
+            .find(|l| l.contains("data-figures-rendered"))
+            .unwrap_or("(no marker)")
     );
 }

@@ -207,7 +207,11 @@ fn target_set(
             (ph.name.clone(), s, y)
         })
         .collect();
-    let fit_phase = fit.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join("+");
+    let fit_phase = fit
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect::<Vec<_>>()
+        .join("+");
     TargetSet {
         names,
         fit_steps,
@@ -295,7 +299,9 @@ fn multi_targets(
         }
         (steps, y)
     };
-    let names = ["r1", "r2", "r1*r2", "r1*r2(t-H)"].map(String::from).to_vec();
+    let names = ["r1", "r2", "r1*r2", "r1*r2(t-H)"]
+        .map(String::from)
+        .to_vec();
     let fit_set = target_set(names.clone(), fit, &[], |p| targets(p, true));
     let test_set = target_set(names, &[], tests, |p| targets(p, false));
     TargetSet {
@@ -340,7 +346,11 @@ fn readouts(run: &RunData, input: &Spikes, set: &TargetSet, out: &mut TaskResult
                 }
             };
             if proto == "original" {
-                push(&format!("{} (in-sample)", set.fit_phase), &set.fit_y, &fit.predict(&x_fit));
+                push(
+                    &format!("{} (in-sample)", set.fit_phase),
+                    &set.fit_y,
+                    &fit.predict(&x_fit),
+                );
             }
             let mut outs = Vec::new();
             for (t, x) in set.tests.iter().zip(&x_tests) {
@@ -374,7 +384,11 @@ fn add_traces(
         out.traces.push(ReadoutTrace {
             target: name.clone(),
             phase: test.0.clone(),
-            time_ms: test.1.iter().map(|&s| s as f64 * run.constants.dt_ms).collect(),
+            time_ms: test
+                .1
+                .iter()
+                .map(|&s| s as f64 * run.constants.dt_ms)
+                .collect(),
             target_values: test.2.column(j).iter().copied().collect(),
             network: net.column(j).iter().copied().collect(),
             stimulus: stim.column(j).iter().copied().collect(),
@@ -394,7 +408,10 @@ pub fn spike_correlation(rates: [&DMatrix<f64>; 3], threshold_hz: f64) -> (f64, 
     let cc = |a: &DMatrix<f64>, b: &DMatrix<f64>| -> f64 {
         let mut v = Vec::new();
         for k in 0..a.ncols().min(b.ncols()) {
-            let (x, y): (Vec<f64>, Vec<f64>) = (a.column(k).iter().copied().collect(), b.column(k).iter().copied().collect());
+            let (x, y): (Vec<f64>, Vec<f64>) = (
+                a.column(k).iter().copied().collect(),
+                b.column(k).iter().copied().collect(),
+            );
             let max = |z: &[f64]| z.iter().copied().fold(f64::MIN, f64::max);
             if max(&x) > threshold_hz && max(&y) > threshold_hz {
                 let c = pearson(&x, &y);
@@ -419,7 +436,11 @@ fn interpolate(m: &DMatrix<f64>, l: usize) -> DMatrix<f64> {
         if n == 0 {
             return f64::NAN;
         }
-        let x = if l > 1 { i as f64 * (n - 1) as f64 / (l - 1) as f64 } else { 0.0 };
+        let x = if l > 1 {
+            i as f64 * (n - 1) as f64 / (l - 1) as f64
+        } else {
+            0.0
+        };
         let a = x.floor() as usize;
         let b = (a + 1).min(n - 1);
         let f = x - a as f64;
@@ -427,7 +448,7 @@ fn interpolate(m: &DMatrix<f64>, l: usize) -> DMatrix<f64> {
     })
 }
 
-/// cc12/cc13 of every test phase from the first three complete
+/// cc12/cc13 of every test phase with recorded neuron traces, from the first three complete
 /// presentations inside it (rates `R_max * rho` from neuron_traces.csv);
 /// fewer than three give NaN (the original reported 0).
 fn reliability_rows(dir: &Path, run: &RunData) -> Result<Vec<Measure>> {
@@ -438,13 +459,26 @@ fn reliability_rows(dir: &Path, run: &RunData) -> Result<Vec<Measure>> {
     let dt_rec = summary.config.record.dt_rec_ms;
     let pres = presentations(&run.segments);
     let mut rows = Vec::new();
-    for ph in run.protocol.iter().filter(|p| p.role == PhaseRole::Test) {
+    let cfg = &summary.config;
+    let recorded = |ph: &ProtocolPhase| {
+        cfg.phases
+            .get(ph.phase)
+            .and_then(|p| p.record_neurons)
+            .unwrap_or(cfg.record.phases.contains(&ph.role))
+    };
+    for ph in run
+        .protocol
+        .iter()
+        .filter(|p| p.role == PhaseRole::Test && recorded(p))
+    {
         let inside: Vec<_> = pres
             .iter()
             .filter(|p| p.phase == ph.phase && p.complete && p.end_ms <= ph.end_ms)
             .take(3)
             .collect();
-        let (cc12, cc13) = if inside.len() < 3 || !dir.join(rundir::schema::NEURON_TRACES.name).exists() {
+        let (cc12, cc13) = if inside.len() < 3
+            || !dir.join(rundir::schema::NEURON_TRACES.name).exists()
+        {
             (f64::NAN, f64::NAN)
         } else {
             let windows: Vec<(f64, f64)> = inside.iter().map(|p| (p.start_ms, p.end_ms)).collect();
@@ -470,7 +504,14 @@ fn reliability_rows(dir: &Path, run: &RunData) -> Result<Vec<Measure>> {
 }
 
 /// `steps x neurons` rates (Hz) from the rho samples in `[a, b)`.
-fn rate_matrix(rho: &rundir::RhoSamples, a: f64, b: f64, dt_rec: f64, n: usize, r_max: f64) -> DMatrix<f64> {
+fn rate_matrix(
+    rho: &rundir::RhoSamples,
+    a: f64,
+    b: f64,
+    dt_rec: f64,
+    n: usize,
+    r_max: f64,
+) -> DMatrix<f64> {
     let rows = ((b - a) / dt_rec).round().max(0.0) as usize;
     let mut m = DMatrix::zeros(rows, n);
     for ((&t, &s), &r) in rho.time_ms.iter().zip(&rho.sender).zip(&rho.rho) {
@@ -551,7 +592,10 @@ mod tests {
 
     #[test]
     fn multi_targets_are_products_and_delayed_products() {
-        let rates = [vec![1.0, 2.0, 3.0, 4.0, 5.0], vec![10.0, 20.0, 30.0, 40.0, 50.0]];
+        let rates = [
+            vec![1.0, 2.0, 3.0, 4.0, 5.0],
+            vec![10.0, 20.0, 30.0, 40.0, 50.0],
+        ];
         assert_eq!(multi_values(&rates, 1, 2, 0), [2.0, 20.0, 40.0, 0.0]);
         assert_eq!(multi_values(&rates, 3, 2, 0), [4.0, 40.0, 160.0, 40.0]);
         // the delay does not reach back before the phase start
@@ -570,7 +614,9 @@ mod tests {
         assert_eq!(r1[5], 100.0);
         assert_eq!(r1[19], 100.0);
         assert_eq!(r1[20], 50.0); // the step-0 spike left the window
-        assert_eq!(r1[30], 100.0);
+        assert_eq!(r1[24], 50.0);
+        assert_eq!(r1[25], 0.0); // the step-5 spike left it too
+        assert_eq!(r1[30], 50.0);
         assert_eq!(r2[5], 50.0);
         assert_eq!(r2[25], 0.0);
     }

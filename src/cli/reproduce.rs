@@ -73,7 +73,11 @@ pub fn run(a: ReproduceArgs) -> Result<()> {
         );
     }
     if !rep.failed.is_empty() {
-        anyhow::bail!("{} run(s) failed:\n  {}", rep.failed.len(), rep.failed.join("\n  "));
+        anyhow::bail!(
+            "{} run(s) failed:\n  {}",
+            rep.failed.len(),
+            rep.failed.join("\n  ")
+        );
     }
     Ok(())
 }

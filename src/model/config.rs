@@ -401,12 +401,18 @@ impl Config {
             if let Some(s) = &p.pattern_sequences {
                 let key = format!("phases[{k}].pattern_sequences");
                 if s.is_empty() || s.iter().any(|q| q.is_empty()) {
-                    return bad(&key, "need at least one non-empty sequence, e.g. [[0]]".into());
+                    return bad(
+                        &key,
+                        "need at least one non-empty sequence, e.g. [[0]]".into(),
+                    );
                 }
                 if let Some(x) = s.iter().flatten().find(|x| **x >= inp.n_patterns) {
                     return bad(
                         &key,
-                        format!("pattern {x} does not exist (n_patterns = {})", inp.n_patterns),
+                        format!(
+                            "pattern {x} does not exist (n_patterns = {})",
+                            inp.n_patterns
+                        ),
                     );
                 }
                 let mode = p.mode.unwrap_or(inp.mode);
@@ -428,7 +434,10 @@ impl Config {
             if let Some(f) = p.first_sequence.filter(|f| *f >= seqs.len()) {
                 return bad(
                     &format!("phases[{k}].first_sequence"),
-                    format!("must be < the phase's number of sequences ({}), got {f}", seqs.len()),
+                    format!(
+                        "must be < the phase's number of sequences ({}), got {f}",
+                        seqs.len()
+                    ),
                 );
             }
         }
@@ -465,11 +474,17 @@ impl Config {
         if self.network.n_inputs < 2 {
             return bad(
                 "network.n_inputs",
-                format!("generator = \"combined\" needs >= 2 inputs, got {}", self.network.n_inputs),
+                format!(
+                    "generator = \"combined\" needs >= 2 inputs, got {}",
+                    self.network.n_inputs
+                ),
             );
         }
-        let all_seqs = std::iter::once(&inp.pattern_sequences)
-            .chain(self.phases.iter().filter_map(|p| p.pattern_sequences.as_ref()));
+        let all_seqs = std::iter::once(&inp.pattern_sequences).chain(
+            self.phases
+                .iter()
+                .filter_map(|p| p.pattern_sequences.as_ref()),
+        );
         for seqs in all_seqs {
             if seqs.iter().any(|s| s.len() != 1) {
                 return bad(
@@ -505,13 +520,22 @@ fn validate_rate(r: &RateInputConfig, n_inputs: usize, dt: f64) -> Result<()> {
     if r.n_groups == 0 || r.n_groups > n_inputs {
         return bad(
             "input.rate.n_groups",
-            format!("must lie in [1, network.n_inputs = {n_inputs}], got {}", r.n_groups),
+            format!(
+                "must lie in [1, network.n_inputs = {n_inputs}], got {}",
+                r.n_groups
+            ),
         );
     }
     check_range("input.rate.rate_range_hz", r.rate_range_hz, 0.0)?;
-    for (key, v) in [("input.rate.hold_ms", r.hold_ms), ("input.rate.window_ms", r.window_ms)] {
+    for (key, v) in [
+        ("input.rate.hold_ms", r.hold_ms),
+        ("input.rate.window_ms", r.window_ms),
+    ] {
         if !(v >= dt && (v / dt).fract() == 0.0) {
-            return bad(key, format!("must be a positive multiple of dt ({dt} ms), got {v}"));
+            return bad(
+                key,
+                format!("must be a positive multiple of dt ({dt} ms), got {v}"),
+            );
         }
     }
     Ok(())
@@ -769,13 +793,34 @@ mod tests {
         let phase = "[[phases]]\nname = \"t\"\nrole = \"test\"\nduration_ms = 100.0\n";
         for (toml, key) in [
             ("[network]\nfrac_tau_ds = 0.0\n", "network.frac_tau_ds"),
-            ("[input]\ngenerator = \"rate\"\n[input.rate]\nn_groups = 0\n", "input.rate.n_groups"),
-            ("[input]\ngenerator = \"rate\"\n[input.rate]\nhold_ms = 0.5\n", "input.rate.hold_ms"),
-            ("[input]\ngenerator = \"rate\"\n[input.rate]\nrate_range_hz = [40.0, 10.0]\n", "input.rate.rate_range_hz"),
-            ("[input]\ngenerator = \"combined\"\nn_patterns = 2\npattern_sequences = [[0, 1]]\n", "input.pattern_sequences"),
-            ("[input]\ngenerator = \"combined\"\ntime_warp_range = [0.5, 2.0]\n", "input.time_warp_range"),
-            ("[input]\ngenerator = \"combined\"\nn_patterns = 2\nt_pattern_ms = [50.0, 60.0]\n", "input.t_pattern_ms"),
-            ("[input]\ngenerator = \"rate\"\nspike_file = \"x.csv\"\n", "input.spike_file"),
+            (
+                "[input]\ngenerator = \"rate\"\n[input.rate]\nn_groups = 0\n",
+                "input.rate.n_groups",
+            ),
+            (
+                "[input]\ngenerator = \"rate\"\n[input.rate]\nhold_ms = 0.5\n",
+                "input.rate.hold_ms",
+            ),
+            (
+                "[input]\ngenerator = \"rate\"\n[input.rate]\nrate_range_hz = [40.0, 10.0]\n",
+                "input.rate.rate_range_hz",
+            ),
+            (
+                "[input]\ngenerator = \"combined\"\nn_patterns = 2\npattern_sequences = [[0, 1]]\n",
+                "input.pattern_sequences",
+            ),
+            (
+                "[input]\ngenerator = \"combined\"\ntime_warp_range = [0.5, 2.0]\n",
+                "input.time_warp_range",
+            ),
+            (
+                "[input]\ngenerator = \"combined\"\nn_patterns = 2\nt_pattern_ms = [50.0, 60.0]\n",
+                "input.t_pattern_ms",
+            ),
+            (
+                "[input]\ngenerator = \"rate\"\nspike_file = \"x.csv\"\n",
+                "input.spike_file",
+            ),
             ("[input]\ngenerator = \"xor\"\n", "generator"),
         ] {
             let err = Config::from_toml(toml).unwrap_err();
@@ -792,8 +837,10 @@ mod tests {
             assert!(format!("{err:#}").contains(key), "{extra}: {err:#}");
         }
         let ok = "[input]\nn_patterns = 2\npattern_sequences = [[0], [1]]\n";
-        Config::from_toml(&format!("{ok}{phase}first_sequence = 1\npattern_sequences = [[1], [0, 1], [0]]\n"))
-            .unwrap();
+        Config::from_toml(&format!(
+            "{ok}{phase}first_sequence = 1\npattern_sequences = [[1], [0, 1], [0]]\n"
+        ))
+        .unwrap();
     }
 
     #[test]

@@ -67,10 +67,20 @@ pub fn combined(cfg: &Config, schedule: &Schedule) -> Input {
             probs: &inp.sequence_probabilities,
         };
         let noise_range = pc.t_noise_range_ms.unwrap_or(inp.t_noise_range_ms);
-        choosers.iter_mut().for_each(|c| c.start_phase(pc.first_sequence));
+        choosers
+            .iter_mut()
+            .for_each(|c| c.start_phase(pc.first_sequence));
         if pc.noise_only == Some(true) {
             let (a, b) = (phase.start, phase.end);
-            add_noise(&mut rng, &mut sink.events, 0..n_ch, inp.r_input_hz, a, b, dt);
+            add_noise(
+                &mut rng,
+                &mut sink.events,
+                0..n_ch,
+                inp.r_input_hz,
+                a,
+                b,
+                dt,
+            );
             sink.segment(pi, a, b, SegmentKind::Noise);
             continue;
         }
@@ -88,7 +98,15 @@ pub fn combined(cfg: &Config, schedule: &Schedule) -> Input {
             let end = (t + pattern_steps(cfg, pa, 1.0)).min(phase.end);
             emit_pattern(&mut sink.events, &patterns[pa], t, end, 1.0, dt);
             emit_pattern(&mut sink.events, &patterns[np + pb], t, end, 1.0, dt);
-            add_noise(&mut rng, &mut sink.events, 0..n_ch, inp.r_noise_hz, t, end, dt);
+            add_noise(
+                &mut rng,
+                &mut sink.events,
+                0..n_ch,
+                inp.r_noise_hz,
+                t,
+                end,
+                dt,
+            );
             sink.segments.push(Segment {
                 phase: pi,
                 start: t,
@@ -215,7 +233,10 @@ fn parse_spike_file(text: &str, cfg: &Config, n_steps: u64) -> Result<Vec<(u64, 
             .split_once(',')
             .ok_or_else(|| format!("line {ln}: need `channel,time_ms`, got `{line}`"))?;
         let ch: usize = c.trim().parse().ok().filter(|&c| c < n).ok_or_else(|| {
-            format!("line {ln}: channel `{}` must be an integer in [0, {n}) (network.n_inputs)", c.trim())
+            format!(
+                "line {ln}: channel `{}` must be an integer in [0, {n}) (network.n_inputs)",
+                c.trim()
+            )
         })?;
         let tm: f64 = t
             .trim()
@@ -223,7 +244,10 @@ fn parse_spike_file(text: &str, cfg: &Config, n_steps: u64) -> Result<Vec<(u64, 
             .ok()
             .filter(|t: &f64| t.is_finite() && *t >= 0.0 && *t < total)
             .ok_or_else(|| {
-                format!("line {ln}: time_ms `{}` must be a number in [0, {total}) (the run's length)", t.trim())
+                format!(
+                    "line {ln}: time_ms `{}` must be a number in [0, {total}) (the run's length)",
+                    t.trim()
+                )
             })?;
         events.push(((tm / dt + 1e-9).floor() as u64, ch as u32));
     }
@@ -352,8 +376,12 @@ mod tests {
             let e = parse_spike_file(text, &c, 100).unwrap_err();
             assert!(e.contains(needle), "{text}: {e}");
         }
-        let err = from_spike_file(&c, &Schedule::from_config(&c), Path::new("/nonexistent.csv"))
-            .unwrap_err();
+        let err = from_spike_file(
+            &c,
+            &Schedule::from_config(&c),
+            Path::new("/nonexistent.csv"),
+        )
+        .unwrap_err();
         assert!(crate::error::is_usage(&err));
         assert!(format!("{err:#}").contains("input.spike_file"));
     }

@@ -353,7 +353,15 @@ pub(crate) fn noise_phase(
     let stop = (t + (len_ms / dt).floor() as u64).min(end);
     if stop > t {
         let n = cfg.network.n_inputs;
-        add_noise(rng, &mut sink.events, 0..n, cfg.input.r_input_hz, t, stop, dt);
+        add_noise(
+            rng,
+            &mut sink.events,
+            0..n,
+            cfg.input.r_input_hz,
+            t,
+            stop,
+            dt,
+        );
         sink.segment(pi, t, stop, SegmentKind::Noise);
     }
     stop
@@ -405,7 +413,15 @@ fn sequential(cfg: &Config, schedule: &Schedule) -> Input {
         let warp_range = pc.time_warp_range.unwrap_or(inp.time_warp_range);
         chooser.start_phase(pc.first_sequence);
         if pc.noise_only == Some(true) {
-            add_noise(&mut rng, &mut sink.events, 0..n_ch, inp.r_input_hz, phase.start, phase.end, dt);
+            add_noise(
+                &mut rng,
+                &mut sink.events,
+                0..n_ch,
+                inp.r_input_hz,
+                phase.start,
+                phase.end,
+                dt,
+            );
             sink.segment(pi, phase.start, phase.end, SegmentKind::Noise);
             continue;
         }
@@ -425,7 +441,15 @@ fn sequential(cfg: &Config, schedule: &Schedule) -> Input {
                 }
                 let end = (t + pattern_steps(cfg, p, warp)).min(phase.end);
                 emit_pattern(&mut sink.events, &patterns[p], t, end, warp, dt);
-                add_noise(&mut rng, &mut sink.events, 0..n_ch, inp.r_noise_hz, t, end, dt);
+                add_noise(
+                    &mut rng,
+                    &mut sink.events,
+                    0..n_ch,
+                    inp.r_noise_hz,
+                    t,
+                    end,
+                    dt,
+                );
                 sink.segments.push(Segment {
                     phase: pi,
                     start: t,
@@ -650,7 +674,10 @@ mod tests {
         assert!(p.windows(2).all(|w| w[0].end == w[1].start));
         let n: Vec<&Segment> = inp.segments.iter().filter(|g| g.phase == 1).collect();
         assert_eq!(n.len(), 1);
-        assert_eq!((n[0].kind, n[0].start, n[0].end), (SegmentKind::Noise, 3000, 5000));
+        assert_eq!(
+            (n[0].kind, n[0].start, n[0].end),
+            (SegmentKind::Noise, 3000, 5000)
+        );
         let spikes: usize = (3000..5000).map(|t| inp.spikes.at(t).len()).sum();
         let rate = spikes as f64 / (2.0 * 20.0);
         assert!((rate - 5.0).abs() < 0.8, "{rate}");

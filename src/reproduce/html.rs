@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{ExperimentResult, Reproduction, ReproduceOptions, Row};
+use super::{ExperimentResult, ReproduceOptions, Reproduction, Row};
 use crate::analysis::tasks::{ReadoutTrace, Task};
 
 fn esc(s: &str) -> String {
@@ -47,7 +47,9 @@ pub fn expectation(task: Task, target: &str, features: &str, measure: &str) -> &
         (Task::Xor, "r", "stimulus") if target == "xor" => {
             "≈ 0: XOR is not a linear function of the current input traces"
         }
-        (Task::Xor, "r", "stimulus") => "low: 20 ms input traces hold little of a pattern 50 ms ago",
+        (Task::Xor, "r", "stimulus") => {
+            "low: 20 ms input traces hold little of a pattern 50 ms ago"
+        }
         (Task::Xor, "r", "network") => "above the stimulus value (the claim of the task)",
         (Task::Multi, "r", "stimulus") if target.contains("(t-H)") => {
             "low: the input traces forget within ~20 ms"
@@ -71,10 +73,18 @@ type Pivot = BTreeMap<(String, String), BTreeMap<String, (f64, f64, usize)>>;
 
 fn network_vs_stimulus(rows: &[&Row]) -> Pivot {
     let mut per_seed: BTreeMap<(String, String, String, u64), Vec<f64>> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.measure.measure == "r" && !r.measure.phase.contains("in-sample")) {
+    for r in rows
+        .iter()
+        .filter(|r| r.measure.measure == "r" && !r.measure.phase.contains("in-sample"))
+    {
         let m = &r.measure;
         per_seed
-            .entry((m.protocol.clone(), m.target.clone(), m.features.clone(), r.seed))
+            .entry((
+                m.protocol.clone(),
+                m.target.clone(),
+                m.features.clone(),
+                r.seed,
+            ))
             .or_default()
             .push(m.value);
     }
@@ -131,7 +141,8 @@ fn failures_section(h: &mut String, rep: &Reproduction) {
             let (Some(n), Some(s)) = (by.get("network"), by.get("stimulus")) else {
                 continue;
             };
-            if !(n.0 > s.0) {
+            let better = n.0.partial_cmp(&s.0) == Some(std::cmp::Ordering::Greater);
+            if !better {
                 items.push(format!(
                     "{}: target <b>{}</b> ({proto}): network r {:.3} is not above stimulus r {:.3}",
                     e.name,
@@ -173,8 +184,14 @@ fn experiment_section(h: &mut String, e: &ExperimentResult, rows: &[&Row]) {
     } else if let Some(run) = e.runs.first() {
         for (file, caption) in [
             ("input_raster_end.svg", "input spikes at the end of the run"),
-            ("network_raster_ordered_start.svg", "network spikes at the start, ordered by the end's assemblies"),
-            ("network_raster_ordered_end.svg", "network spikes at the end (after training), ordered"),
+            (
+                "network_raster_ordered_start.svg",
+                "network spikes at the start, ordered by the end's assemblies",
+            ),
+            (
+                "network_raster_ordered_end.svg",
+                "network spikes at the end (after training), ordered",
+            ),
         ] {
             let _ = write!(
                 h,
@@ -193,9 +210,15 @@ fn measure_table(h: &mut String, task: Task, rows: &[&Row]) {
     let mut g: BTreeMap<(String, String, String, String, String), Vec<f64>> = BTreeMap::new();
     for r in rows {
         let m = &r.measure;
-        g.entry((m.target.clone(), m.measure.clone(), m.protocol.clone(), m.features.clone(), m.phase.clone()))
-            .or_default()
-            .push(m.value);
+        g.entry((
+            m.target.clone(),
+            m.measure.clone(),
+            m.protocol.clone(),
+            m.features.clone(),
+            m.phase.clone(),
+        ))
+        .or_default()
+        .push(m.value);
     }
     h.push_str(
         "<table><tr><th>target</th><th>measure</th><th>protocol</th><th>features</th>\
@@ -232,8 +255,13 @@ fn bar_figure(h: &mut String, e: &ExperimentResult, pivot: &Pivot) {
     }
     for (i, ((proto, target), by)) in groups.iter().enumerate() {
         let x0 = left + i as f64 * gw;
-        for (k, (feat, color)) in [("network", "#1f77b4"), ("stimulus", "#ff7f0e")].iter().enumerate() {
-            let Some(&(m, sd, _)) = by.get(*feat) else { continue };
+        for (k, (feat, color)) in [("network", "#1f77b4"), ("stimulus", "#ff7f0e")]
+            .iter()
+            .enumerate()
+        {
+            let Some(&(m, sd, _)) = by.get(*feat) else {
+                continue;
+            };
             if !m.is_finite() {
                 continue;
             }
@@ -269,14 +297,33 @@ fn bar_figure(h: &mut String, e: &ExperimentResult, pivot: &Pivot) {
 /// Target, network readout and stimulus readout over one test phase.
 fn trace_figure(h: &mut String, name: &str, t: &ReadoutTrace) {
     let (w, ht, left) = (900.0, 180.0, 50.0);
-    let all = t.target_values.iter().chain(&t.network).chain(&t.stimulus).copied().filter(|v| v.is_finite());
-    let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
-    let (lo, hi) = if lo < hi { (lo, hi) } else { (lo - 1.0, lo + 1.0) };
-    let (t0, t1) = (t.time_ms.first().copied().unwrap_or(0.0), t.time_ms.last().copied().unwrap_or(1.0));
+    let all = t
+        .target_values
+        .iter()
+        .chain(&t.network)
+        .chain(&t.stimulus)
+        .copied()
+        .filter(|v| v.is_finite());
+    let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
+    let (lo, hi) = if lo < hi {
+        (lo, hi)
+    } else {
+        (lo - 1.0, lo + 1.0)
+    };
+    let (t0, t1) = (
+        t.time_ms.first().copied().unwrap_or(0.0),
+        t.time_ms.last().copied().unwrap_or(1.0),
+    );
     let x = |v: f64| left + (v - t0) / (t1 - t0).max(1e-9) * (w - left - 10.0);
     let y = |v: f64| 10.0 + (hi - v) / (hi - lo) * (ht - 40.0);
     let mut s = format!("<svg class=\"fig\" width=\"{w}\" height=\"{ht}\" viewBox=\"0 0 {w} {ht}\" xmlns=\"http://www.w3.org/2000/svg\"><rect x=\"{left}\" y=\"10\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#ccc\"/>", w - left - 10.0, ht - 40.0);
-    for (vals, color, label) in [(&t.target_values, "#000", "target"), (&t.network, "#1f77b4", "network"), (&t.stimulus, "#ff7f0e", "stimulus")] {
+    for (vals, color, label) in [
+        (&t.target_values, "#000", "target"),
+        (&t.network, "#1f77b4", "network"),
+        (&t.stimulus, "#ff7f0e", "stimulus"),
+    ] {
         let pts: Vec<String> = t
             .time_ms
             .iter()

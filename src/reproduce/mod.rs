@@ -154,9 +154,15 @@ pub fn reproduce(opts: &ReproduceOptions, observer: &dyn Observer) -> Result<Rep
                 seed,
                 config: path.clone(),
                 dir: opts.out.join(&rel),
-                log: opts.out.join("logs").join(format!("{}-seed-{seed}.log", e.name)),
+                log: opts
+                    .out
+                    .join("logs")
+                    .join(format!("{}-seed-{seed}.log", e.name)),
                 full_analysis: Task::of(&cfg) == Task::Pattern,
-                expected: Config { seed, ..cfg.clone() },
+                expected: Config {
+                    seed,
+                    ..cfg.clone()
+                },
             });
             runs.push(rel);
         }
@@ -168,7 +174,9 @@ pub fn reproduce(opts: &ReproduceOptions, observer: &dyn Observer) -> Result<Rep
             traces: Vec::new(),
         });
     }
-    let (todo, done): (Vec<RunJob>, Vec<RunJob>) = jobs.into_iter().partition(|j| !is_complete(j, opts.backend));
+    let (todo, done): (Vec<RunJob>, Vec<RunJob>) = jobs
+        .into_iter()
+        .partition(|j| !is_complete(j, opts.backend));
     observer.note(&format!(
         "{} runs to do, {} already complete (kept), {} parallel jobs",
         todo.len(),
@@ -185,11 +193,19 @@ pub fn reproduce(opts: &ReproduceOptions, observer: &dyn Observer) -> Result<Rep
     };
     collect(opts, &mut rep, todo.iter().chain(&done), observer)?;
     let json = serde_json::to_string_pretty(&rep.rows).context("serialising reproduction.json")?;
-    std::fs::write(opts.out.join("reproduction.json"), json)
-        .with_context(|| format!("cannot write {}", opts.out.join("reproduction.json").display()))?;
+    std::fs::write(opts.out.join("reproduction.json"), json).with_context(|| {
+        format!(
+            "cannot write {}",
+            opts.out.join("reproduction.json").display()
+        )
+    })?;
     let page = html::render(&rep, opts);
-    std::fs::write(opts.out.join("reproduction.html"), page)
-        .with_context(|| format!("cannot write {}", opts.out.join("reproduction.html").display()))?;
+    std::fs::write(opts.out.join("reproduction.html"), page).with_context(|| {
+        format!(
+            "cannot write {}",
+            opts.out.join("reproduction.html").display()
+        )
+    })?;
     Ok(rep)
 }
 
@@ -204,7 +220,10 @@ fn validate(opts: &ReproduceOptions) -> Result<()> {
         return Err(usage!("--scale must lie in (0, 1], got {}", opts.scale));
     }
     if opts.out.exists() && !opts.out.is_dir() {
-        return Err(usage!("--out {} exists and is not a directory", opts.out.display()));
+        return Err(usage!(
+            "--out {} exists and is not a directory",
+            opts.out.display()
+        ));
     }
     Ok(())
 }
@@ -222,14 +241,17 @@ fn select(only: Option<&[String]>) -> Result<Vec<Experiment>> {
             known.join(", ")
         ));
     }
-    Ok(all.into_iter().filter(|e| names.iter().any(|n| n == e.name)).collect())
+    Ok(all
+        .into_iter()
+        .filter(|e| names.iter().any(|n| n == e.name))
+        .collect())
 }
 
 /// The preset's config with every phase duration multiplied by `scale`
 /// (rounded to whole steps, at least 1 step).
 fn scaled_config(e: &Experiment, scale: f64) -> Result<Config> {
-    let mut cfg = Config::from_toml(e.toml)
-        .with_context(|| format!("preset experiments/{}.toml", e.name))?;
+    let mut cfg =
+        Config::from_toml(e.toml).with_context(|| format!("preset experiments/{}.toml", e.name))?;
     if scale != 1.0 {
         let dt = cfg.model.dt_ms;
         for p in &mut cfg.phases {
@@ -357,8 +379,14 @@ fn collect<'a>(
         let result = match tasks::task_measures(&job.dir) {
             Ok(r) => r,
             Err(e) => {
-                observer.note(&format!("{} seed {}: measures failed: {e:#}", job.experiment, job.seed));
-                rep.failed.push(format!("{} seed {}: measures: {e:#}", job.experiment, job.seed));
+                observer.note(&format!(
+                    "{} seed {}: measures failed: {e:#}",
+                    job.experiment, job.seed
+                ));
+                rep.failed.push(format!(
+                    "{} seed {}: measures: {e:#}",
+                    job.experiment, job.seed
+                ));
                 continue;
             }
         };
@@ -370,7 +398,11 @@ fn collect<'a>(
             backend: summary.backend.clone(),
             measure: m,
         }));
-        if let Some(e) = rep.experiments.iter_mut().find(|e| e.name == job.experiment) {
+        if let Some(e) = rep
+            .experiments
+            .iter_mut()
+            .find(|e| e.name == job.experiment)
+        {
             if e.traces.is_empty() {
                 e.traces = result.traces;
             }
@@ -382,8 +414,8 @@ fn collect<'a>(
 
 /// The sequence readouts of a pattern run (analysis.json, model.md §7), as
 /// rows: protocol `original` (plain least squares) or `ridge_cv`, features
-/// `network` or `stimulus`, measure `r`, phase `test` (pooled test phases)
-/// or `fit (in-sample)`.
+/// `network` or `stimulus`, measure `r`, phase = the names of the pooled
+/// test phases, or of the fit phases with ` (in-sample)`.
 fn sequence_readouts(summary: &rundir::Summary) -> Vec<Measure> {
     let mut out = Vec::new();
     let Some(readouts) = summary
@@ -394,16 +426,49 @@ fn sequence_readouts(summary: &rundir::Summary) -> Vec<Measure> {
     else {
         return out;
     };
+    let names = |key: &str, r: &serde_json::Value| -> String {
+        let v: Vec<String> = r
+            .get(key)
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i.as_u64())
+            .map(|i| {
+                summary
+                    .config
+                    .phases
+                    .get(i as usize)
+                    .map_or(i.to_string(), |p| p.name.clone())
+            })
+            .collect();
+        v.join("+")
+    };
     for r in readouts {
         let s = |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
-        let protocol = if s("protocol") == "ridge_cv" { "ridge_cv" } else { "original" };
-        let features = if s("features") == "network" { "network" } else { "stimulus" };
-        for (key, phase) in [("fit", "fit (in-sample)"), ("test", "test")] {
+        let protocol = if s("protocol") == "ridge_cv" {
+            "ridge_cv"
+        } else {
+            "original"
+        };
+        let features = if s("features") == "network" {
+            "network"
+        } else {
+            "stimulus"
+        };
+        let fit = format!("{} (in-sample)", names("fit_phases", r));
+        let test = match names("test_phases", r) {
+            t if t.is_empty() => "test".to_string(),
+            t => t,
+        };
+        for (key, phase) in [("fit", fit.as_str()), ("test", test.as_str())] {
             for t in r.get(key).and_then(|v| v.as_array()).into_iter().flatten() {
                 out.push(Measure {
                     protocol: protocol.into(),
                     features: features.into(),
-                    target: format!("sequence {}", t.get("target").and_then(|v| v.as_str()).unwrap_or("?")),
+                    target: format!(
+                        "sequence {}",
+                        t.get("target").and_then(|v| v.as_str()).unwrap_or("?")
+                    ),
                     measure: "r".into(),
                     phase: phase.into(),
                     value: t.get("r").and_then(|v| v.as_f64()).unwrap_or(f64::NAN),
@@ -422,7 +487,11 @@ mod tests {
     fn every_preset_parses_and_has_a_header() {
         for e in experiments() {
             let cfg = Config::from_toml(e.toml).unwrap_or_else(|err| panic!("{}: {err:#}", e.name));
-            assert!(description(e.toml).len() > 80, "{} has no header comment", e.name);
+            assert!(
+                description(e.toml).len() > 80,
+                "{} has no header comment",
+                e.name
+            );
             let small = scaled_config(&e, 0.01).unwrap();
             assert!(small.total_ms() < cfg.total_ms());
         }
