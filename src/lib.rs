@@ -13,5 +13,6 @@ pub mod analysis;
 pub mod engine;
 pub mod error;
 pub mod model;
+pub mod reproduce;
 pub mod run;
 pub mod rundir;

@@ -12,6 +12,7 @@ pub mod readout;
 pub mod report;
 pub mod ridge;
 pub mod stats;
+pub mod tasks;
 pub mod traces;
 
 use anyhow::{Context, Result};

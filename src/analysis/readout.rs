@@ -355,7 +355,7 @@ pub fn run_readouts(
 }
 
 /// input_spikes.csv; every channel must be below `n_inputs`.
-fn read_input_spikes(dir: &Path, n_inputs: usize) -> Result<Spikes> {
+pub(crate) fn read_input_spikes(dir: &Path, n_inputs: usize) -> Result<Spikes> {
     let path = dir.join(schema::INPUT_SPIKES.name);
     let sp = rundir::read_spikes(&path, &schema::INPUT_SPIKES)?;
     if let Some(m) = sp.max_id().filter(|&m| m as usize >= n_inputs) {

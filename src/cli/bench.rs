@@ -237,15 +237,11 @@ pub fn bench_config(grid: [usize; 2], seconds: f64, record: bool) -> Result<Conf
     let mut c = Config::default();
     c.network.grid = grid;
     c.network.n_conn = n_conn_for(grid);
-    c.phases = vec![PhaseConfig {
-        name: "train".into(),
-        role: PhaseRole::Train,
-        duration_ms: (seconds * 1000.0).round(),
-        train: None,
-        mode: None,
-        t_noise_range_ms: None,
-        time_warp_range: None,
-    }];
+    c.phases = vec![PhaseConfig::new(
+        "train",
+        PhaseRole::Train,
+        (seconds * 1000.0).round(),
+    )];
     c.record.synapses = Selection::Keyword(SelectionKeyword::None);
     c.record.neurons = if record {
         Selection::Random { random: 100 }

@@ -5,6 +5,7 @@ mod bench;
 mod grid;
 mod plot;
 mod progress;
+mod reproduce;
 mod simulate;
 mod verify;
 
@@ -42,6 +43,9 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Benchmark both engines and a NEST baseline of the same size.
     Bench(bench::BenchArgs),
+    /// Run the original experiments (experiments/*.toml) for several seeds in
+    /// parallel; write reproduction.json and reproduction.html (resumable).
+    Reproduce(reproduce::ReproduceArgs),
 }
 
 /// Config file plus the common overrides.
@@ -113,6 +117,7 @@ pub fn main() -> ExitCode {
         Command::Bench(a) => bench::run(&a),
         Command::Plot(a) => plot::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Reproduce(a) => reproduce::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -42,6 +42,10 @@ pub struct NetworkConfig {
     pub input_p_conn: f64,
     pub initial_weights: InitialWeights,
     pub stp_draw: StpDraw,
+    /// STP time-constant scale `frac_tau_DS` (tasks.md §1.1): the means and
+    /// SDs of the recurrent `D`, `F` draws are those of model.md §4 times
+    /// `10 / frac_tau_ds` (10 gives model.md's 110 / 5 ms, 5 gives 220 / 10).
+    pub frac_tau_ds: f64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -80,6 +84,63 @@ pub struct InputConfig {
     /// `random_independent`: probability of each sequence (empty = uniform).
     pub sequence_probabilities: Vec<f64>,
     pub time_warp_range: [f64; 2],
+    /// Which generator makes the input (tasks.md §1.3).
+    pub generator: Generator,
+    /// Sequential/combined: a noise phase before every sequence (true, model.md
+    /// §5) or patterns back to back with only `r_noise_hz` on top (false).
+    pub embedded: bool,
+    /// Warped pattern length `w * T / dt`: rounded (default) or floored (the original).
+    pub warp_rounding: WarpRounding,
+    /// The rate generator (`generator = "rate"`).
+    pub rate: RateInputConfig,
+    /// Read the input spike trains from this CSV file instead of generating
+    /// them (schema in docs/experiments.md: header `channel,time_ms`). A
+    /// relative path is taken relative to the config file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spike_file: Option<std::path::PathBuf>,
+}
+
+/// The input generators.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Generator {
+    /// Pattern sequences (model.md §5), embedded in noise or back to back.
+    Sequential,
+    /// Two halves of the channels, each its own sequential generator with its
+    /// own frozen patterns and sequence choice (the XOR input).
+    Combined,
+    /// Groups of channels with held random Poisson rates (the multi input).
+    Rate,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WarpRounding {
+    Round,
+    Floor,
+}
+
+/// `[input.rate]`: `n_groups` groups of `n_inputs / n_groups` channels; every
+/// `hold_ms` each group draws a rate uniform in `rate_range_hz`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateInputConfig {
+    pub n_groups: usize,
+    pub rate_range_hz: [f64; 2],
+    pub hold_ms: f64,
+    /// Window of the empirical rate estimate used by the multi targets.
+    pub window_ms: f64,
+}
+
+impl Default for RateInputConfig {
+    fn default() -> Self {
+        RateInputConfig {
+            n_groups: 2,
+            rate_range_hz: [10.0, 40.0],
+            hold_ms: 100.0,
+            window_ms: 20.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -125,6 +186,22 @@ pub struct PhaseConfig {
     pub t_noise_range_ms: Option<[f64; 2]>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_warp_range: Option<[f64; 2]>,
+    /// Sequences of this phase (default: `[input] pattern_sequences`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern_sequences: Option<Vec<Vec<usize>>>,
+    /// The sequence presented first in this phase (the original's `itest mod
+    /// 2`); alternation continues from it. Default: alternation starts at 0,
+    /// random modes draw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_sequence: Option<usize>,
+    /// Noise only (5 Hz on every channel, no pattern): the original's
+    /// input-free test phases N(d).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_only: Option<bool>,
+    /// Record neuron traces in this phase (default: its role is listed in
+    /// `record.phases`); keeps long suites' run directories small.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_neurons: Option<bool>,
 }
 
 impl PhaseConfig {
@@ -138,7 +215,18 @@ impl PhaseConfig {
             mode: None,
             t_noise_range_ms: None,
             time_warp_range: None,
+            pattern_sequences: None,
+            first_sequence: None,
+            noise_only: None,
+            record_neurons: None,
         }
+    }
+
+    /// The sequences of this phase.
+    pub fn sequences<'a>(&'a self, input: &'a InputConfig) -> &'a [Vec<usize>] {
+        self.pattern_sequences
+            .as_deref()
+            .unwrap_or(&input.pattern_sequences)
     }
 
     pub fn learns(&self) -> bool {
@@ -214,6 +302,7 @@ impl Default for NetworkConfig {
             input_p_conn: 1.0,
             initial_weights: InitialWeights::Zero,
             stp_draw: StpDraw::PerSource,
+            frac_tau_ds: 10.0,
         }
     }
 }
@@ -231,6 +320,11 @@ impl Default for InputConfig {
             p_switch: 0.5,
             sequence_probabilities: Vec::new(),
             time_warp_range: [1.0, 1.0],
+            generator: Generator::Sequential,
+            embedded: true,
+            warp_rounding: WarpRounding::Round,
+            rate: RateInputConfig::default(),
+            spike_file: None,
         }
     }
 }
@@ -256,7 +350,14 @@ impl Config {
                 path.display()
             )
         })?;
-        Self::from_toml(&text).with_context(|| format!("in config file {}", path.display()))
+        let mut cfg =
+            Self::from_toml(&text).with_context(|| format!("in config file {}", path.display()))?;
+        if let (Some(f), Some(dir)) = (&cfg.input.spike_file, path.parent()) {
+            if f.is_relative() {
+                cfg.input.spike_file = Some(dir.join(f));
+            }
+        }
+        Ok(cfg)
     }
 
     pub fn from_toml(text: &str) -> Result<Config> {
@@ -287,8 +388,157 @@ impl Config {
         self.model.validate()?;
         validate_input(&self.input, dt)?;
         validate_phases(&self.phases, dt)?;
+        self.validate_phase_inputs()?;
+        self.validate_generator()?;
         validate_record(&self.record, dt)
     }
+
+    /// Per-phase sequence lists and first sequences.
+    fn validate_phase_inputs(&self) -> Result<()> {
+        let inp = &self.input;
+        for (k, p) in self.phases.iter().enumerate() {
+            let seqs = p.sequences(inp);
+            if let Some(s) = &p.pattern_sequences {
+                let key = format!("phases[{k}].pattern_sequences");
+                if s.is_empty() || s.iter().any(|q| q.is_empty()) {
+                    return bad(
+                        &key,
+                        "need at least one non-empty sequence, e.g. [[0]]".into(),
+                    );
+                }
+                if let Some(x) = s.iter().flatten().find(|x| **x >= inp.n_patterns) {
+                    return bad(
+                        &key,
+                        format!(
+                            "pattern {x} does not exist (n_patterns = {})",
+                            inp.n_patterns
+                        ),
+                    );
+                }
+                let mode = p.mode.unwrap_or(inp.mode);
+                let probs = &inp.sequence_probabilities;
+                if mode == SequenceMode::RandomIndependent
+                    && !probs.is_empty()
+                    && probs.len() != s.len()
+                {
+                    return bad(
+                        &key,
+                        format!(
+                            "{} sequences, but input.sequence_probabilities has {} entries",
+                            s.len(),
+                            probs.len()
+                        ),
+                    );
+                }
+            }
+            if let Some(f) = p.first_sequence.filter(|f| *f >= seqs.len()) {
+                return bad(
+                    &format!("phases[{k}].first_sequence"),
+                    format!(
+                        "must be < the phase's number of sequences ({}), got {f}",
+                        seqs.len()
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// What each generator needs (tasks.md §1.3).
+    fn validate_generator(&self) -> Result<()> {
+        let inp = &self.input;
+        let dt = self.model.dt_ms;
+        let f = self.network.frac_tau_ds;
+        if !(f.is_finite() && f > 0.0) {
+            return bad("network.frac_tau_ds", format!("must be > 0, got {f}"));
+        }
+        if inp.spike_file.is_some() && inp.generator != Generator::Sequential {
+            return bad(
+                "input.spike_file",
+                format!(
+                    "reads the input from a file and cannot be combined with generator = {:?}; \
+                     remove one of the two keys",
+                    inp.generator
+                ),
+            );
+        }
+        match inp.generator {
+            Generator::Sequential => Ok(()),
+            Generator::Combined => self.validate_combined(),
+            Generator::Rate => validate_rate(&inp.rate, self.network.n_inputs, dt),
+        }
+    }
+
+    fn validate_combined(&self) -> Result<()> {
+        let inp = &self.input;
+        if self.network.n_inputs < 2 {
+            return bad(
+                "network.n_inputs",
+                format!(
+                    "generator = \"combined\" needs >= 2 inputs, got {}",
+                    self.network.n_inputs
+                ),
+            );
+        }
+        let all_seqs = std::iter::once(&inp.pattern_sequences).chain(
+            self.phases
+                .iter()
+                .filter_map(|p| p.pattern_sequences.as_ref()),
+        );
+        for seqs in all_seqs {
+            if seqs.iter().any(|s| s.len() != 1) {
+                return bad(
+                    "input.pattern_sequences",
+                    "generator = \"combined\" needs sequences of one pattern each, e.g. [[0],[1]]"
+                        .into(),
+                );
+            }
+        }
+        let t0 = self.t_pattern_ms(0);
+        if (0..inp.n_patterns).any(|p| self.t_pattern_ms(p) != t0) {
+            return bad(
+                "input.t_pattern_ms",
+                "generator = \"combined\" needs one duration for all patterns (the halves switch in lock-step)"
+                    .into(),
+            );
+        }
+        let warps = std::iter::once(inp.time_warp_range)
+            .chain(self.phases.iter().filter_map(|p| p.time_warp_range));
+        for w in warps {
+            if w != [1.0, 1.0] {
+                return bad(
+                    "input.time_warp_range",
+                    format!("generator = \"combined\" needs [1, 1], got {w:?}"),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+fn validate_rate(r: &RateInputConfig, n_inputs: usize, dt: f64) -> Result<()> {
+    if r.n_groups == 0 || r.n_groups > n_inputs {
+        return bad(
+            "input.rate.n_groups",
+            format!(
+                "must lie in [1, network.n_inputs = {n_inputs}], got {}",
+                r.n_groups
+            ),
+        );
+    }
+    check_range("input.rate.rate_range_hz", r.rate_range_hz, 0.0)?;
+    for (key, v) in [
+        ("input.rate.hold_ms", r.hold_ms),
+        ("input.rate.window_ms", r.window_ms),
+    ] {
+        if !(v >= dt && (v / dt).fract() == 0.0) {
+            return bad(
+                key,
+                format!("must be a positive multiple of dt ({dt} ms), got {v}"),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The usage error of a config key.
@@ -536,6 +786,61 @@ mod tests {
             assert!(crate::error::is_usage(&err), "{toml}");
             assert!(format!("{err:#}").contains(key), "{toml}: {err:#}");
         }
+    }
+
+    #[test]
+    fn generator_and_phase_keys_are_validated() {
+        let phase = "[[phases]]\nname = \"t\"\nrole = \"test\"\nduration_ms = 100.0\n";
+        for (toml, key) in [
+            ("[network]\nfrac_tau_ds = 0.0\n", "network.frac_tau_ds"),
+            (
+                "[input]\ngenerator = \"rate\"\n[input.rate]\nn_groups = 0\n",
+                "input.rate.n_groups",
+            ),
+            (
+                "[input]\ngenerator = \"rate\"\n[input.rate]\nhold_ms = 0.5\n",
+                "input.rate.hold_ms",
+            ),
+            (
+                "[input]\ngenerator = \"rate\"\n[input.rate]\nrate_range_hz = [40.0, 10.0]\n",
+                "input.rate.rate_range_hz",
+            ),
+            (
+                "[input]\ngenerator = \"combined\"\nn_patterns = 2\npattern_sequences = [[0, 1]]\n",
+                "input.pattern_sequences",
+            ),
+            (
+                "[input]\ngenerator = \"combined\"\ntime_warp_range = [0.5, 2.0]\n",
+                "input.time_warp_range",
+            ),
+            (
+                "[input]\ngenerator = \"combined\"\nn_patterns = 2\nt_pattern_ms = [50.0, 60.0]\n",
+                "input.t_pattern_ms",
+            ),
+            (
+                "[input]\ngenerator = \"rate\"\nspike_file = \"x.csv\"\n",
+                "input.spike_file",
+            ),
+            ("[input]\ngenerator = \"xor\"\n", "generator"),
+        ] {
+            let err = Config::from_toml(toml).unwrap_err();
+            assert!(crate::error::is_usage(&err), "{toml}");
+            assert!(format!("{err:#}").contains(key), "{toml}: {err:#}");
+        }
+        for (extra, key) in [
+            ("first_sequence = 1\n", "phases[0].first_sequence"),
+            ("pattern_sequences = [[3]]\n", "phases[0].pattern_sequences"),
+            ("pattern_sequences = []\n", "phases[0].pattern_sequences"),
+        ] {
+            let err = Config::from_toml(&format!("{phase}{extra}")).unwrap_err();
+            assert!(crate::error::is_usage(&err), "{extra}");
+            assert!(format!("{err:#}").contains(key), "{extra}: {err:#}");
+        }
+        let ok = "[input]\nn_patterns = 2\npattern_sequences = [[0], [1]]\n";
+        Config::from_toml(&format!(
+            "{ok}{phase}first_sequence = 1\npattern_sequences = [[1], [0, 1], [0]]\n"
+        ))
+        .unwrap();
     }
 
     #[test]

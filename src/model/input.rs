@@ -5,7 +5,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp};
 
-use crate::model::config::{Config, PhaseRole, SequenceMode};
+use crate::model::config::{Config, Generator, PhaseRole, SequenceMode, WarpRounding};
 use crate::model::rng::{self, Stream};
 
 /// One protocol phase on the step axis.
@@ -163,7 +163,7 @@ pub struct Input {
 
 /// Poisson spike times in `[0, duration)` at `rate_hz`, by cumulative sums of
 /// exponential intervals.
-fn poisson_times(rng: &mut ChaCha8Rng, rate_hz: f64, duration_ms: f64) -> Vec<f64> {
+pub(crate) fn poisson_times(rng: &mut ChaCha8Rng, rate_hz: f64, duration_ms: f64) -> Vec<f64> {
     let mut out = Vec::new();
     if rate_hz <= 0.0 {
         return out;
@@ -177,32 +177,36 @@ fn poisson_times(rng: &mut ChaCha8Rng, rate_hz: f64, duration_ms: f64) -> Vec<f6
     out
 }
 
-/// Adds Poisson noise at `rate_hz` on every channel over steps `[start, end)`.
-fn add_noise(
+/// Adds Poisson noise at `rate_hz` on channels `[ch0, ch0 + n_channels)` over
+/// steps `[start, end)`.
+pub(crate) fn add_noise(
     rng: &mut ChaCha8Rng,
     events: &mut Vec<(u64, u32)>,
-    n_channels: usize,
+    channels: std::ops::Range<usize>,
     rate_hz: f64,
     start: u64,
     end: u64,
     dt: f64,
 ) {
     let len_ms = (end - start) as f64 * dt;
-    for ch in 0..n_channels {
+    for ch in channels {
         for s in poisson_times(rng, rate_hz, len_ms) {
             events.push((start + (s / dt).floor() as u64, ch as u32));
         }
     }
 }
 
-/// Generates the frozen patterns from the `Patterns` stream.
-pub fn make_patterns(cfg: &Config) -> Vec<Pattern> {
-    let mut rng = rng::stream(cfg.seed, Stream::Patterns);
+/// Frozen patterns on channels `[ch0, ch0 + n_ch)` drawn from `rng`.
+pub(crate) fn draw_patterns(
+    rng: &mut ChaCha8Rng,
+    cfg: &Config,
+    channels: std::ops::Range<usize>,
+) -> Vec<Pattern> {
     (0..cfg.input.n_patterns)
         .map(|p| {
             let mut spikes: Pattern = Vec::new();
-            for ch in 0..cfg.network.n_inputs {
-                for s in poisson_times(&mut rng, cfg.input.r_input_hz, cfg.t_pattern_ms(p)) {
+            for ch in channels.clone() {
+                for s in poisson_times(rng, cfg.input.r_input_hz, cfg.t_pattern_ms(p)) {
                     spikes.push((s, ch as u32));
                 }
             }
@@ -212,42 +216,48 @@ pub fn make_patterns(cfg: &Config) -> Vec<Pattern> {
         .collect()
 }
 
-/// Chooses the next sequence to present.
-struct SequenceChooser {
+/// Generates the frozen patterns from the `Patterns` stream.
+pub fn make_patterns(cfg: &Config) -> Vec<Pattern> {
+    let mut rng = rng::stream(cfg.seed, Stream::Patterns);
+    draw_patterns(&mut rng, cfg, 0..cfg.network.n_inputs)
+}
+
+/// Chooses the next sequence to present (tasks.md §1.3). The choice state
+/// (`current`) persists across phases; a phase may force its first pick.
+#[derive(Default)]
+pub(crate) struct SequenceChooser {
     current: Option<usize>,
     next_alternating: usize,
+    forced: Option<usize>,
+}
+
+/// How one phase chooses its sequences.
+#[derive(Clone, Copy)]
+pub(crate) struct Choice<'a> {
+    pub n: usize,
+    pub mode: SequenceMode,
+    pub p_switch: f64,
+    /// `random_independent` probabilities (used when one per sequence).
+    pub probs: &'a [f64],
 }
 
 impl SequenceChooser {
-    fn next(&mut self, rng: &mut ChaCha8Rng, cfg: &Config, mode: SequenceMode) -> usize {
-        let n = cfg.input.pattern_sequences.len();
-        let pick = match mode {
-            SequenceMode::Alternating => {
-                let s = self.next_alternating % n;
-                self.next_alternating += 1;
-                s
-            }
-            SequenceMode::RandomIndependent => {
-                let probs = &cfg.input.sequence_probabilities;
-                if probs.is_empty() {
-                    rng.random_range(0..n)
-                } else {
-                    let u: f64 = rng.random();
-                    let mut acc = 0.0;
-                    let mut pick = n - 1;
-                    for (i, p) in probs.iter().enumerate() {
-                        acc += p;
-                        if u < acc {
-                            pick = i;
-                            break;
-                        }
-                    }
-                    pick
-                }
-            }
-            SequenceMode::RandomSwitching => match self.current {
+    /// At a phase start: alternation restarts at `first` (default 0), and
+    /// `first` (if any) is the phase's first pick.
+    pub(crate) fn start_phase(&mut self, first: Option<usize>) {
+        self.next_alternating = first.unwrap_or(0);
+        self.forced = first;
+    }
+
+    pub(crate) fn next(&mut self, rng: &mut ChaCha8Rng, c: Choice) -> usize {
+        let n = c.n;
+        let pick = match (self.forced.take(), c.mode) {
+            (Some(f), _) => f,
+            (None, SequenceMode::Alternating) => self.next_alternating % n,
+            (None, SequenceMode::RandomIndependent) => pick_independent(rng, n, c.probs),
+            (None, SequenceMode::RandomSwitching) => match self.current.filter(|&c| c < n) {
                 None => rng.random_range(0..n),
-                Some(cur) if n > 1 && rng.random::<f64>() < cfg.input.p_switch => {
+                Some(cur) if n > 1 && rng.random::<f64>() < c.p_switch => {
                     // Uniform over the other sequences.
                     let other = rng.random_range(0..n - 1);
                     if other >= cur {
@@ -259,67 +269,188 @@ impl SequenceChooser {
                 Some(cur) => cur,
             },
         };
+        self.next_alternating = pick + 1;
         self.current = Some(pick);
         pick
     }
 }
 
-/// Generates the input of the whole run: phase by phase, a noise segment of
-/// random length, then one whole sequence presentation, and so on; segments
-/// are cut at phase ends.
+fn pick_independent(rng: &mut ChaCha8Rng, n: usize, probs: &[f64]) -> usize {
+    if probs.len() != n {
+        return rng.random_range(0..n);
+    }
+    let u: f64 = rng.random();
+    let mut acc = 0.0;
+    for (i, p) in probs.iter().enumerate() {
+        acc += p;
+        if u < acc {
+            return i;
+        }
+    }
+    n - 1
+}
+
+/// Steps of pattern `p` at warp `w` (`round` or `floor` of `w * T / dt`, >= 1).
+pub(crate) fn pattern_steps(cfg: &Config, p: usize, warp: f64) -> u64 {
+    let x = cfg.t_pattern_ms(p) * warp / cfg.model.dt_ms;
+    let steps = match cfg.input.warp_rounding {
+        WarpRounding::Round => x.round(),
+        WarpRounding::Floor => x.floor(),
+    };
+    (steps as u64).max(1)
+}
+
+/// Pattern spikes of one presentation starting at `t`, cut at `end`: a
+/// channel spikes in step `k` if a frozen spike time `st` has
+/// `k <= st * w / dt < k + 1`.
+pub(crate) fn emit_pattern(
+    events: &mut Vec<(u64, u32)>,
+    pattern: &Pattern,
+    t: u64,
+    end: u64,
+    warp: f64,
+    dt: f64,
+) {
+    for &(s, ch) in pattern {
+        let step = (s * warp / dt).floor() as u64;
+        if t + step < end {
+            events.push((t + step, ch));
+        }
+    }
+}
+
+/// What a generator writes into while it runs.
+pub(crate) struct Sink {
+    pub events: Vec<(u64, u32)>,
+    pub segments: Vec<Segment>,
+}
+
+impl Sink {
+    pub(crate) fn segment(&mut self, phase: usize, start: u64, end: u64, kind: SegmentKind) {
+        self.segments.push(Segment {
+            phase,
+            start,
+            end,
+            kind,
+            sequence: None,
+            pattern: None,
+            warp: 1.0,
+        });
+    }
+}
+
+/// A noise segment of random length from `range` (ms) at `r_input_hz`,
+/// starting at `t`, cut at `end`; returns its end.
+pub(crate) fn noise_phase(
+    rng: &mut ChaCha8Rng,
+    cfg: &Config,
+    sink: &mut Sink,
+    (pi, t, end): (usize, u64, u64),
+    range: [f64; 2],
+) -> u64 {
+    let dt = cfg.model.dt_ms;
+    let len_ms = range[0] + (range[1] - range[0]) * rng.random::<f64>();
+    let stop = (t + (len_ms / dt).floor() as u64).min(end);
+    if stop > t {
+        let n = cfg.network.n_inputs;
+        add_noise(
+            rng,
+            &mut sink.events,
+            0..n,
+            cfg.input.r_input_hz,
+            t,
+            stop,
+            dt,
+        );
+        sink.segment(pi, t, stop, SegmentKind::Noise);
+    }
+    stop
+}
+
+/// Builds the input of the whole run from the config: the generator it
+/// names, or the spike file. Errors name the file and the problem.
+pub fn build(cfg: &Config, schedule: &Schedule) -> anyhow::Result<Input> {
+    match &cfg.input.spike_file {
+        Some(path) => super::generators::from_spike_file(cfg, schedule, path),
+        None => Ok(generate(cfg, schedule)),
+    }
+}
+
+/// Generates the input of the whole run with the configured generator
+/// (not the spike file; see [`build`]).
 pub fn generate(cfg: &Config, schedule: &Schedule) -> Input {
+    match cfg.input.generator {
+        Generator::Sequential => sequential(cfg, schedule),
+        Generator::Combined => super::generators::combined(cfg, schedule),
+        Generator::Rate => super::generators::rate(cfg, schedule),
+    }
+}
+
+/// The sequential generator (model.md §5): phase by phase, a noise segment
+/// of random length (when embedded), then one whole sequence presentation,
+/// and so on; segments are cut at phase ends. Noise-only phases are one
+/// noise segment.
+fn sequential(cfg: &Config, schedule: &Schedule) -> Input {
     let patterns = make_patterns(cfg);
     let mut rng = rng::stream(cfg.seed, Stream::Input);
     let dt = cfg.model.dt_ms;
     let n_ch = cfg.network.n_inputs;
     let inp = &cfg.input;
-    let mut events = Vec::new();
-    let mut segments = Vec::new();
-    let mut chooser = SequenceChooser {
-        current: None,
-        next_alternating: 0,
+    let mut sink = Sink {
+        events: Vec::new(),
+        segments: Vec::new(),
     };
+    let mut chooser = SequenceChooser::default();
     for (pi, (phase, pc)) in schedule.phases.iter().zip(&cfg.phases).enumerate() {
-        let mode = pc.mode.unwrap_or(inp.mode);
+        let seqs = pc.sequences(inp);
+        let choice = Choice {
+            n: seqs.len(),
+            mode: pc.mode.unwrap_or(inp.mode),
+            p_switch: inp.p_switch,
+            probs: &inp.sequence_probabilities,
+        };
         let noise_range = pc.t_noise_range_ms.unwrap_or(inp.t_noise_range_ms);
         let warp_range = pc.time_warp_range.unwrap_or(inp.time_warp_range);
-        chooser.next_alternating = 0;
+        chooser.start_phase(pc.first_sequence);
+        if pc.noise_only == Some(true) {
+            add_noise(
+                &mut rng,
+                &mut sink.events,
+                0..n_ch,
+                inp.r_input_hz,
+                phase.start,
+                phase.end,
+                dt,
+            );
+            sink.segment(pi, phase.start, phase.end, SegmentKind::Noise);
+            continue;
+        }
         let mut t = phase.start;
         while t < phase.end {
-            let len_ms = noise_range[0] + (noise_range[1] - noise_range[0]) * rng.random::<f64>();
-            let end = (t + (len_ms / dt).floor() as u64).min(phase.end);
-            if end > t {
-                add_noise(&mut rng, &mut events, n_ch, inp.r_input_hz, t, end, dt);
-                segments.push(Segment {
-                    phase: pi,
-                    start: t,
-                    end,
-                    kind: SegmentKind::Noise,
-                    sequence: None,
-                    pattern: None,
-                    warp: 1.0,
-                });
-            }
-            t = end;
-            if t >= phase.end {
-                break;
-            }
-            let seq = chooser.next(&mut rng, cfg, mode);
-            let warp = warp_range[0] + (warp_range[1] - warp_range[0]) * rng.random::<f64>();
-            for &p in &inp.pattern_sequences[seq] {
+            if inp.embedded {
+                t = noise_phase(&mut rng, cfg, &mut sink, (pi, t, phase.end), noise_range);
                 if t >= phase.end {
                     break;
                 }
-                let steps = ((cfg.t_pattern_ms(p) * warp / dt).round() as u64).max(1);
-                let end = (t + steps).min(phase.end);
-                for &(s, ch) in &patterns[p] {
-                    let step = (s * warp / dt).floor() as u64;
-                    if t + step < end {
-                        events.push((t + step, ch));
-                    }
+            }
+            let seq = chooser.next(&mut rng, choice);
+            let warp = warp_range[0] + (warp_range[1] - warp_range[0]) * rng.random::<f64>();
+            for &p in &seqs[seq] {
+                if t >= phase.end {
+                    break;
                 }
-                add_noise(&mut rng, &mut events, n_ch, inp.r_noise_hz, t, end, dt);
-                segments.push(Segment {
+                let end = (t + pattern_steps(cfg, p, warp)).min(phase.end);
+                emit_pattern(&mut sink.events, &patterns[p], t, end, warp, dt);
+                add_noise(
+                    &mut rng,
+                    &mut sink.events,
+                    0..n_ch,
+                    inp.r_noise_hz,
+                    t,
+                    end,
+                    dt,
+                );
+                sink.segments.push(Segment {
                     phase: pi,
                     start: t,
                     end,
@@ -333,8 +464,8 @@ pub fn generate(cfg: &Config, schedule: &Schedule) -> Input {
         }
     }
     Input {
-        spikes: StepSpikes::from_events(n_ch, schedule.n_steps(), events),
-        segments,
+        spikes: StepSpikes::from_events(n_ch, schedule.n_steps(), sink.events),
+        segments: sink.segments,
         patterns,
     }
 }
@@ -487,6 +618,78 @@ mod tests {
             .unwrap();
         assert_eq!(g.end - g.start, 600);
         assert_eq!(g.warp, 2.0);
+    }
+
+    #[test]
+    fn phases_choose_their_sequences_and_first_sequence() {
+        let mut c = cfg(SequenceMode::RandomSwitching, vec![vec![0], vec![1]], 3);
+        c.phases = vec![
+            PhaseConfig {
+                first_sequence: Some(1),
+                mode: Some(SequenceMode::Alternating),
+                ..PhaseConfig::new("a", PhaseRole::Test, 5000.0)
+            },
+            PhaseConfig {
+                pattern_sequences: Some(vec![vec![2], vec![0, 1], vec![0]]),
+                first_sequence: Some(2),
+                mode: Some(SequenceMode::Alternating),
+                ..PhaseConfig::new("b", PhaseRole::Test, 8000.0)
+            },
+        ];
+        c.validate().unwrap();
+        let inp = generate(&c, &Schedule::from_config(&c));
+        let firsts = |ph: usize| -> Vec<(usize, usize)> {
+            let mut v: Vec<(usize, usize)> = inp
+                .segments
+                .iter()
+                .filter(|g| g.phase == ph && g.kind == SegmentKind::Pattern)
+                .map(|g| (g.sequence.unwrap(), g.pattern.unwrap()))
+                .collect();
+            v.dedup_by_key(|x| x.0);
+            v
+        };
+        let a: Vec<usize> = firsts(0).iter().map(|x| x.0).collect();
+        assert_eq!(&a[..4], &[1, 0, 1, 0]);
+        let b = firsts(1);
+        assert_eq!(b[0], (2, 0)); // sequence 2 = [0] first
+        assert_eq!(b[1], (0, 2)); // then sequence 0 = [2]
+        assert_eq!(b[2].0, 1);
+    }
+
+    #[test]
+    fn noise_only_phases_and_back_to_back_patterns() {
+        let mut c = cfg(SequenceMode::RandomSwitching, vec![vec![0], vec![1]], 2);
+        c.input.embedded = false;
+        c.phases = vec![
+            PhaseConfig::new("p", PhaseRole::Test, 3000.0),
+            PhaseConfig {
+                noise_only: Some(true),
+                ..PhaseConfig::new("n", PhaseRole::Test, 2000.0)
+            },
+        ];
+        let inp = generate(&c, &Schedule::from_config(&c));
+        let p: Vec<&Segment> = inp.segments.iter().filter(|g| g.phase == 0).collect();
+        assert_eq!(p.len(), 10);
+        assert!(p.iter().all(|g| g.kind == SegmentKind::Pattern));
+        assert!(p.windows(2).all(|w| w[0].end == w[1].start));
+        let n: Vec<&Segment> = inp.segments.iter().filter(|g| g.phase == 1).collect();
+        assert_eq!(n.len(), 1);
+        assert_eq!(
+            (n[0].kind, n[0].start, n[0].end),
+            (SegmentKind::Noise, 3000, 5000)
+        );
+        let spikes: usize = (3000..5000).map(|t| inp.spikes.at(t).len()).sum();
+        let rate = spikes as f64 / (2.0 * 20.0);
+        assert!((rate - 5.0).abs() < 0.8, "{rate}");
+    }
+
+    #[test]
+    fn warped_length_rounds_or_floors() {
+        let mut c = cfg(SequenceMode::RandomSwitching, vec![vec![0]], 1);
+        c.input.t_pattern_ms = vec![301.0];
+        assert_eq!(pattern_steps(&c, 0, 0.5), 151);
+        c.input.warp_rounding = WarpRounding::Floor;
+        assert_eq!(pattern_steps(&c, 0, 0.5), 150);
     }
 
     #[test]

@@ -15,6 +15,7 @@
 
 pub mod config;
 pub mod equations;
+pub mod generators;
 pub mod input;
 pub mod network;
 pub mod params;

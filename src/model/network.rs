@@ -112,7 +112,7 @@ impl Network {
             &mut rng,
         );
         let n_sources = nc.n_inputs + neuron_circuit.len();
-        let stp = StpDraw::new(cfg.model.dt_ms);
+        let stp = StpDraw::new(cfg.model.dt_ms, nc.frac_tau_ds);
         let source_stp: Vec<StpParams> = (0..n_sources)
             .map(|j| {
                 if j < nc.n_inputs {
@@ -269,7 +269,8 @@ fn wire(
 
 /// model.md §4: the STP parameters of inputs (`U = 1`, `D = F = dt`) and
 /// the draw of a recurrent source, `U ~ N(0.5, 0.25^2)`,
-/// `D ~ N(110, 55^2)` ms, `F ~ N(5, 2.5^2)` ms, then `U >= 0`, `D, F >= dt`.
+/// `D ~ N(110, 55^2)` ms, `F ~ N(5, 2.5^2)` ms, then `U >= 0`, `D, F >= dt`;
+/// `D`, `F` means and SDs scaled by `10 / frac_tau_ds` (tasks.md §1.1).
 struct StpDraw {
     input: StpParams,
     dt: f64,
@@ -279,7 +280,8 @@ struct StpDraw {
 }
 
 impl StpDraw {
-    fn new(dt: f64) -> StpDraw {
+    fn new(dt: f64, frac_tau_ds: f64) -> StpDraw {
+        let k = 10.0 / frac_tau_ds;
         StpDraw {
             input: StpParams {
                 u: 1.0,
@@ -288,8 +290,8 @@ impl StpDraw {
             },
             dt,
             u: Normal::new(params::STP_U, 0.25).expect("valid normal"),
-            d: Normal::new(params::STP_D_MS, 55.0).expect("valid normal"),
-            f: Normal::new(params::STP_F_MS, 2.5).expect("valid normal"),
+            d: Normal::new(params::STP_D_MS * k, 55.0 * k).expect("valid normal"),
+            f: Normal::new(params::STP_F_MS * k, 2.5 * k).expect("valid normal"),
         }
     }
 
@@ -409,6 +411,29 @@ mod tests {
             assert_ne!(a, b);
             assert!(seen.insert((a, b)));
         }
+    }
+
+    #[test]
+    fn frac_tau_ds_scales_the_stp_time_constants() {
+        let mean_df = |f: f64| {
+            let mut cfg = small();
+            cfg.network.grid = [10, 10];
+            cfg.network.frac_tau_ds = f;
+            let net = Network::build(&cfg).unwrap();
+            let rec = &net.source_stp[cfg.network.n_inputs..];
+            let n = rec.len() as f64;
+            (
+                rec.iter().map(|s| s.d).sum::<f64>() / n,
+                rec.iter().map(|s| s.f).sum::<f64>() / n,
+                rec.iter().map(|s| s.u).sum::<f64>() / n,
+            )
+        };
+        let (d10, f10, u10) = mean_df(10.0);
+        let (d5, f5, u5) = mean_df(5.0);
+        assert!((d10 - 110.0).abs() < 10.0, "{d10}");
+        assert!((d5 - 220.0).abs() < 20.0, "{d5}");
+        assert!((f5 / f10 - 2.0).abs() < 0.25, "{f5} {f10}");
+        assert!((u5 - u10).abs() < 0.05, "U is unaffected: {u5} {u10}");
     }
 
     #[test]

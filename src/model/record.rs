@@ -55,7 +55,11 @@ impl RecordPlan {
             neuron_phases: schedule
                 .phases
                 .iter()
-                .map(|p| cfg.record.phases.contains(&p.role))
+                .zip(&cfg.phases)
+                .map(|(p, pc)| {
+                    pc.record_neurons
+                        .unwrap_or(cfg.record.phases.contains(&p.role))
+                })
                 .collect(),
             synapse_every: steps(cfg.record.dt_rec_synapses_ms),
             neurons,

@@ -100,7 +100,7 @@ impl Prepared {
             }
             None => {
                 let net = Network::build(&config)?;
-                let inp = input::generate(&config, &schedule);
+                let inp = input::build(&config, &schedule)?;
                 (net, inp)
             }
         };
