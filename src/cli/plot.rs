@@ -37,6 +37,7 @@ pub fn run(a: PlotArgs) -> Result<()> {
             a.run_dir.display()
         ));
     }
+    seqlearn_nest::rundir::marker::check_finished(&a.run_dir)?;
     // (write_report would analyse a run without analysis.json; doing it here
     // shows the warnings)
     if a.analyse || !a.run_dir.join("analysis.json").exists() {

@@ -55,8 +55,10 @@ pub fn run(a: SimulateArgs) -> Result<()> {
         _ => None,
     };
     let cfg = a.config.load(fallback)?;
-    if a.threads == 0 {
-        return Err(seqlearn_nest::usage!("--threads must be >= 1"));
+    super::check_threads(a.threads)?;
+    let estimate = run::check_budget(&cfg, a.config.max_memory())?;
+    if !a.quiet {
+        eprintln!("estimate: {estimate}");
     }
     let opts = RunOptions {
         backend: a.backend,
@@ -65,6 +67,7 @@ pub fn run(a: SimulateArgs) -> Result<()> {
         force: a.force,
         replay: a.replay,
         forced_spikes: a.forced_spikes,
+        max_memory: a.config.max_memory(),
     };
     let no_analysis = a.no_analysis;
     let mut warnings = Vec::new();

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::engine::native::NativeEngine;
 use crate::engine::{Engine, Job, Outcome};
+use crate::model::budget::{self, Estimate};
 use crate::model::config::{Config, PhaseRole};
 use crate::model::input::{self, Input, Schedule, StepSpikes};
 use crate::model::network::Network;
@@ -16,6 +17,7 @@ use crate::model::record::RecordPlan;
 use crate::rundir::{self, schema, Counts, Summary, Versions, WallTimes};
 use crate::usage;
 
+pub mod outdir;
 pub mod verify;
 
 /// Which engine steps the model.
@@ -75,6 +77,43 @@ pub struct RunOptions {
     pub replay: Option<PathBuf>,
     /// Force the network spikes from this `sender,time_ms` file.
     pub forced_spikes: Option<PathBuf>,
+    /// Memory limit in bytes (default: the machine's available memory).
+    pub max_memory: Option<f64>,
+}
+
+/// The resource estimate of a run of `cfg`, refused (exit 2, naming the
+/// keys) when it needs more than `max_memory` bytes or the available memory.
+pub fn check_budget(cfg: &Config, max_memory: Option<f64>) -> Result<Estimate> {
+    let est = Estimate::of(cfg);
+    match max_memory {
+        Some(m) => est.check(m, "of --max-memory")?,
+        None => est.check(budget::available_memory(), "available on this machine")?,
+    }
+    Ok(est)
+}
+
+/// Refuses replay files larger than `max_memory` (or the available memory)
+/// before reading them: the readers hold a few times the file size.
+fn check_replay_size(dir: &Path, max_memory: Option<f64>) -> Result<()> {
+    let mut total = 0u64;
+    for f in schema::FILES {
+        if let Ok(m) = std::fs::metadata(dir.join(f.name)) {
+            total += m.len();
+        }
+    }
+    let need = total as f64 * 8.0;
+    let limit = max_memory.unwrap_or_else(budget::available_memory);
+    if need > limit {
+        return Err(usage!(
+            "--replay {}: its files total {} and need about {} in memory, more than the {} \
+             allowed; replay a smaller run (or raise --max-memory)",
+            dir.display(),
+            budget::bytes(total as f64),
+            budget::bytes(need),
+            budget::bytes(limit)
+        ));
+    }
+    Ok(())
 }
 
 /// Everything that goes into an engine, built from the config (or a replay).
@@ -93,6 +132,7 @@ impl Prepared {
         let dt = config.model.dt_ms;
         let (network, input) = match replay {
             Some(dir) => {
+                rundir::marker::check_finished(dir)?;
                 let per_syn = config.network.stp_draw == crate::model::config::StpDraw::PerSynapse;
                 let net = rundir::read_network(dir, per_syn)?;
                 let inp = rundir::read_input(dir, net.n_inputs, &schedule, dt)?;
@@ -138,6 +178,7 @@ impl Prepared {
 /// Reads the config a run directory was made with (for `--replay` without
 /// `--config`).
 pub fn config_of_run(dir: &Path) -> Result<Config> {
+    rundir::marker::check_finished(dir)?;
     let config = rundir::read_summary(dir)?.config;
     config
         .validate()
@@ -173,35 +214,6 @@ pub fn run_engine(
     engine.run(job, &mut |done| observer.progress(done, total, dt))
 }
 
-/// Prepares the output directory: `DIR.partial`, renamed on success.
-fn staging_dir(out: &Path, force: bool) -> Result<PathBuf> {
-    if out.exists() && !force {
-        return Err(usage!(
-            "output directory {} already exists; choose another --out or pass --force to replace it",
-            out.display()
-        ));
-    }
-    let mut partial = out.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
-    if partial.exists() {
-        std::fs::remove_dir_all(&partial)
-            .with_context(|| format!("removing stale {}", partial.display()))?;
-    }
-    std::fs::create_dir_all(&partial)
-        .with_context(|| format!("cannot create output directory {}", partial.display()))?;
-    Ok(partial)
-}
-
-/// Moves a finished staging directory into place.
-pub fn commit_dir(partial: &Path, out: &Path) -> Result<()> {
-    if out.exists() {
-        std::fs::remove_dir_all(out).with_context(|| format!("removing old {}", out.display()))?;
-    }
-    std::fs::rename(partial, out)
-        .with_context(|| format!("moving {} to {}", partial.display(), out.display()))
-}
-
 /// The whole `simulate` command up to the written run directory (analysis is
 /// added by the caller through `post`, inside the staging directory).
 pub fn simulate(
@@ -211,7 +223,13 @@ pub fn simulate(
     post: &mut dyn FnMut(&Path, &mut Summary) -> Result<()>,
 ) -> Result<Summary> {
     let t0 = Instant::now();
-    let partial = staging_dir(&opts.out, opts.force)?;
+    check_budget(&config, opts.max_memory)?;
+    if let Some(dir) = &opts.replay {
+        rundir::marker::check_finished(dir)?;
+        check_replay_size(dir, opts.max_memory)?;
+    }
+    let staging = outdir::Staging::begin(&opts.out, opts.force)?;
+    let partial = staging.path().to_path_buf();
     let result = (|| {
         let prep = Prepared::new(
             config,
@@ -235,12 +253,12 @@ pub fn simulate(
     })();
     match result {
         Ok(summary) => {
-            commit_dir(&partial, &opts.out)?;
+            staging.commit()?;
             Ok(summary)
         }
         Err(e) => {
             // Never leave a directory that looks like a run.
-            let _ = std::fs::remove_dir_all(&partial);
+            staging.abandon();
             Err(e)
         }
     }
