@@ -34,6 +34,10 @@ pub struct SimulateArgs {
     /// Re-simulate a run directory: its config (unless --config), network and input.
     #[arg(long)]
     replay: Option<PathBuf>,
+    /// With --replay: run past the end of the replayed input (no input there)
+    /// instead of refusing a longer protocol.
+    #[arg(long, requires = "replay")]
+    extend_replay: bool,
     /// Force the network spikes from a `sender,time_ms` CSV (verification).
     #[arg(long)]
     forced_spikes: Option<PathBuf>,
@@ -68,6 +72,7 @@ pub fn run(a: SimulateArgs) -> Result<()> {
         replay: a.replay,
         forced_spikes: a.forced_spikes,
         max_memory: a.config.max_memory(),
+        extend_replay: a.extend_replay,
     };
     let no_analysis = a.no_analysis;
     let mut warnings = Vec::new();

@@ -444,7 +444,7 @@ fn validate_input(i: &InputConfig, dt: f64) -> Result<()> {
             format!("must be >= 0, got {}", i.r_noise_hz),
         );
     }
-    check_range("input.t_noise_range_ms", i.t_noise_range_ms, 0.0)?;
+    check_noise("input.t_noise_range_ms", i.t_noise_range_ms)?;
     validate_patterns(i, dt)?;
     check_warp("input.time_warp_range", i.time_warp_range, i, dt)?;
     validate_sequences(i)
@@ -467,11 +467,16 @@ fn validate_patterns(i: &InputConfig, dt: f64) -> Result<()> {
     if let Some(t) = i
         .t_pattern_ms
         .iter()
-        .find(|t| !(t.is_finite() && **t >= dt))
+        .find(|t| !(**t >= dt && **t <= MAX_SEGMENT_MS))
     {
         return bad(
             "input.t_pattern_ms",
-            format!("every duration must be >= dt ({dt} ms), got {}", show(*t)),
+            format!(
+                "every duration must lie in [dt, {}] = [{dt}, {}] ms, got {}",
+                show(MAX_SEGMENT_MS),
+                show(MAX_SEGMENT_MS),
+                show(*t)
+            ),
         );
     }
     Ok(())
@@ -517,6 +522,27 @@ fn validate_sequences(i: &InputConfig) -> Result<()> {
         return bad(
             "input.sequence_probabilities",
             format!("must be >= 0 and sum to 1, got sum {sum}"),
+        );
+    }
+    Ok(())
+}
+
+/// Longest noise segment or pattern (ms): beyond it step counts lose
+/// precision (and no run is that long).
+pub const MAX_SEGMENT_MS: f64 = 1e9;
+
+/// A noise-length range: `0 <= low <= high <= MAX_SEGMENT_MS`.
+fn check_noise(key: &str, r: [f64; 2]) -> Result<()> {
+    check_range(key, r, 0.0)?;
+    if r[1] > MAX_SEGMENT_MS {
+        return bad(
+            key,
+            format!(
+                "must lie within [0, {}] ms, got [{}, {}]",
+                show(MAX_SEGMENT_MS),
+                show(r[0]),
+                show(r[1])
+            ),
         );
     }
     Ok(())
@@ -569,7 +595,7 @@ fn validate_phases(phases: &[PhaseConfig], input: &InputConfig, dt: f64) -> Resu
             );
         }
         if let Some(r) = p.t_noise_range_ms {
-            check_range(&format!("phases[{k}].t_noise_range_ms"), r, 0.0)?;
+            check_noise(&format!("phases[{k}].t_noise_range_ms"), r)?;
         }
         if let Some(r) = p.time_warp_range {
             check_warp(&format!("phases[{k}].time_warp_range"), r, input, dt)?;

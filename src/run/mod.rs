@@ -79,6 +79,8 @@ pub struct RunOptions {
     pub forced_spikes: Option<PathBuf>,
     /// Memory limit in bytes (default: the machine's available memory).
     pub max_memory: Option<f64>,
+    /// Let a replay run past the end of its input.
+    pub extend_replay: bool,
 }
 
 /// The resource estimate of a run of `cfg`, refused (exit 2, naming the
@@ -128,6 +130,17 @@ pub struct Prepared {
 
 impl Prepared {
     pub fn new(config: Config, replay: Option<&Path>, forced: Option<&Path>) -> Result<Prepared> {
+        Self::with_replay(config, replay, forced, false)
+    }
+
+    /// [`Prepared::new`]; `extend_replay` lets a replay run past the end of
+    /// its input (with no input there) instead of refusing it.
+    pub fn with_replay(
+        config: Config,
+        replay: Option<&Path>,
+        forced: Option<&Path>,
+        extend_replay: bool,
+    ) -> Result<Prepared> {
         let schedule = Schedule::from_config(&config);
         let dt = config.model.dt_ms;
         let (network, input) = match replay {
@@ -135,7 +148,9 @@ impl Prepared {
                 rundir::marker::check_finished(dir)?;
                 let per_syn = config.network.stp_draw == crate::model::config::StpDraw::PerSynapse;
                 let net = rundir::read_network(dir, per_syn)?;
+                check_replay_config(dir, &net, &config)?;
                 let inp = rundir::read_input(dir, net.n_inputs, &schedule, dt)?;
+                check_replay_input(dir, &inp, &config, &schedule, extend_replay)?;
                 (net, inp)
             }
             None => {
@@ -173,6 +188,73 @@ impl Prepared {
             threads,
         }
     }
+}
+
+/// A replay runs the replayed network: a config (or `--grid`, `--inputs`,
+/// `--k-min`, `--k-max`) that describes another network is an error, since
+/// summary.json would claim it.
+fn check_replay_config(dir: &Path, net: &Network, cfg: &Config) -> Result<()> {
+    let n = &cfg.network;
+    let (k_lo, k_hi) = net
+        .circuits
+        .iter()
+        .fold((usize::MAX, 0), |(a, b), c| (a.min(c.k), b.max(c.k)));
+    if net.shape != n.grid || net.n_inputs != n.n_inputs || k_lo < n.k_min || k_hi > n.k_max {
+        return Err(usage!(
+            "--replay {}: the replayed network has grid {}x{}, {} inputs and K in {k_lo}..={k_hi}, \
+             but the config asks for grid {}x{}, {} inputs, K in {}..={} (network.grid/--grid, \
+             network.n_inputs/--inputs, network.k_min/k_max); drop the override or match it",
+            dir.display(),
+            net.shape[0],
+            net.shape[1],
+            net.n_inputs,
+            n.grid[0],
+            n.grid[1],
+            n.n_inputs,
+            n.k_min,
+            n.k_max
+        ));
+    }
+    Ok(())
+}
+
+/// The replayed input names existing sequences and covers the protocol
+/// (running past its end only with `extend_replay`).
+fn check_replay_input(
+    dir: &Path,
+    inp: &Input,
+    cfg: &Config,
+    schedule: &Schedule,
+    extend_replay: bool,
+) -> Result<()> {
+    let n_seq = cfg.input.pattern_sequences.len();
+    let dt = cfg.model.dt_ms;
+    let file = dir.join(schema::PHASES.name);
+    if let Some(g) = inp
+        .segments
+        .iter()
+        .find(|g| g.sequence.is_some_and(|s| s >= n_seq))
+    {
+        return Err(usage!(
+            "{}: segment at {} ms presents sequence {:?}, but the config has {n_seq} \
+             (input.pattern_sequences)",
+            file.display(),
+            g.start as f64 * dt,
+            g.sequence
+        ));
+    }
+    let end = inp.segments.last().map_or(0, |g| g.end);
+    if end < schedule.n_steps() && !extend_replay {
+        return Err(usage!(
+            "--replay {}: its input ends at {} ms, but the protocol runs to {} ms (--train, \
+             --test or phases[].duration_ms); shorten the protocol, or pass --extend-replay to \
+             run on without input",
+            dir.display(),
+            end as f64 * dt,
+            schedule.n_steps() as f64 * dt
+        ));
+    }
+    Ok(())
 }
 
 /// Reads the config a run directory was made with (for `--replay` without
@@ -231,10 +313,11 @@ pub fn simulate(
     let staging = outdir::Staging::begin(&opts.out, opts.force)?;
     let partial = staging.path().to_path_buf();
     let result = (|| {
-        let prep = Prepared::new(
+        let prep = Prepared::with_replay(
             config,
             opts.replay.as_deref(),
             opts.forced_spikes.as_deref(),
+            opts.extend_replay,
         )?;
         let mut engine = make_engine(opts.backend, observer)?;
         let t_build = t0.elapsed().as_secs_f64();

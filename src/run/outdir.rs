@@ -42,6 +42,7 @@ fn sibling(out: &Path, suffix: &str) -> PathBuf {
 /// What `--out` is now.
 enum Target {
     Absent,
+    /// An empty directory (under `--force`: nothing is lost replacing it).
     EmptyDir,
     /// A finished run of this tool.
     Run,
@@ -63,10 +64,8 @@ fn inspect(out: &Path, force: bool) -> Result<Target> {
     }
     let mut entries = std::fs::read_dir(out)
         .map_err(|e| usage!("--out {}: cannot list it: {e}", out.display()))?;
-    if entries.next().is_none() {
-        return Ok(Target::EmptyDir);
-    }
-    if !read_marker(out).is_some_and(|m| m.complete) {
+    let empty = entries.next().is_none();
+    if !empty && !read_marker(out).is_some_and(|m| m.complete) {
         return Err(usage!(
             "--out {} exists and is not a finished seqlearn-nest run (no complete marker \
              file); --force only replaces run directories this tool wrote; choose another --out",
@@ -80,7 +79,7 @@ fn inspect(out: &Path, force: bool) -> Result<Target> {
             out.display()
         ));
     }
-    Ok(Target::Run)
+    Ok(if empty { Target::EmptyDir } else { Target::Run })
 }
 
 /// An exclusive `flock` on `DIR.lock`; the file is removed on drop.
