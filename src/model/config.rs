@@ -403,8 +403,15 @@ fn validate_network(n: &NetworkConfig) -> Result<()> {
             ),
         );
     }
-    if n.n_inputs == 0 {
-        return bad("network.n_inputs", "must be >= 1 (got 0)".into());
+    if n.n_inputs == 0 || n.n_inputs > crate::model::budget::MAX_IDS {
+        return bad(
+            "network.n_inputs",
+            format!(
+                "must lie in [1, {}], got {}",
+                crate::model::budget::MAX_IDS,
+                n.n_inputs
+            ),
+        );
     }
     let [lo, hi] = LAMBDA_RANGE;
     if !(n.lambda >= lo && n.lambda <= hi) {

@@ -229,8 +229,15 @@ pub fn read_spikes(path: &Path, schema: &'static FileSchema) -> Result<Spikes> {
     let [i, t] = r.cols([schema.columns[0].name, "time_ms"]);
     let mut sp = Spikes::default();
     r.for_each(|row| {
+        let time = row.f64(t)?;
+        if !(time.is_finite() && time >= 0.0) {
+            return Err(usage!(
+                "{}: spike time {time} must be finite and >= 0",
+                row.at()
+            ));
+        }
         sp.id.push(row.u32(i)?);
-        sp.time_ms.push(row.f64(t)?);
+        sp.time_ms.push(time);
         Ok(())
     })?;
     sp.sort();
@@ -405,7 +412,9 @@ fn check_segments(
         }
         if g.start < ph.start || g.end > ph.end {
             return Err(usage!(
-                "{}: lies outside its phase {} ({}..{} ms of the protocol)",
+                "{}: lies outside its phase {} ({}..{} ms of the protocol); the protocol \
+                 (phases[].duration_ms, --train, --test) must match the replayed run's \
+                 protocol.csv",
                 at(g),
                 g.phase,
                 ph.start as f64 * dt,

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use super::schema::{self, CIRCUITS, CIRCUIT_PAIRS, NEURONS, SOURCES, SYNAPSES};
 use super::table::{Reader, Writer};
 use super::{fmt_f64, fmt_opt};
+use crate::model::config::show;
 use crate::model::network::{Circuit, Network, StpParams, Synapse};
 use crate::usage;
 
@@ -401,7 +402,7 @@ fn check_values(dir: &Path, net: &Network) -> Result<()> {
             "{} line {}: bias_initial = {} must be finite with |b| <= {MAX_ABS_WEIGHT}",
             dir.join(NEURONS.name).display(),
             k + 2,
-            net.bias0[k]
+            show(net.bias0[k])
         ));
     }
     if let Some(i) = net.synapses.iter().position(|s| !ok_w(s.w0)) {
@@ -409,7 +410,7 @@ fn check_values(dir: &Path, net: &Network) -> Result<()> {
             "{} line {}: w_initial = {} must be finite with |w| <= {MAX_ABS_WEIGHT}",
             dir.join(SYNAPSES.name).display(),
             i + 2,
-            net.synapses[i].w0
+            show(net.synapses[i].w0)
         ));
     }
     let bad_stp = |p: &StpParams| {
@@ -424,9 +425,9 @@ fn check_values(dir: &Path, net: &Network) -> Result<()> {
             "{} line {}: U = {}, D_ms = {}, F_ms = {}: {rule}",
             dir.join(SOURCES.name).display(),
             j + 2,
-            p.u,
-            p.d,
-            p.f
+            show(p.u),
+            show(p.d),
+            show(p.f)
         ));
     }
     if let Some(i) = net.synapses.iter().position(|s| bad_stp(&s.stp)) {
@@ -435,9 +436,9 @@ fn check_values(dir: &Path, net: &Network) -> Result<()> {
             "{} line {}: U = {}, D_ms = {}, F_ms = {}: {rule}",
             dir.join(SYNAPSES.name).display(),
             i + 2,
-            p.u,
-            p.d,
-            p.f
+            show(p.u),
+            show(p.d),
+            show(p.f)
         ));
     }
     Ok(())
