@@ -351,10 +351,9 @@ fn native_engine_stops_on_non_finite_state_naming_neuron_and_time() {
     let mut prep = Prepared::new(cfg, None, None).unwrap();
     let target = prep.network.synapses[3].target;
     prep.network.synapses[3].w0 = f64::NAN;
-    let err = NativeEngine
-        .run(&prep.job(1), &mut |_| {})
-        .err()
-        .expect("NaN state is an error");
+    let Err(err) = NativeEngine.run(&prep.job(1), &mut |_| {}) else {
+        panic!("NaN state must be an error");
+    };
     let msg = format!("{err:#}");
     assert!(is_usage(&err), "{msg}");
     assert!(

@@ -137,7 +137,7 @@ impl Estimate {
     /// [`MAX_IDS`]; the message names the largest part and its keys.
     pub fn check(&self, limit: f64, limit_source: &str) -> Result<()> {
         let neurons = self.count("neurons");
-        if !(neurons <= MAX_IDS as f64) {
+        if !(0.0..=MAX_IDS as f64).contains(&neurons) {
             return Err(usage!(
                 "config keys `network.grid`, `network.k_max`: up to {} neurons, more than the \
                  {MAX_IDS} this tool supports; use a smaller grid or k_max",

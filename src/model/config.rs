@@ -363,14 +363,14 @@ fn validate_stability(m: &ModelParams) -> Result<()> {
             );
         }
     }
-    if !(m.eta <= 1.0) {
+    if !(0.0..=1.0).contains(&m.eta) {
         return bad(
             "model.eta",
             format!("must lie in (0, 1], got {}", show(m.eta)),
         );
     }
     let r_top = 1000.0 / dt;
-    if !(m.r_max_hz <= r_top) {
+    if !(0.0..=r_top).contains(&m.r_max_hz) {
         return bad(
             "model.r_max_hz",
             format!(
