@@ -293,7 +293,24 @@ pub fn run_engine(
 ) -> Result<Outcome> {
     let total = job.schedule.n_steps();
     let dt = job.model.dt_ms;
-    engine.run(job, &mut |done| observer.progress(done, total, dt))
+    engine
+        .run(job, &mut |done| observer.progress(done, total, dt))
+        .map_err(diverged_is_usage)
+}
+
+/// The NEST path's numerical guard: seqlearn_wta_neuron raises a
+/// KernelException naming the node and the step when its potential leaves
+/// the floating-point range; like the native engine's guard that is caused
+/// by the input (parameters or replayed files), so exit 2.
+fn diverged_is_usage(e: anyhow::Error) -> anyhow::Error {
+    let text = format!("{e:#}");
+    if !crate::error::is_usage(&e) && text.contains("floating-point range") {
+        return usage!(
+            "{text}; the update diverged: check model.eta, model.tau_rise_ms, model.tau_decay_ms \
+             and the replayed weights/STP parameters"
+        );
+    }
+    e
 }
 
 /// The whole `simulate` command up to the written run directory (analysis is
