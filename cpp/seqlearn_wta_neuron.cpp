@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include "dict_helpers.h"
 #include "event_delivery_manager_impl.h"
@@ -160,9 +161,12 @@ seqlearn_wta_neuron::Parameters_::set( const Dictionary& d )
   check_range( k_tau_decay, tau_decay_, defaults::tau_decay_range, "ms" );
   check_range( k_tau_rise, tau_rise_, defaults::tau_rise_range, "ms" );
   check_range( k_eta, eta_, defaults::eta_range, "" );
-  if ( n_incoming_ < 0 )
+  // Upper bound: a slot holds five doubles; beyond it resizing would abort.
+  constexpr long max_incoming = 1L << 26;
+  if ( n_incoming_ < 0 or n_incoming_ > max_incoming )
   {
-    throw nest::BadProperty( "n_incoming must be >= 0." );
+    throw nest::BadProperty(
+      "n_incoming must be in [0, " + std::to_string( max_incoming ) + "], got " + std::to_string( n_incoming_ ) + "." );
   }
   if ( circuit_size_ < 1 )
   {

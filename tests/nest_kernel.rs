@@ -316,6 +316,9 @@ fn errors_come_back_as_err_and_the_kernel_keeps_working() {
     assert!(status(&k, StatusTarget::neuron(7), "weights").is_err());
     // slot 1 is connected: n_incoming cannot shrink below 2
     assert!(set(&k, n0, "n_incoming", StatusValue::number(1.0)).is_err());
+    // far too many slots: an error naming the key, not an allocation abort
+    let err = set(&k, n0, "n_incoming", StatusValue::number(2f64.powi(62))).unwrap_err();
+    assert!(format!("{err:#}").contains("n_incoming"), "{err:#}");
     assert_eq!(vector(&k, 0, "weights").len(), 2);
     let err = k.call(|k| k.run(1)).unwrap_err();
     assert!(format!("{err:#}").contains("prepare"), "{err:#}");

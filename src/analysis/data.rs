@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::model::ModelParams;
+use crate::model::{budget, ModelParams};
 use crate::rundir::{self, schema, ProtocolPhase, Segment, Spikes, Summary};
 use crate::usage;
 
@@ -125,11 +125,26 @@ impl RunData {
     }
 }
 
+/// Most neurons or input channels inferred from the largest id in a spike
+/// table alone (without network files or summary.json).
+const MAX_INFERRED: usize = 1 << 20;
+
 /// `neuron -> circuit` from circuits.csv, else neurons.csv, else empty.
 fn neuron_circuits(dir: &Path) -> Result<Vec<usize>> {
     if dir.join(schema::CIRCUITS.name).exists() {
         let mut out = Vec::new();
         for (i, c) in rundir::read_circuits(dir)?.iter().enumerate() {
+            if c.first_neuron.saturating_add(c.k) > budget::MAX_IDS {
+                return Err(usage!(
+                    "{}: circuit {i} spans neurons {}..{}+{}, beyond the {} neurons this tool \
+                     supports",
+                    dir.join(schema::CIRCUITS.name).display(),
+                    c.first_neuron,
+                    c.first_neuron,
+                    c.k,
+                    budget::MAX_IDS
+                ));
+            }
             out.resize(out.len().max(c.first_neuron + c.k), usize::MAX);
             out[c.first_neuron..c.first_neuron + c.k].fill(i);
         }
@@ -170,6 +185,21 @@ fn n_neurons_of(
             n
         }
     };
+    if n > budget::MAX_IDS || (from_files.is_none() && from_summary.is_none() && n > MAX_INFERRED) {
+        return Err(usage!(
+            "{}: {n} neurons (from {}) is more than this tool supports ({} with the network \
+             files or summary.json, {MAX_INFERRED} inferred from spikes.csv alone)",
+            dir.display(),
+            if from_files.is_some() {
+                "the network files"
+            } else if from_summary.is_some() {
+                "summary.json counts.neurons"
+            } else {
+                "the largest sender in spikes.csv"
+            },
+            budget::MAX_IDS
+        ));
+    }
     if let Some(m) = spikes.max_id().filter(|&m| m as usize >= n) {
         return Err(usage!(
             "{}: sender {m} does not exist (the run has {n} neurons)",
@@ -188,6 +218,14 @@ pub fn n_inputs_of(
     warnings: &mut Vec<String>,
 ) -> Result<usize> {
     if let Some(s) = summary {
+        if s.n_inputs() > budget::MAX_IDS {
+            return Err(usage!(
+                "{}: config.network.n_inputs = {} is more than the {} this tool supports",
+                dir.join(rundir::SUMMARY).display(),
+                s.n_inputs(),
+                budget::MAX_IDS
+            ));
+        }
         return Ok(s.n_inputs());
     }
     if dir.join(schema::SOURCES.name).exists() {
@@ -205,6 +243,14 @@ pub fn n_inputs_of(
     if path.exists() {
         let sp = rundir::read_spikes(&path, &schema::INPUT_SPIKES)?;
         max = max.max(sp.max_id().map_or(0, |m| m as usize + 1));
+    }
+    if max > MAX_INFERRED {
+        return Err(usage!(
+            "{}: no summary.json or sources.csv, and the largest channel in input_spikes.csv / \
+             patterns.csv means {max} input channels, more than the {MAX_INFERRED} this tool \
+             infers; add summary.json or sources.csv",
+            dir.display()
+        ));
     }
     warnings.push(format!(
         "no summary.json or sources.csv: {max} input channels assumed from the largest channel \

@@ -177,6 +177,11 @@ pub fn write_report(dir: &Path) -> Result<PathBuf> {
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "run".into());
+    // A run is written in `DIR.partial` and renamed: title it by its final name.
+    let name = name
+        .strip_suffix(rundir::marker::PARTIAL_SUFFIX)
+        .map(str::to_string)
+        .unwrap_or(name);
     let mut h = String::new();
     let _ = write!(
         h,

@@ -627,7 +627,34 @@ fn selected(name: &str, filter: &[String]) -> bool {
     filter.is_empty() || filter.iter().any(|f| name.starts_with(f.as_str()))
 }
 
+/// Refuses flags that would run nothing (exit 2, naming the flag).
+fn check_flags(args: &BenchArgs) -> Result<()> {
+    let names: Vec<&str> = CASES.iter().map(|c| c.name).collect();
+    if let Some(bad) = args
+        .cases
+        .iter()
+        .find(|f| !names.iter().any(|n| n.starts_with(f.as_str())))
+    {
+        return Err(seqlearn_nest::usage!(
+            "--cases: `{bad}` matches no case; choose names or prefixes of {}",
+            names.join(", ")
+        ));
+    }
+    if let Some(g) = args.grids.iter().find(|g| g[0] == 0 || g[1] == 0) {
+        return Err(seqlearn_nest::usage!(
+            "--grids: {}x{} must have both sizes >= 1",
+            g[0],
+            g[1]
+        ));
+    }
+    if args.repeat == 0 {
+        return Err(seqlearn_nest::usage!("--repeat must be >= 1, got 0"));
+    }
+    Ok(())
+}
+
 fn run_all(args: &BenchArgs) -> Result<()> {
+    check_flags(args)?;
     let machine = machine_description();
     println!("{machine}");
     match std::env::var("OMP_WAIT_POLICY") {

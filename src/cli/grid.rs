@@ -20,6 +20,8 @@ pub struct GridArgs {
 
 pub fn run(a: GridArgs) -> Result<()> {
     let cfg = a.config.load(None)?;
+    let estimate = seqlearn_nest::run::check_budget(&cfg, a.config.max_memory())?;
+    println!("estimate of a full run: {estimate}");
     let net = Network::build(&cfg)?;
     let [n, m] = net.shape;
     println!("circuit sizes K on the {n} x {m} grid (rows x, columns y):");

@@ -73,10 +73,42 @@ pub struct ConfigArgs {
     /// Duration of every readout-fit and test phase (ms).
     #[arg(long)]
     test: Option<f64>,
+    /// Refuse runs whose estimate exceeds this much memory, e.g. 512M, 8G
+    /// (default: the machine's available memory).
+    #[arg(long, value_parser = parse_memory)]
+    max_memory: Option<f64>,
+}
+
+/// Parses `4096`, `512K`, `512M`, `8G`, `1T` (bytes, binary units).
+fn parse_memory(s: &str) -> Result<f64, String> {
+    let err = || format!("`{s}` is not a memory size; write e.g. 512M or 8G");
+    let t = s.trim();
+    let (num, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => t.split_at(i),
+        None => (t, ""),
+    };
+    let scale = match unit.to_ascii_uppercase().trim_end_matches(['B', 'I']) {
+        "" => 1.0,
+        "K" => 1024.0,
+        "M" => 1024.0 * 1024.0,
+        "G" => 1024.0 * 1024.0 * 1024.0,
+        "T" => 1024.0f64.powi(4),
+        _ => return Err(err()),
+    };
+    let v: f64 = num.trim().parse().map_err(|_| err())?;
+    if !(v.is_finite() && v > 0.0) {
+        return Err(err());
+    }
+    Ok(v * scale)
 }
 
 impl ConfigArgs {
     /// The config file (or `fallback`, or the defaults) with the overrides applied.
+    /// `--max-memory` in bytes.
+    pub fn max_memory(&self) -> Option<f64> {
+        self.max_memory
+    }
+
     pub fn load(&self, fallback: Option<Config>) -> Result<Config> {
         let mut cfg = match (&self.config, fallback) {
             (Some(p), _) => Config::from_file(p)?,
@@ -100,6 +132,16 @@ impl ConfigArgs {
 /// Parses `10x5`.
 pub fn parse_grid(s: &str) -> Result<[usize; 2], String> {
     seqlearn_nest::run::parse_grid(s)
+}
+
+/// `--threads`: 1 ..= 1024 (NEST's `local_num_threads` is an int).
+pub fn check_threads(threads: usize) -> Result<()> {
+    if !(1..=1024).contains(&threads) {
+        return Err(seqlearn_nest::usage!(
+            "--threads must lie in [1, 1024], got {threads}"
+        ));
+    }
+    Ok(())
 }
 
 /// The analysis warnings, on stderr.

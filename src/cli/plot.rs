@@ -37,6 +37,15 @@ pub fn run(a: PlotArgs) -> Result<()> {
             a.run_dir.display()
         ));
     }
+    seqlearn_nest::rundir::marker::check_finished(&a.run_dir)?;
+    let spikes = a.run_dir.join(seqlearn_nest::rundir::schema::SPIKES.name);
+    if !spikes.is_file() {
+        return Err(seqlearn_nest::usage!(
+            "{} is missing: the rasters and analyses need the network spikes (every run \
+             written by `simulate` has it; see docs/formats.md)",
+            spikes.display()
+        ));
+    }
     // (write_report would analyse a run without analysis.json; doing it here
     // shows the warnings)
     if a.analyse || !a.run_dir.join("analysis.json").exists() {

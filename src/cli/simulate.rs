@@ -34,6 +34,10 @@ pub struct SimulateArgs {
     /// Re-simulate a run directory: its config (unless --config), network and input.
     #[arg(long)]
     replay: Option<PathBuf>,
+    /// With --replay: run past the end of the replayed input (no input there)
+    /// instead of refusing a longer protocol.
+    #[arg(long, requires = "replay")]
+    extend_replay: bool,
     /// Force the network spikes from a `sender,time_ms` CSV (verification).
     #[arg(long)]
     forced_spikes: Option<PathBuf>,
@@ -55,8 +59,10 @@ pub fn run(a: SimulateArgs) -> Result<()> {
         _ => None,
     };
     let cfg = a.config.load(fallback)?;
-    if a.threads == 0 {
-        return Err(seqlearn_nest::usage!("--threads must be >= 1"));
+    super::check_threads(a.threads)?;
+    let estimate = run::check_budget(&cfg, a.config.max_memory())?;
+    if !a.quiet {
+        eprintln!("estimate: {estimate}");
     }
     let opts = RunOptions {
         backend: a.backend,
@@ -65,6 +71,8 @@ pub fn run(a: SimulateArgs) -> Result<()> {
         force: a.force,
         replay: a.replay,
         forced_spikes: a.forced_spikes,
+        max_memory: a.config.max_memory(),
+        extend_replay: a.extend_replay,
     };
     let no_analysis = a.no_analysis;
     let mut warnings = Vec::new();

@@ -19,6 +19,7 @@ pub struct VerifyArgs {
 }
 
 pub fn run(a: VerifyArgs) -> Result<()> {
+    super::check_threads(a.threads)?;
     let mut nest = NestEngine::load()?;
     let mut all = Vec::new();
     println!(

@@ -26,6 +26,7 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct NetworkConfig {
     /// Grid shape `[n, m]`.
+    #[serde(deserialize_with = "exact")]
     pub grid: [usize; 2],
     pub k_min: usize,
     pub k_max: usize,
@@ -73,6 +74,7 @@ pub enum StpDraw {
 pub struct InputConfig {
     pub r_input_hz: f64,
     pub r_noise_hz: f64,
+    #[serde(deserialize_with = "exact")]
     pub t_noise_range_ms: [f64; 2],
     pub n_patterns: usize,
     /// Duration of each pattern; one value is used for all patterns.
@@ -83,6 +85,7 @@ pub struct InputConfig {
     pub p_switch: f64,
     /// `random_independent`: probability of each sequence (empty = uniform).
     pub sequence_probabilities: Vec<f64>,
+    #[serde(deserialize_with = "exact")]
     pub time_warp_range: [f64; 2],
     /// Which generator makes the input (tasks.md §1.3).
     pub generator: Generator,
@@ -182,9 +185,17 @@ pub struct PhaseConfig {
     pub train: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<SequenceMode>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "exact_opt"
+    )]
     pub t_noise_range_ms: Option<[f64; 2]>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "exact_opt"
+    )]
     pub time_warp_range: Option<[f64; 2]>,
     /// Sequences of this phase (default: `[input] pattern_sequences`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -251,7 +262,7 @@ pub struct RecordConfig {
 /// Which neurons or synapses to record: `"all"`, `"none"`, `{ random = k }`
 /// or an explicit id list.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(untagged)]
+#[serde(untagged, deny_unknown_fields)]
 pub enum Selection {
     Keyword(SelectionKeyword),
     Random { random: usize },
@@ -263,6 +274,28 @@ pub enum Selection {
 pub enum SelectionKeyword {
     All,
     None,
+}
+
+/// A fixed-size array that refuses any other length (serde's arrays
+/// would silently drop extra values: `grid = [2, 2, 2]`).
+fn exact<'de, D, T, const N: usize>(d: D) -> Result<[T; N], D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let v: Vec<T> = Vec::deserialize(d)?;
+    let len = v.len();
+    v.try_into()
+        .map_err(|_| serde::de::Error::custom(format!("expected exactly {N} values, got {len}")))
+}
+
+/// [`exact`] for an optional key.
+fn exact_opt<'de, D, T, const N: usize>(d: D) -> Result<Option<[T; N]>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    exact(d).map(Some)
 }
 
 impl Default for Config {
@@ -386,8 +419,9 @@ impl Config {
         let dt = self.model.dt_ms;
         validate_network(&self.network)?;
         self.model.validate()?;
+        validate_stability(&self.model)?;
         validate_input(&self.input, dt)?;
-        validate_phases(&self.phases, dt)?;
+        validate_phases(&self.phases, &self.input, dt)?;
         self.validate_phase_inputs()?;
         self.validate_generator()?;
         validate_record(&self.record, dt)
@@ -541,6 +575,63 @@ fn validate_rate(r: &RateInputConfig, n_inputs: usize, dt: f64) -> Result<()> {
     Ok(())
 }
 
+/// Allowed range of `network.lambda` (1/grid units): far outside it the
+/// circuit-pair loop almost never lands on the grid (small) or never leaves
+/// the nearest neighbours (large).
+pub const LAMBDA_RANGE: [f64; 2] = [1e-3, 100.0];
+
+/// Allowed range of the time-warp factors.
+pub const WARP_RANGE: [f64; 2] = [1e-3, 1e3];
+
+/// A number for messages: short even when it is huge or tiny.
+pub fn show(v: f64) -> String {
+    if v != 0.0 && v.is_finite() && !(1e-6..1e12).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// The stability rule of the discrete update (docs/reliability.md): the
+/// exponential trace updates `x += dt/tau (..)` stay bounded only for
+/// `tau >= dt`; a learning rate above 1 and more than one spike per step
+/// (`r_max dt > 1`) overflow the weights and the spike law.
+fn validate_stability(m: &ModelParams) -> Result<()> {
+    let dt = m.dt_ms;
+    for (key, tau) in [
+        ("model.tau_decay_ms", m.tau_decay_ms),
+        ("model.tau_rise_ms", m.tau_rise_ms),
+    ] {
+        if !(tau >= dt && tau <= 1e6) {
+            return bad(
+                key,
+                format!(
+                    "must lie in [dt, 1e6] = [{dt}, 1e6] ms (the discrete update is unstable \
+                     for tau < dt), got {}",
+                    show(tau)
+                ),
+            );
+        }
+    }
+    if !(0.0..=1.0).contains(&m.eta) {
+        return bad(
+            "model.eta",
+            format!("must lie in (0, 1], got {}", show(m.eta)),
+        );
+    }
+    let r_top = 1000.0 / dt;
+    if !(0.0..=r_top).contains(&m.r_max_hz) {
+        return bad(
+            "model.r_max_hz",
+            format!(
+                "must lie in (0, {r_top}] Hz (at most one spike per {dt} ms step), got {}",
+                show(m.r_max_hz)
+            ),
+        );
+    }
+    Ok(())
+}
+
 /// The usage error of a config key.
 fn bad(key: &str, why: String) -> Result<()> {
     Err(usage!("config key `{key}`: {why}"))
@@ -562,11 +653,22 @@ fn validate_network(n: &NetworkConfig) -> Result<()> {
             ),
         );
     }
-    if n.n_inputs == 0 {
-        return bad("network.n_inputs", "must be >= 1 (got 0)".into());
+    if n.n_inputs == 0 || n.n_inputs > crate::model::budget::MAX_IDS {
+        return bad(
+            "network.n_inputs",
+            format!(
+                "must lie in [1, {}], got {}",
+                crate::model::budget::MAX_IDS,
+                n.n_inputs
+            ),
+        );
     }
-    if !(n.lambda.is_finite() && n.lambda > 0.0) {
-        return bad("network.lambda", format!("must be > 0, got {}", n.lambda));
+    let [lo, hi] = LAMBDA_RANGE;
+    if !(n.lambda >= lo && n.lambda <= hi) {
+        return bad(
+            "network.lambda",
+            format!("must lie in [{lo}, {hi}], got {}", show(n.lambda)),
+        );
     }
     for (key, v) in [
         ("network.p_conn", n.p_conn),
@@ -590,7 +692,7 @@ fn validate_input(i: &InputConfig, dt: f64) -> Result<()> {
     if !(i.r_input_hz.is_finite() && i.r_input_hz > 0.0) {
         return bad(
             "input.r_input_hz",
-            format!("must be > 0, got {}", i.r_input_hz),
+            format!("must be > 0, got {}", show(i.r_input_hz)),
         );
     }
     if !(i.r_noise_hz.is_finite() && i.r_noise_hz >= 0.0) {
@@ -599,13 +701,9 @@ fn validate_input(i: &InputConfig, dt: f64) -> Result<()> {
             format!("must be >= 0, got {}", i.r_noise_hz),
         );
     }
-    check_range("input.t_noise_range_ms", i.t_noise_range_ms, 0.0)?;
-    check_range(
-        "input.time_warp_range",
-        i.time_warp_range,
-        f64::MIN_POSITIVE,
-    )?;
+    check_noise("input.t_noise_range_ms", i.t_noise_range_ms)?;
     validate_patterns(i, dt)?;
+    check_warp("input.time_warp_range", i.time_warp_range, i, dt)?;
     validate_sequences(i)
 }
 
@@ -626,11 +724,16 @@ fn validate_patterns(i: &InputConfig, dt: f64) -> Result<()> {
     if let Some(t) = i
         .t_pattern_ms
         .iter()
-        .find(|t| !(t.is_finite() && **t >= dt))
+        .find(|t| !(**t >= dt && **t <= MAX_SEGMENT_MS))
     {
         return bad(
             "input.t_pattern_ms",
-            format!("every duration must be >= dt ({dt} ms), got {t}"),
+            format!(
+                "every duration must lie in [dt, {}] = [{dt}, {}] ms, got {}",
+                show(MAX_SEGMENT_MS),
+                show(MAX_SEGMENT_MS),
+                show(*t)
+            ),
         );
     }
     Ok(())
@@ -681,7 +784,57 @@ fn validate_sequences(i: &InputConfig) -> Result<()> {
     Ok(())
 }
 
-fn validate_phases(phases: &[PhaseConfig], dt: f64) -> Result<()> {
+/// Longest noise segment or pattern (ms): beyond it step counts lose
+/// precision (and no run is that long).
+pub const MAX_SEGMENT_MS: f64 = 1e9;
+
+/// A noise-length range: `0 <= low <= high <= MAX_SEGMENT_MS`.
+fn check_noise(key: &str, r: [f64; 2]) -> Result<()> {
+    check_range(key, r, 0.0)?;
+    if r[1] > MAX_SEGMENT_MS {
+        return bad(
+            key,
+            format!(
+                "must lie within [0, {}] ms, got [{}, {}]",
+                show(MAX_SEGMENT_MS),
+                show(r[0]),
+                show(r[1])
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// A time-warp range: within [`WARP_RANGE`], and the shortest warped
+/// pattern lasts at least one step (else the segment loop makes no progress).
+fn check_warp(key: &str, r: [f64; 2], i: &InputConfig, dt: f64) -> Result<()> {
+    check_range(key, r, WARP_RANGE[0])?;
+    if r[1] > WARP_RANGE[1] {
+        return bad(
+            key,
+            format!(
+                "factors must lie in [{}, {}], got [{}, {}]",
+                WARP_RANGE[0],
+                WARP_RANGE[1],
+                show(r[0]),
+                show(r[1])
+            ),
+        );
+    }
+    let shortest = i.t_pattern_ms.iter().copied().fold(f64::INFINITY, f64::min);
+    if shortest * r[0] < dt {
+        return bad(
+            key,
+            format!(
+                "low factor {} makes the {shortest} ms pattern shorter than one step ({dt} ms)",
+                show(r[0])
+            ),
+        );
+    }
+    Ok(())
+}
+
+fn validate_phases(phases: &[PhaseConfig], input: &InputConfig, dt: f64) -> Result<()> {
     if phases.is_empty() {
         return bad("phases", "need at least one [[phases]] entry".into());
     }
@@ -689,7 +842,7 @@ fn validate_phases(phases: &[PhaseConfig], dt: f64) -> Result<()> {
         if !(p.duration_ms.is_finite() && p.duration_ms >= dt) {
             return bad(
                 &format!("phases[{k}].duration_ms"),
-                format!("must be >= dt ({dt} ms), got {}", p.duration_ms),
+                format!("must be >= dt ({dt} ms), got {}", show(p.duration_ms)),
             );
         }
         if (p.duration_ms / dt).fract() != 0.0 {
@@ -699,14 +852,10 @@ fn validate_phases(phases: &[PhaseConfig], dt: f64) -> Result<()> {
             );
         }
         if let Some(r) = p.t_noise_range_ms {
-            check_range(&format!("phases[{k}].t_noise_range_ms"), r, 0.0)?;
+            check_noise(&format!("phases[{k}].t_noise_range_ms"), r)?;
         }
         if let Some(r) = p.time_warp_range {
-            check_range(
-                &format!("phases[{k}].time_warp_range"),
-                r,
-                f64::MIN_POSITIVE,
-            )?;
+            check_warp(&format!("phases[{k}].time_warp_range"), r, input, dt)?;
         }
     }
     Ok(())
@@ -731,8 +880,8 @@ fn check_range(key: &str, r: [f64; 2], min: f64) -> Result<()> {
     if !(r[0].is_finite() && r[1].is_finite() && r[0] >= min && r[0] <= r[1]) {
         return Err(usage!(
             "config key `{key}`: need {min} <= low <= high, got [{}, {}]",
-            r[0],
-            r[1]
+            show(r[0]),
+            show(r[1])
         ));
     }
     Ok(())

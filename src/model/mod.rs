@@ -13,6 +13,7 @@
 //! - [`equations`]: the step equations (§2–§4) in their readable form — the
 //!   specification and test oracle of the production kernels.
 
+pub mod budget;
 pub mod config;
 pub mod equations;
 pub mod generators;

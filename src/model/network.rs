@@ -353,7 +353,20 @@ pub fn mark_circuit_pairs(
     let mut marked = vec![false; p * p];
     let mut out = Vec::with_capacity(target);
     let max_dist = pairs.last().map_or(0.0, |q| q.0);
+    // The loop bound: far more draws than any valid setting needs; beyond it
+    // the wanted pairs are (almost) unreachable with this lambda.
+    let max_draws = 10_000_000u64.max(1000 * target as u64);
+    let mut draws = 0u64;
     while out.len() < target {
+        draws += 1;
+        if draws > max_draws {
+            return Err(usage!(
+                "config keys `network.lambda` = {lambda}, `network.n_conn` = {n_conn}: only {} of \
+                 {target} circuit pairs found in {max_draws} distance draws on this grid; use a \
+                 lambda nearer 1 / (grid diameter) or a smaller n_conn",
+                out.len()
+            ));
+        }
         let d: f64 = exp.sample(rng);
         if d - 1.0 >= max_dist {
             continue;

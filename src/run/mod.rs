@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::engine::native::NativeEngine;
 use crate::engine::{Engine, Job, Outcome};
+use crate::model::budget::{self, Estimate};
 use crate::model::config::{Config, PhaseRole};
 use crate::model::input::{self, Input, Schedule, StepSpikes};
 use crate::model::network::Network;
@@ -16,6 +17,7 @@ use crate::model::record::RecordPlan;
 use crate::rundir::{self, schema, Counts, Summary, Versions, WallTimes};
 use crate::usage;
 
+pub mod outdir;
 pub mod verify;
 
 /// Which engine steps the model.
@@ -75,6 +77,45 @@ pub struct RunOptions {
     pub replay: Option<PathBuf>,
     /// Force the network spikes from this `sender,time_ms` file.
     pub forced_spikes: Option<PathBuf>,
+    /// Memory limit in bytes (default: the machine's available memory).
+    pub max_memory: Option<f64>,
+    /// Let a replay run past the end of its input.
+    pub extend_replay: bool,
+}
+
+/// The resource estimate of a run of `cfg`, refused (exit 2, naming the
+/// keys) when it needs more than `max_memory` bytes or the available memory.
+pub fn check_budget(cfg: &Config, max_memory: Option<f64>) -> Result<Estimate> {
+    let est = Estimate::of(cfg);
+    match max_memory {
+        Some(m) => est.check(m, "of --max-memory")?,
+        None => est.check(budget::available_memory(), "available on this machine")?,
+    }
+    Ok(est)
+}
+
+/// Refuses replay files larger than `max_memory` (or the available memory)
+/// before reading them: the readers hold a few times the file size.
+fn check_replay_size(dir: &Path, max_memory: Option<f64>) -> Result<()> {
+    let mut total = 0u64;
+    for f in schema::FILES {
+        if let Ok(m) = std::fs::metadata(dir.join(f.name)) {
+            total += m.len();
+        }
+    }
+    let need = total as f64 * 8.0;
+    let limit = max_memory.unwrap_or_else(budget::available_memory);
+    if need > limit {
+        return Err(usage!(
+            "--replay {}: its files total {} and need about {} in memory, more than the {} \
+             allowed; replay a smaller run (or raise --max-memory)",
+            dir.display(),
+            budget::bytes(total as f64),
+            budget::bytes(need),
+            budget::bytes(limit)
+        ));
+    }
+    Ok(())
 }
 
 /// Everything that goes into an engine, built from the config (or a replay).
@@ -89,13 +130,27 @@ pub struct Prepared {
 
 impl Prepared {
     pub fn new(config: Config, replay: Option<&Path>, forced: Option<&Path>) -> Result<Prepared> {
+        Self::with_replay(config, replay, forced, false)
+    }
+
+    /// [`Prepared::new`]; `extend_replay` lets a replay run past the end of
+    /// its input (with no input there) instead of refusing it.
+    pub fn with_replay(
+        config: Config,
+        replay: Option<&Path>,
+        forced: Option<&Path>,
+        extend_replay: bool,
+    ) -> Result<Prepared> {
         let schedule = Schedule::from_config(&config);
         let dt = config.model.dt_ms;
         let (network, input) = match replay {
             Some(dir) => {
+                rundir::marker::check_finished(dir)?;
                 let per_syn = config.network.stp_draw == crate::model::config::StpDraw::PerSynapse;
                 let net = rundir::read_network(dir, per_syn)?;
+                check_replay_config(dir, &net, &config)?;
                 let inp = rundir::read_input(dir, net.n_inputs, &schedule, dt)?;
+                check_replay_input(dir, &inp, &config, &schedule, extend_replay)?;
                 (net, inp)
             }
             None => {
@@ -135,9 +190,77 @@ impl Prepared {
     }
 }
 
+/// A replay runs the replayed network: a config (or `--grid`, `--inputs`,
+/// `--k-min`, `--k-max`) that describes another network is an error, since
+/// summary.json would claim it.
+fn check_replay_config(dir: &Path, net: &Network, cfg: &Config) -> Result<()> {
+    let n = &cfg.network;
+    let (k_lo, k_hi) = net
+        .circuits
+        .iter()
+        .fold((usize::MAX, 0), |(a, b), c| (a.min(c.k), b.max(c.k)));
+    if net.shape != n.grid || net.n_inputs != n.n_inputs || k_lo < n.k_min || k_hi > n.k_max {
+        return Err(usage!(
+            "--replay {}: the replayed network has grid {}x{}, {} inputs and K in {k_lo}..={k_hi}, \
+             but the config asks for grid {}x{}, {} inputs, K in {}..={} (network.grid/--grid, \
+             network.n_inputs/--inputs, network.k_min/k_max); drop the override or match it",
+            dir.display(),
+            net.shape[0],
+            net.shape[1],
+            net.n_inputs,
+            n.grid[0],
+            n.grid[1],
+            n.n_inputs,
+            n.k_min,
+            n.k_max
+        ));
+    }
+    Ok(())
+}
+
+/// The replayed input names existing sequences and covers the protocol
+/// (running past its end only with `extend_replay`).
+fn check_replay_input(
+    dir: &Path,
+    inp: &Input,
+    cfg: &Config,
+    schedule: &Schedule,
+    extend_replay: bool,
+) -> Result<()> {
+    let n_seq = cfg.input.pattern_sequences.len();
+    let dt = cfg.model.dt_ms;
+    let file = dir.join(schema::PHASES.name);
+    if let Some(g) = inp
+        .segments
+        .iter()
+        .find(|g| g.sequence.is_some_and(|s| s >= n_seq))
+    {
+        return Err(usage!(
+            "{}: segment at {} ms presents sequence {:?}, but the config has {n_seq} \
+             (input.pattern_sequences)",
+            file.display(),
+            g.start as f64 * dt,
+            g.sequence
+        ));
+    }
+    let end = inp.segments.last().map_or(0, |g| g.end);
+    if end < schedule.n_steps() && !extend_replay {
+        return Err(usage!(
+            "--replay {}: its input ends at {} ms, but the protocol runs to {} ms (--train, \
+             --test or phases[].duration_ms); shorten the protocol, or pass --extend-replay to \
+             run on without input",
+            dir.display(),
+            end as f64 * dt,
+            schedule.n_steps() as f64 * dt
+        ));
+    }
+    Ok(())
+}
+
 /// Reads the config a run directory was made with (for `--replay` without
 /// `--config`).
 pub fn config_of_run(dir: &Path) -> Result<Config> {
+    rundir::marker::check_finished(dir)?;
     let config = rundir::read_summary(dir)?.config;
     config
         .validate()
@@ -170,36 +293,24 @@ pub fn run_engine(
 ) -> Result<Outcome> {
     let total = job.schedule.n_steps();
     let dt = job.model.dt_ms;
-    engine.run(job, &mut |done| observer.progress(done, total, dt))
+    engine
+        .run(job, &mut |done| observer.progress(done, total, dt))
+        .map_err(diverged_is_usage)
 }
 
-/// Prepares the output directory: `DIR.partial`, renamed on success.
-fn staging_dir(out: &Path, force: bool) -> Result<PathBuf> {
-    if out.exists() && !force {
-        return Err(usage!(
-            "output directory {} already exists; choose another --out or pass --force to replace it",
-            out.display()
-        ));
+/// The NEST path's numerical guard: seqlearn_wta_neuron raises a
+/// KernelException naming the node and the step when its potential leaves
+/// the floating-point range; like the native engine's guard that is caused
+/// by the input (parameters or replayed files), so exit 2.
+fn diverged_is_usage(e: anyhow::Error) -> anyhow::Error {
+    let text = format!("{e:#}");
+    if !crate::error::is_usage(&e) && text.contains("floating-point range") {
+        return usage!(
+            "{text}; the update diverged: check model.eta, model.tau_rise_ms, model.tau_decay_ms \
+             and the replayed weights/STP parameters"
+        );
     }
-    let mut partial = out.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
-    if partial.exists() {
-        std::fs::remove_dir_all(&partial)
-            .with_context(|| format!("removing stale {}", partial.display()))?;
-    }
-    std::fs::create_dir_all(&partial)
-        .with_context(|| format!("cannot create output directory {}", partial.display()))?;
-    Ok(partial)
-}
-
-/// Moves a finished staging directory into place.
-pub fn commit_dir(partial: &Path, out: &Path) -> Result<()> {
-    if out.exists() {
-        std::fs::remove_dir_all(out).with_context(|| format!("removing old {}", out.display()))?;
-    }
-    std::fs::rename(partial, out)
-        .with_context(|| format!("moving {} to {}", partial.display(), out.display()))
+    e
 }
 
 /// The whole `simulate` command up to the written run directory (analysis is
@@ -211,12 +322,19 @@ pub fn simulate(
     post: &mut dyn FnMut(&Path, &mut Summary) -> Result<()>,
 ) -> Result<Summary> {
     let t0 = Instant::now();
-    let partial = staging_dir(&opts.out, opts.force)?;
+    check_budget(&config, opts.max_memory)?;
+    if let Some(dir) = &opts.replay {
+        rundir::marker::check_finished(dir)?;
+        check_replay_size(dir, opts.max_memory)?;
+    }
+    let staging = outdir::Staging::begin(&opts.out, opts.force)?;
+    let partial = staging.path().to_path_buf();
     let result = (|| {
-        let prep = Prepared::new(
+        let prep = Prepared::with_replay(
             config,
             opts.replay.as_deref(),
             opts.forced_spikes.as_deref(),
+            opts.extend_replay,
         )?;
         if opts.backend != Backend::Native && opts.threads > 1 {
             let c = crate::engine::wait_policy::apply_for_run(opts.threads);
@@ -243,12 +361,12 @@ pub fn simulate(
     })();
     match result {
         Ok(summary) => {
-            commit_dir(&partial, &opts.out)?;
+            staging.commit()?;
             Ok(summary)
         }
         Err(e) => {
             // Never leave a directory that looks like a run.
-            let _ = std::fs::remove_dir_all(&partial);
+            staging.abandon();
             Err(e)
         }
     }

@@ -229,13 +229,24 @@ pub fn read_spikes(path: &Path, schema: &'static FileSchema) -> Result<Spikes> {
     let [i, t] = r.cols([schema.columns[0].name, "time_ms"]);
     let mut sp = Spikes::default();
     r.for_each(|row| {
+        let time = row.f64(t)?;
+        if !(time.is_finite() && time >= 0.0) {
+            return Err(usage!(
+                "{}: spike time {time} must be finite and >= 0",
+                row.at()
+            ));
+        }
         sp.id.push(row.u32(i)?);
-        sp.time_ms.push(row.f64(t)?);
+        sp.time_ms.push(time);
         Ok(())
     })?;
     sp.sort();
     Ok(sp)
 }
+
+/// Largest jump between pattern ids in patterns.csv (patterns without a
+/// spike have no rows).
+pub const MAX_PATTERN_GAP: usize = 1 << 16;
 
 /// Reads patterns.csv: per pattern its `(time_ms, channel)` spikes.
 pub fn read_patterns(dir: &Path) -> Result<Vec<input::Pattern>> {
@@ -244,6 +255,16 @@ pub fn read_patterns(dir: &Path) -> Result<Vec<input::Pattern>> {
     let mut patterns: Vec<input::Pattern> = Vec::new();
     r.for_each(|row| {
         let p = row.usize(p)?;
+        // Ids come from the config's n_patterns; a gap this large is a bad file
+        // (and would allocate without bound).
+        if p > patterns.len() + MAX_PATTERN_GAP {
+            return Err(usage!(
+                "{}: pattern id {p} is far beyond the ids so far (0..{}); pattern ids are \
+                 0, 1, ... (gaps of at most {MAX_PATTERN_GAP})",
+                row.at(),
+                patterns.len()
+            ));
+        }
         if patterns.len() <= p {
             patterns.resize(p + 1, Vec::new());
         }
@@ -309,6 +330,8 @@ pub fn read_input(dir: &Path, n_channels: usize, schedule: &Schedule, dt: f64) -
         dt,
     )?;
     let path = dir.join(PHASES.name);
+    let patterns = read_patterns(dir)?;
+    check_patterns(dir, &patterns, n_channels)?;
     let mut segments = Vec::new();
     for g in read_phases(dir)? {
         if g.phase >= schedule.phases.len() {
@@ -330,9 +353,86 @@ pub fn read_input(dir: &Path, n_channels: usize, schedule: &Schedule, dt: f64) -
             warp: g.warp,
         });
     }
+    check_segments(&path, &segments, schedule, patterns.len(), dt)?;
     Ok(Input {
         spikes,
         segments,
-        patterns: read_patterns(dir)?,
+        patterns,
     })
+}
+
+/// Pattern spikes on existing channels at finite times >= 0.
+fn check_patterns(dir: &Path, patterns: &[input::Pattern], n_channels: usize) -> Result<()> {
+    for (p, pat) in patterns.iter().enumerate() {
+        if let Some(&(t, ch)) = pat
+            .iter()
+            .find(|&&(t, ch)| !(t.is_finite() && t >= 0.0) || ch as usize >= n_channels)
+        {
+            return Err(usage!(
+                "{}: pattern {p} has a spike on channel {ch} at {t} ms; channels are 0..{n_channels}, \
+                 times finite and >= 0",
+                dir.join(PATTERNS.name).display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The segment log of a replay: non-empty, segments in order and back to
+/// back from 0, each inside its protocol phase, naming existing patterns,
+/// with finite warps; it must cover the protocol exactly (see
+/// `--extend-replay` for running past its end).
+fn check_segments(
+    path: &Path,
+    segments: &[input::Segment],
+    schedule: &Schedule,
+    n_patterns: usize,
+    dt: f64,
+) -> Result<()> {
+    let at =
+        |g: &input::Segment| format!("{}: segment at {} ms", path.display(), g.start as f64 * dt);
+    if segments.is_empty() {
+        return Err(usage!(
+            "{}: has no segments; a replay needs the input's segment log",
+            path.display()
+        ));
+    }
+    let mut next = 0;
+    for g in segments {
+        let ph = &schedule.phases[g.phase];
+        if g.start != next || g.end <= g.start {
+            return Err(usage!(
+                "{}: segments must follow each other without gaps from 0 ms, each with \
+                 start < end (expected start {} ms, got {}..{} ms)",
+                at(g),
+                next as f64 * dt,
+                g.start as f64 * dt,
+                g.end as f64 * dt
+            ));
+        }
+        if g.start < ph.start || g.end > ph.end {
+            return Err(usage!(
+                "{}: lies outside its phase {} ({}..{} ms of the protocol); the protocol \
+                 (phases[].duration_ms, --train, --test) must match the replayed run's \
+                 protocol.csv",
+                at(g),
+                g.phase,
+                ph.start as f64 * dt,
+                ph.end as f64 * dt
+            ));
+        }
+        if g.pattern.is_some_and(|p| p >= n_patterns)
+            || (g.kind == SegmentKind::Pattern && !(g.warp.is_finite() && g.warp > 0.0))
+        {
+            return Err(usage!(
+                "{}: pattern {:?} with warp {} does not exist in patterns.csv ({n_patterns} \
+                 patterns) or has a warp that is not > 0",
+                at(g),
+                g.pattern,
+                g.warp
+            ));
+        }
+        next = g.end;
+    }
+    Ok(())
 }

@@ -13,6 +13,7 @@
 //! same types; `--replay` converts them onto the step grid of the model.
 
 mod activity;
+pub mod marker;
 mod network;
 mod recording;
 pub mod schema;

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use super::schema::{self, CIRCUITS, CIRCUIT_PAIRS, NEURONS, SOURCES, SYNAPSES};
 use super::table::{Reader, Writer};
 use super::{fmt_f64, fmt_opt};
+use crate::model::config::show;
 use crate::model::network::{Circuit, Network, StpParams, Synapse};
 use crate::usage;
 
@@ -316,6 +317,129 @@ pub fn read_network(dir: &Path, stp_per_synapse: bool) -> Result<Network> {
     };
     net.validate()
         .with_context(|| format!("network files in {}", dir.display()))?;
+    check_layout(dir, &net)?;
+    check_values(dir, &net)?;
     check_stp(dir, &net)?;
     Ok(net)
+}
+
+/// Largest `|w|` of an initial weight or bias in a replayed network: the
+/// rates are `exp(u)`, so beyond it they overflow (learned values stay far
+/// below).
+pub const MAX_ABS_WEIGHT: f64 = 100.0;
+
+/// Largest STP time constant (ms) in a replayed network.
+pub const MAX_STP_MS: f64 = 1e6;
+
+/// Cross-file references: circuits tile the neurons in order (no orphan
+/// neuron), fill the grid once (no duplicate position), and the circuit
+/// pairs name existing, distinct circuits once each.
+fn check_layout(dir: &Path, net: &Network) -> Result<()> {
+    let file = |f: &schema::FileSchema| dir.join(f.name).display().to_string();
+    let mut next = 0;
+    for (i, c) in net.circuits.iter().enumerate() {
+        if c.first_neuron != next {
+            return Err(usage!(
+                "{}: circuit {i} starts at neuron {}, but the circuits before it end at {next}; \
+                 circuits must cover the neurons 0.. in order without gaps",
+                file(&CIRCUITS),
+                c.first_neuron
+            ));
+        }
+        next += c.k;
+    }
+    if next != net.n_neurons() {
+        return Err(usage!(
+            "{}: the circuits cover neurons 0..{next}, but {} lists {} neurons (neuron {next} \
+             lies in no circuit)",
+            file(&CIRCUITS),
+            NEURONS.name,
+            net.n_neurons()
+        ));
+    }
+    let [n, m] = net.shape;
+    if n.checked_mul(m) != Some(net.circuits.len()) {
+        return Err(usage!(
+            "{}: {} circuits do not fill the {n} x {m} grid their positions span",
+            file(&CIRCUITS),
+            net.circuits.len()
+        ));
+    }
+    let mut seen = vec![false; n * m];
+    for (i, c) in net.circuits.iter().enumerate() {
+        let at = c.x * m + c.y;
+        if seen[at] {
+            return Err(usage!(
+                "{}: circuit {i} repeats grid position ({}, {})",
+                file(&CIRCUITS),
+                c.x,
+                c.y
+            ));
+        }
+        seen[at] = true;
+    }
+    let p = net.circuits.len();
+    let mut marked = std::collections::HashSet::new();
+    for (row, &(a, b)) in net.circuit_pairs.iter().enumerate() {
+        if a >= p || b >= p || a == b || !marked.insert((a, b)) {
+            return Err(usage!(
+                "{} line {}: pair ({a}, {b}) must name two different existing circuits \
+                 (0..{p}) and appear once",
+                file(&CIRCUIT_PAIRS),
+                row + 2
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Values in range: finite weights and biases within `MAX_ABS_WEIGHT`, STP
+/// `U` in [0, 1] and `D`, `F` in [0, MAX_STP_MS].
+fn check_values(dir: &Path, net: &Network) -> Result<()> {
+    let ok_w = |w: f64| w.abs() <= MAX_ABS_WEIGHT;
+    if let Some(k) = net.bias0.iter().position(|&b| !ok_w(b)) {
+        return Err(usage!(
+            "{} line {}: bias_initial = {} must be finite with |b| <= {MAX_ABS_WEIGHT}",
+            dir.join(NEURONS.name).display(),
+            k + 2,
+            show(net.bias0[k])
+        ));
+    }
+    if let Some(i) = net.synapses.iter().position(|s| !ok_w(s.w0)) {
+        return Err(usage!(
+            "{} line {}: w_initial = {} must be finite with |w| <= {MAX_ABS_WEIGHT}",
+            dir.join(SYNAPSES.name).display(),
+            i + 2,
+            show(net.synapses[i].w0)
+        ));
+    }
+    let bad_stp = |p: &StpParams| {
+        !((0.0..=1.0).contains(&p.u)
+            && (0.0..=MAX_STP_MS).contains(&p.d)
+            && (0.0..=MAX_STP_MS).contains(&p.f))
+    };
+    let rule = format!("U must lie in [0, 1], D_ms and F_ms in [0, {MAX_STP_MS}]");
+    if let Some(j) = net.source_stp.iter().position(bad_stp) {
+        let p = net.source_stp[j];
+        return Err(usage!(
+            "{} line {}: U = {}, D_ms = {}, F_ms = {}: {rule}",
+            dir.join(SOURCES.name).display(),
+            j + 2,
+            show(p.u),
+            show(p.d),
+            show(p.f)
+        ));
+    }
+    if let Some(i) = net.synapses.iter().position(|s| bad_stp(&s.stp)) {
+        let p = net.synapses[i].stp;
+        return Err(usage!(
+            "{} line {}: U = {}, D_ms = {}, F_ms = {}: {rule}",
+            dir.join(SYNAPSES.name).display(),
+            i + 2,
+            show(p.u),
+            show(p.d),
+            show(p.f)
+        ));
+    }
+    Ok(())
 }

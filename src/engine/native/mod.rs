@@ -64,10 +64,12 @@ impl Engine for NativeEngine {
             for t in phase.start..phase.end {
                 sim.step(pi, phase.train, t);
                 if t % 1000 == 999 {
+                    sim.check_finite(t)?;
                     progress(t + 1);
                 }
             }
         }
+        sim.check_finite(job.schedule.n_steps().saturating_sub(1))?;
         progress(job.schedule.n_steps());
         Ok(sim.finish())
     }
@@ -239,6 +241,36 @@ impl<'a> Sim<'a> {
         self.spiking_sources(t);
         self.traces();
         self.stp(t);
+    }
+
+    /// The numerical guard (docs/reliability.md), once per 1000-step chunk:
+    /// stops with exit 2 at the first non-finite potential, bias or weight,
+    /// naming the neuron, the time and the parameters that drive it (NEST's
+    /// models raise the same error).
+    fn check_finite(&self, t: u64) -> Result<()> {
+        let ms = (t + 1) as f64 * self.job.model.dt_ms;
+        let nr = &self.neurons;
+        let bad_neuron =
+            (0..nr.u.len()).find(|&k| !(nr.u[k].is_finite() && nr.bias[k].is_finite()));
+        if let Some(k) = bad_neuron {
+            return Err(crate::usage!(
+                "native engine: the state of neuron {k} became non-finite (u = {}, bias = {}) by \
+                 t = {ms} ms; the update diverged: check model.eta, model.tau_rise_ms, \
+                 model.tau_decay_ms and the replayed weights/STP parameters (synapses.csv, \
+                 sources.csv)",
+                nr.u[k],
+                nr.bias[k]
+            ));
+        }
+        if let Some(i) = self.syn.w.iter().position(|w| !w.is_finite()) {
+            return Err(crate::usage!(
+                "native engine: the weight of synapse {i} (to neuron {}) became non-finite by \
+                 t = {ms} ms; the update diverged: check model.eta and the replayed w_initial \
+                 (synapses.csv)",
+                self.net.synapses[i].target
+            ));
+        }
+        Ok(())
     }
 
     /// §6: the reset at the start of a test phase in step `t0`.
