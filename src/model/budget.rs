@@ -9,7 +9,7 @@ use std::fmt;
 
 use anyhow::Result;
 
-use crate::model::config::{Config, Selection, SelectionKeyword};
+use crate::model::config::{Config, Generator, Selection, SelectionKeyword};
 use crate::usage;
 
 /// Largest id of a neuron or input channel (ids are `u32` in the spike
@@ -55,8 +55,17 @@ impl Estimate {
         let synapses = input_syn + rec_syn;
         let total_ms = cfg.total_ms();
         let steps = total_ms / cfg.model.dt_ms;
-        let in_rate = i.r_input_hz.max(i.r_noise_hz);
+        let mut in_rate = i.r_input_hz.max(i.r_noise_hz);
+        if i.generator == Generator::Rate {
+            in_rate = in_rate.max(i.rate.rate_range_hz[1]);
+        }
         let input_spikes = n.n_inputs as f64 * in_rate * total_ms * 1e-3;
+        // a spike file is read whole: its text, then its events
+        let file_bytes = i
+            .spike_file
+            .as_ref()
+            .and_then(|f| std::fs::metadata(f).ok())
+            .map_or(0.0, |m| m.len() as f64);
         let t_pat = i.t_pattern_ms.iter().copied().fold(0.0, f64::max);
         let pattern_spikes = i.n_patterns as f64 * n.n_inputs as f64 * i.r_input_hz * t_pat * 1e-3
             + i.n_patterns as f64;
@@ -96,10 +105,12 @@ impl Estimate {
                 ),
                 part(
                     "input spikes",
-                    "network.n_inputs, input.r_input_hz, input.r_noise_hz, phases[].duration_ms",
+                    "network.n_inputs, input.r_input_hz, input.r_noise_hz, input.rate.rate_range_hz, \
+                     phases[].duration_ms",
                     input_spikes,
                     BYTES_SPIKE,
                 ),
+                part("input spike file", "input.spike_file", file_bytes, 3.0),
                 part(
                     "pattern spikes",
                     "input.n_patterns, input.t_pattern_ms, input.r_input_hz, network.n_inputs",
@@ -258,6 +269,22 @@ mod tests {
         pat.input.t_pattern_ms = vec![1e300];
         let err = Estimate::of(&pat).check(8e9, "limit").unwrap_err();
         assert!(format!("{err:#}").contains("t_pattern_ms"), "{err:#}");
+    }
+
+    #[test]
+    fn the_task_generators_count_too() {
+        let mut rate = Config::default();
+        rate.input.generator = Generator::Rate;
+        rate.input.rate.rate_range_hz = [0.0, 1e300];
+        let err = Estimate::of(&rate).check(8e9, "limit").unwrap_err();
+        assert!(format!("{err:#}").contains("rate_range_hz"), "{err:#}");
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("in.csv");
+        std::fs::write(&f, vec![b'0'; 4096]).unwrap();
+        let mut file = Config::default();
+        let before = Estimate::of(&file).bytes();
+        file.input.spike_file = Some(f);
+        assert_eq!(Estimate::of(&file).bytes() - before, 3.0 * 4096.0);
     }
 
     #[test]
