@@ -148,10 +148,15 @@ pub fn config_of_run(dir: &Path) -> Result<Config> {
 /// Picks the engine for `backend` (`auto` falls back to native with a note).
 pub fn make_engine(backend: Backend, observer: &mut dyn Observer) -> Result<Box<dyn Engine>> {
     match backend {
-        Backend::Native => Ok(Box::new(NativeEngine)),
+        Backend::Native => {
+            crate::engine::nest::mpi::refuse_native()?;
+            Ok(Box::new(NativeEngine))
+        }
         Backend::Nest => Ok(Box::new(crate::engine::nest::NestEngine::load()?)),
         Backend::Auto => match crate::engine::nest::NestEngine::load() {
             Ok(e) => Ok(Box::new(e)),
+            // under MPI the fallback would run the whole network on every rank
+            Err(err) if crate::engine::nest::mpi::Launch::current().is_some() => Err(err),
             Err(err) => {
                 observer.note(&format!(
                     "NEST not available ({err:#}); using the native engine"
@@ -173,14 +178,20 @@ pub fn run_engine(
     engine.run(job, &mut |done| observer.progress(done, total, dt))
 }
 
-/// Prepares the output directory: `DIR.partial`, renamed on success.
-fn staging_dir(out: &Path, force: bool) -> Result<PathBuf> {
+/// Refuses to replace an existing run directory without `force`.
+fn check_out(out: &Path, force: bool) -> Result<()> {
     if out.exists() && !force {
         return Err(usage!(
             "output directory {} already exists; choose another --out or pass --force to replace it",
             out.display()
         ));
     }
+    Ok(())
+}
+
+/// Prepares the output directory: `DIR.partial`, renamed on success.
+fn staging_dir(out: &Path, force: bool) -> Result<PathBuf> {
+    check_out(out, force)?;
     let mut partial = out.as_os_str().to_owned();
     partial.push(".partial");
     let partial = PathBuf::from(partial);
@@ -210,6 +221,9 @@ pub fn simulate(
     observer: &mut dyn Observer,
     post: &mut dyn FnMut(&Path, &mut Summary) -> Result<()>,
 ) -> Result<Summary> {
+    if !crate::engine::nest::mpi::is_writer() {
+        return simulate_unwritten(config, opts, observer);
+    }
     let t0 = Instant::now();
     let partial = staging_dir(&opts.out, opts.force)?;
     let result = (|| {
@@ -246,6 +260,35 @@ pub fn simulate(
     }
 }
 
+/// `simulate` on an MPI rank other than 0: the same calls (NEST's are
+/// collective; the read-out gathers every neuron's values on every rank),
+/// but rank 0 alone writes the run directory and runs `post`.
+fn simulate_unwritten(
+    config: Config,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+) -> Result<Summary> {
+    let t0 = Instant::now();
+    check_out(&opts.out, opts.force)?;
+    let prep = Prepared::new(
+        config,
+        opts.replay.as_deref(),
+        opts.forced_spikes.as_deref(),
+    )?;
+    let mut engine = make_engine(opts.backend, observer)?;
+    let t_build = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let outcome = run_engine(engine.as_mut(), &prep.job(opts.threads), observer)?;
+    let t_sim = t1.elapsed().as_secs_f64();
+    Ok(make_summary(
+        &prep,
+        &outcome,
+        engine.name(),
+        opts,
+        [t_build, t_sim],
+    ))
+}
+
 /// Writes the CSV files of a finished run into `dir`.
 fn write_outcome(dir: &Path, prep: &Prepared, outcome: &Outcome) -> Result<()> {
     let dt = prep.config.model.dt_ms;
@@ -279,6 +322,7 @@ fn make_summary(
         config: prep.config.clone(),
         backend: backend.to_string(),
         threads: opts.threads,
+        parallel: outcome.parallel,
         versions: Versions {
             seqlearn_nest: env!("CARGO_PKG_VERSION").to_string(),
             engine: outcome.engine_version.clone(),
