@@ -10,7 +10,7 @@
 //! 3. Looks for NEST 3.10 through a Python interpreter (env `SEQLEARN_PYTHON`,
 //!    else `<crate>/.venv/bin/python`, else `python3`; `nest-config` from env
 //!    `NEST_CONFIG` or `PATH` as a fallback).  When found, compiles the NEST
-//!    extension module `seqlearnmodule.so` (old ABI, `-fopenmp`, no NEST /
+//!    extension module `seqlearnmodule.so` (`-fopenmp`, no NEST /
 //!    Python / gomp link) into `OUT_DIR`, bakes its path, the kernel path and
 //!    the libpython path into the crate (`SEQLEARN_BUILT_*` env vars) and sets
 //!    `cfg(seqlearn_has_nest)`.  Without NEST it prints a warning with

@@ -14,7 +14,9 @@
 #             replaced)
 #
 # Every run is `mpirun -np R seqlearn-nest simulate --backend nest --threads 1`
-# of the paper's model (nothing recorded, no analysis). Per run it reports the
+# of the paper's model with 20 connected circuit pairs per circuit (as
+# `bench --scaling`: ~1320 synapses per circuit), nothing recorded, no
+# analysis. Per run it reports the
 # real-time factor (simulate wall time / simulated time), synapse updates per
 # second (synapses x steps / simulate wall time, as `bench`), the peak
 # resident memory of each rank (/usr/bin/time), and the wall time each rank
@@ -61,12 +63,6 @@ rm -rf "$out"
 mkdir -p "$out"
 timer=$PWD/$out/libmpi_exchange_timer.so
 mpicc -shared -fPIC -O2 -o "$timer" scripts/mpi_exchange_timer.c
-cat >"$out/scaling.toml" <<EOF
-# the paper's model; nothing recorded (scripts/mpi_scaling.sh)
-[record]
-neurons = "none"
-synapses = "none"
-EOF
 
 mpirun_cmd=(mpirun --oversubscribe)
 [ "$(id -u)" = 0 ] && mpirun_cmd+=(--allow-run-as-root)
@@ -76,12 +72,22 @@ echo "series,ranks,grid,neurons,synapses,simulated_s,wall_simulate_s,rtf,synapse
 # one run: series, ranks, grid
 run() {
   local series=$1 r=$2 grid=$3 dir=$out/$1-$2-$3
+  local n=${grid%x*} m=${grid#*x}
   mkdir -p "$dir.meta"
+  cat >"$dir.meta/config.toml" <<EOF
+# the paper's model at grid $grid, 20 pairs per circuit (scripts/mpi_scaling.sh)
+[network]
+grid = [$n, $m]
+n_conn = $((20 * n * m))
+[record]
+neurons = "none"
+synapses = "none"
+EOF
   echo "mpi_scaling: $series, $r rank(s), grid $grid" >&2
   OMP_WAIT_POLICY=passive SEQLEARN_MPI_TIMING=$PWD/$dir.meta/timing.txt \
     "${mpirun_cmd[@]}" -np "$r" -x OMP_WAIT_POLICY -x SEQLEARN_MPI_TIMING \
     bash -c 'LD_PRELOAD='"$timer"' exec /usr/bin/time -f %M -o "'"$dir"'.meta/rss.${OMPI_COMM_WORLD_RANK:-0}" "$@"' _ \
-    "$bin" simulate --backend nest --threads 1 --config "$out/scaling.toml" --grid "$grid" \
+    "$bin" simulate --backend nest --threads 1 --config "$dir.meta/config.toml" \
     --train "$train" --test 100 --seed 1 --no-analysis --quiet --out "$dir"
   python3 - "$dir" "$series" "$r" "$grid" >>"$csv" <<'EOF'
 import glob, json, re, sys
