@@ -251,7 +251,8 @@ fn build_mpi_module(manifest: &Path, out_dir: &Path) {
             );
         }
         Err(why) => fail(format!(
-            "the seqlearn module did not compile against the MPI NEST in {}: {why}; the binary              has no MPI kernel",
+            "the seqlearn module did not compile against the MPI NEST in {}: {why}; the binary \
+                 has no MPI kernel",
             prefix.display()
         )),
     }
@@ -448,7 +449,8 @@ fn mpi_compile_flags() -> Result<Vec<String>, String> {
         .or_else(|| run("-compile_info"))
         .ok_or_else(|| {
             format!(
-                "the NEST kernel has MPI but `{wrapper} --showme:compile` failed (install                  libopenmpi-dev, or set MPICXX to the MPI C++ wrapper)"
+                "the NEST kernel has MPI but `{wrapper} --showme:compile` failed (install \
+                 libopenmpi-dev, or set MPICXX to the MPI C++ wrapper)"
             )
         })?;
     Ok(text

@@ -293,7 +293,8 @@ impl NestPaths {
             let b = built_mpi_paths();
             if b[0].is_none() {
                 bail!(
-                    "started by an MPI launcher (or {}=1), but this build has no module for a                      NEST kernel with MPI: {MPI_INSTALL_HINT}",
+                    "started by an MPI launcher (or {}=1), but this build has no module for a \
+                 NEST kernel with MPI: {MPI_INSTALL_HINT}",
                     super::mpi::SELECT_VAR
                 );
             }
