@@ -61,7 +61,8 @@ command -v mpicc >/dev/null || { echo "mpi_scaling: mpicc missing (bash scripts/
 
 rm -rf "$out"
 mkdir -p "$out"
-timer=$PWD/$out/libmpi_exchange_timer.so
+out=$(cd "$out" && pwd)
+timer=$out/libmpi_exchange_timer.so
 mpicc -shared -fPIC -O2 -o "$timer" scripts/mpi_exchange_timer.c
 
 mpirun_cmd=(mpirun --oversubscribe)
@@ -84,7 +85,7 @@ neurons = "none"
 synapses = "none"
 EOF
   echo "mpi_scaling: $series, $r rank(s), grid $grid" >&2
-  OMP_WAIT_POLICY=passive SEQLEARN_MPI_TIMING=$PWD/$dir.meta/timing.txt \
+  OMP_WAIT_POLICY=passive SEQLEARN_MPI_TIMING=$dir.meta/timing.txt \
     "${mpirun_cmd[@]}" -np "$r" -x OMP_WAIT_POLICY -x SEQLEARN_MPI_TIMING \
     bash -c 'LD_PRELOAD='"$timer"' exec /usr/bin/time -f %M -o "'"$dir"'.meta/rss.${OMPI_COMM_WORLD_RANK:-0}" "$@"' _ \
     "$bin" simulate --backend nest --threads 1 --config "$dir.meta/config.toml" \
