@@ -298,6 +298,20 @@ Kernel::final_state( rust::Slice< double > w, rust::Slice< double > s, rust::Sli
   check( driver_->final_state( w.data(), s.data(), q.data(), w.size(), bias.data(), bias.size() ) );
 }
 
+Parallel
+Kernel::parallel()
+{
+  driver::Parallel p {};
+  check( driver_->parallel( &p ) );
+  return Parallel { p.ranks, p.rank, p.threads, p.vps, p.have_mpi };
+}
+
+void
+Kernel::shutdown( std::int32_t code )
+{
+  check( driver_->shutdown( code ) );
+}
+
 StatusValue
 Kernel::get_status( const StatusTarget& target, rust::Str key )
 {

@@ -31,6 +31,7 @@ struct NetworkSpec;
 struct StatusTarget;
 struct StatusValue;
 struct Output;
+struct Parallel;
 
 //! The loaded module's driver, driven from Rust.
 class Kernel
@@ -54,6 +55,8 @@ public:
   void take_traces( Output& out );
   void take_synapse_traces( Output& out );
   void final_state( rust::Slice< double > w, rust::Slice< double > s, rust::Slice< double > q, rust::Slice< double > bias );
+  Parallel parallel();
+  void shutdown( std::int32_t code );
   StatusValue get_status( const StatusTarget& target, rust::Str key );
   void set_status( const StatusTarget& target, rust::Str key, const StatusValue& value );
 

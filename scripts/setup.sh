@@ -9,7 +9,8 @@
 #
 # --mpi additionally installs Open MPI and CMake and builds NEST 3.10 with
 # MPI + OpenMP from source into a cache outside the work tree, reused by later
-# calls (scripts/setup_nest_mpi.sh; docs/cluster.md).
+# calls (scripts/setup_nest_mpi.sh; docs/cluster.md), and links it as .nest-mpi
+# for build.rs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,5 +56,14 @@ if [ "${SEQLEARN_WITH_NESTML:-1}" = 1 ] && ! .venv/bin/python -c "import pynestm
 fi
 if [ "$mpi" = 1 ]; then
   bash scripts/setup_nest_mpi.sh
+  # .nest-mpi -> the prefix: build.rs compiles the MPI module against it.
+  # A new or changed link touches build.rs so that the next cargo build
+  # reruns it (cargo cannot watch a path that did not exist).
+  prefix=$(bash scripts/setup_nest_mpi.sh --print-prefix)
+  if [ "$(readlink .nest-mpi 2>/dev/null || true)" != "$prefix" ]; then
+    ln -sfn "$prefix" .nest-mpi
+    touch build.rs
+    echo "setup: .nest-mpi -> $prefix (the next cargo build adds the MPI module)"
+  fi
 fi
 echo "setup: done (NEST venv: $(pwd)/.venv)"

@@ -94,6 +94,7 @@ fn every_summary_key_is_documented() {
     let summary = serde_json::json!({
         "config": seqlearn_nest::model::config::Config::default(),
         "seed": 1, "backend": "native", "threads": 1,
+        "parallel": {"ranks": 1, "threads_per_rank": 1, "virtual_processes": 1},
         "versions": {"seqlearn_nest": "x", "engine": "y"},
         "replay": null, "forced_spikes": null, "simulated_ms": 1.0,
         "wall_s": {"build": 0.0, "simulate": 0.0, "write": 0.0, "total": 0.0},

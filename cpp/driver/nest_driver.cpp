@@ -6,15 +6,25 @@
  *  spike_recorder, steps it and reads it back.  Lives in the module (old
  *  libstdc++ ABI, next to NEST); every NEST exception is caught here and
  *  returned as a Status with its message.  All state is the object's.
+ *
+ *  Under MPI (a kernel built with HAVE_MPI, several ranks) every rank
+ *  builds the whole network, NEST keeps each neuron on the rank of its VP,
+ *  and the read-out gathers what the owners hold (gather_bits): every rank
+ *  returns the values of all neurons, bit for bit as one process would.
  */
 
 #include "driver/seqlearn_driver.h"
 
+// NEST's build configuration (HAVE_MPI)
+#include "config.h"
+
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <exception>
 #include <map>
 #include <memory>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -30,6 +40,10 @@
 #include "seqlearn_parameters.h"
 #include "seqlearn_time.h"
 #include "seqlearn_wta_neuron.h"
+
+#ifdef HAVE_MPI
+#include <mpi.h>
+#endif
 
 namespace seqlearn
 {
@@ -174,6 +188,95 @@ put_value( Dictionary& d, const std::string& key, const ValueView& v )
   }
 }
 
+size_t
+num_ranks()
+{
+  return nest::kernel().mpi_manager.get_num_processes();
+}
+
+size_t
+this_rank()
+{
+  return nest::kernel().mpi_manager.get_rank();
+}
+
+/* Gathers values that each rank holds for its own neurons: every rank
+ * passes n words with its values in place and zeros elsewhere, and gets the
+ * bitwise OR over all ranks -- every owner's values, bit-exact (doubles
+ * included, -0.0 and NaN too).  A collective: every rank calls it with the
+ * same n.  Nothing to do in one process. */
+void
+gather_bits( void* words, size_t n )
+{
+#ifdef HAVE_MPI
+  if ( num_ranks() > 1 )
+  {
+    static_assert( sizeof( double ) == sizeof( std::uint64_t ) );
+    auto* p = static_cast< std::uint64_t* >( words );
+    const MPI_Comm comm = nest::kernel().mpi_manager.get_communicator();
+    // MPI counts are ints: large arrays go in chunks
+    const size_t chunk = static_cast< size_t >( INT_MAX / 2 );
+    for ( size_t at = 0; at < n; at += chunk )
+    {
+      const int count = static_cast< int >( std::min( chunk, n - at ) );
+      MPI_Allreduce( MPI_IN_PLACE, p + at, count, MPI_UINT64_T, MPI_BOR, comm );
+    }
+  }
+#else
+  ( void ) words;
+  ( void ) n;
+#endif
+}
+
+template < typename T >
+void
+gather_bits( std::vector< T >& v )
+{
+  static_assert( sizeof( T ) == sizeof( std::uint64_t ) );
+  gather_bits( v.data(), v.size() );
+}
+
+/* Each rank's recorder holds the spikes of its own neurons: concatenate
+ * them, rank by rank, on every rank (the caller sorts). */
+void
+gather_spikes( std::vector< std::uint32_t >& neuron, std::vector< std::uint64_t >& step )
+{
+  std::vector< std::uint64_t > counts( num_ranks(), 0 );
+  counts[ this_rank() ] = neuron.size();
+  gather_bits( counts );
+  size_t total = 0, at = 0;
+  for ( size_t r = 0; r < counts.size(); ++r )
+  {
+    at = r == this_rank() ? total : at;
+    total += counts[ r ];
+  }
+  std::vector< std::uint64_t > n_all( total, 0 ), s_all( total, 0 );
+  std::copy( neuron.begin(), neuron.end(), n_all.begin() + at );
+  std::copy( step.begin(), step.end(), s_all.begin() + at );
+  gather_bits( n_all );
+  gather_bits( s_all );
+  neuron.assign( n_all.begin(), n_all.end() );
+  step = std::move( s_all );
+}
+
+/* A block of trace samples, sample-major (u[i * n + k]).  In one process
+ * every element is written, so the buffers stay uninitialised (zeroing them
+ * cost as much as the drain itself); gathered over ranks they start at 0. */
+struct TraceBlock
+{
+  TraceBlock( size_t count_, size_t n, bool zeroed )
+    : count( count_ )
+    , steps( zeroed ? new std::uint64_t[ count_ ]() : new std::uint64_t[ count_ ] )
+    , u( zeroed ? new double[ count_ * n ]() : new double[ count_ * n ] )
+    , rho( zeroed ? new double[ count_ * n ]() : new double[ count_ * n ] )
+  {
+  }
+  size_t count;
+  std::unique_ptr< std::uint64_t[] > steps;
+  std::unique_ptr< double[] > u;
+  std::unique_ptr< double[] > rho;
+};
+
 /* The network as built: node ids and what is recorded. */
 struct Built
 {
@@ -184,6 +287,8 @@ struct Built
   size_t n_inputs = 0;
   size_t spike_recorder = 0;
   size_t n_weights = 0;
+  //! neuron k's slots are weights [weight_offset[k], weight_offset[k+1])
+  std::vector< size_t > weight_offset;
   std::vector< std::uint32_t > recorded_neurons;
   //! (target, slot) -> index into the recorded synapses
   std::map< std::pair< std::uint32_t, std::uint32_t >, std::uint32_t > recorded_slot_index;
@@ -271,6 +376,16 @@ public:
     return guarded( "final_state", [ & ] { final_state_( w, s, q, n_synapses, bias, n_neurons ); } );
   }
   Status
+  parallel( Parallel* out ) override
+  {
+    return guarded( "parallel", [ & ] { *out = parallel_(); } );
+  }
+  Status
+  shutdown( int code ) override
+  {
+    return guarded( "shutdown", [ & ] { shutdown_( code ); } );
+  }
+  Status
   get_status( const StatusTarget& target, const char* key, ValueSink& sink ) override
   {
     return guarded( "get_status", [ & ] { get_status_( target, key, sink ); } );
@@ -302,8 +417,11 @@ private:
   std::uint64_t kernel_steps_() const;
   void take_spikes_( SpikeSink& sink );
   void take_traces_( TraceSink& sink );
+  void fill_trace_block_( const std::vector< seqlearn_wta_neuron* >& nodes, TraceBlock& block ) const;
   void take_synapse_traces_( SynapseTraceSink& sink );
   void final_state_( double* w, double* s, double* q, std::size_t n_synapses, double* bias, std::size_t n_neurons );
+  Parallel parallel_() const;
+  void shutdown_( int code );
   void get_status_( const StatusTarget& target, const std::string& key, ValueSink& sink );
   void set_status_( const StatusTarget& target, const std::string& key, const ValueView& value );
 
@@ -311,12 +429,14 @@ private:
   size_t node_of_source( std::uint32_t source ) const;
   size_t node_of_neuron( std::uint32_t neuron ) const;
   seqlearn_wta_neuron& neuron_object( std::uint32_t neuron ) const;
+  seqlearn_wta_neuron* local_neuron( std::uint32_t neuron ) const;
   nest::ConnectionID connection_of( std::uint32_t source, std::uint32_t neuron ) const;
   void set_on_all_neurons( const Dictionary& d ) const;
 
   std::string module_path_;
   std::string error_;
   bool nest_initialized_ = false;
+  bool shut_down_ = false;  //!< after shutdown_nest: NEST is gone
   //! argv for init_nest, which may keep the pointer: the object's own
   char arg0_[ 16 ] = "seqlearn-nest";
   char* argv_[ 2 ] = { arg0_, nullptr };
@@ -369,6 +489,10 @@ NestDriver::reset_( std::uint32_t threads, std::uint32_t seed )
 {
   require( threads >= 1, "threads must be >= 1" );
   require( seed >= 1 and seed < ( 1u << 31 ), "seed must be in [1, 2^31)" );
+  if ( shut_down_ )
+  {
+    throw StateError( "NEST has been shut down (MPI finalised) in this process" );
+  }
   if ( not nest_initialized_ )
   {
     int argc = 1;
@@ -399,6 +523,37 @@ NestDriver::reset_( std::uint32_t threads, std::uint32_t seed )
   d[ "rng_seed" ] = static_cast< long >( seed );
   nest::set_kernel_status( d );
   nest::install_module( module_path_ );
+}
+
+Parallel
+NestDriver::parallel_() const
+{
+  if ( not nest_initialized_ or shut_down_ )
+  {
+    throw StateError( "no NEST kernel (call reset first)" );
+  }
+#ifdef HAVE_MPI
+  const bool have_mpi = true;
+#else
+  const bool have_mpi = false;
+#endif
+  return Parallel { static_cast< std::uint32_t >( num_ranks() ),
+    static_cast< std::uint32_t >( this_rank() ),
+    static_cast< std::uint32_t >( nest::kernel().vp_manager.get_num_threads() ),
+    static_cast< std::uint32_t >( nest::kernel().vp_manager.get_num_virtual_processes() ),
+    have_mpi };
+}
+
+void
+NestDriver::shutdown_( int code )
+{
+  if ( nest_initialized_ and not shut_down_ )
+  {
+    shut_down_ = true;
+    in_context_ = false;
+    net_ = Built();
+    nest::shutdown_nest( code );
+  }
 }
 
 void
@@ -480,6 +635,17 @@ NestDriver::neuron_object( std::uint32_t neuron ) const
   return *n;
 }
 
+seqlearn_wta_neuron*
+NestDriver::local_neuron( std::uint32_t neuron ) const
+{
+  const size_t id = node_of_neuron( neuron );
+  if ( not nest::kernel().node_manager.is_local_node_id( id ) )
+  {
+    return nullptr;
+  }
+  return &neuron_object( neuron );
+}
+
 void
 NestDriver::set_on_all_neurons( const Dictionary& d ) const
 {
@@ -557,9 +723,11 @@ NestDriver::create_neurons_( const NetworkView& net )
   net_.first_neuron = ( *nc )[ 0 ];
   net_.n_neurons = net.n_neurons;
   size_t off = 0;
+  net_.weight_offset.assign( 1, 0 );
   for ( size_t k = 0; k < net.n_neurons; ++k )
   {
     const NeuronView& n = net.neurons[ k ];
+    net_.weight_offset.push_back( off + n.n_incoming );
     Dictionary d;
     d[ "circuit_size" ] = static_cast< long >( n.circuit_size );
     d[ "circuit_index" ] = static_cast< long >( n.circuit_index );
@@ -760,7 +928,11 @@ NestDriver::set_trace_recording_( bool on, std::uint64_t interval )
   std::vector< seqlearn_wta_neuron* > nodes;
   for ( const std::uint32_t k : net_.recorded_neurons )
   {
-    nodes.push_back( &neuron_object( k ) );  // every id checked before any change
+    // every id checked before any change; other ranks switch their own
+    if ( seqlearn_wta_neuron* n = local_neuron( k ) )
+    {
+      nodes.push_back( n );
+    }
   }
   for ( seqlearn_wta_neuron* n : nodes )
   {
@@ -808,55 +980,91 @@ NestDriver::take_spikes_( SpikeSink& sink )
     nest::set_node_status( net_.spike_recorder, clear );
     spikes_taken_ = 0;
   }
+  if ( num_ranks() > 1 )
+  {
+    gather_spikes( neuron, step );
+  }
   sink.spikes( neuron.data(), step.data(), neuron.size() );
 }
+
 
 void
 NestDriver::take_traces_( TraceSink& sink )
 {
   built_network();
   const size_t n = net_.recorded_neurons.size();
+  // the local recorded neurons (nullptr for those of other ranks) and how
+  // many samples each holds, known to every rank after the gather
   std::vector< seqlearn_wta_neuron* > nodes;
-  for ( const std::uint32_t k : net_.recorded_neurons )
+  std::vector< std::uint64_t > counts( n, 0 );
+  for ( size_t k = 0; k < n; ++k )
   {
-    nodes.push_back( &neuron_object( k ) );
+    nodes.push_back( local_neuron( net_.recorded_neurons[ k ] ) );
+    counts[ k ] = nodes[ k ] ? nodes[ k ]->trace_samples().size() : 0;
   }
-  const size_t count = n == 0 ? 0 : nodes[ 0 ]->trace_samples().size();
-  for ( size_t k = 1; k < n; ++k )
+  gather_bits( counts );
+  const size_t count = n == 0 ? 0 : counts[ 0 ];
+  const seqlearn_wta_neuron* first_local = nullptr;
+  for ( size_t k = 0; k < n; ++k )
   {
-    const auto& a = nodes[ 0 ]->trace_samples();
-    const auto& b = nodes[ k ]->trace_samples();
-    const bool same = b.size() == count
-      and std::equal( a.begin(), a.end(), b.begin(), []( const auto& x, const auto& y ) { return x.time == y.time; } );
-    if ( not same )
+    const seqlearn_wta_neuron* p = nodes[ k ];
+    const bool same_steps = not p or not first_local
+      or std::equal( first_local->trace_samples().begin(),
+        first_local->trace_samples().end(),
+        p->trace_samples().begin(),
+        []( const auto& x, const auto& y ) { return x.time == y.time; } );
+    if ( counts[ k ] != count or not same_steps )
     {
       throw ArgError( "neuron " + std::to_string( net_.recorded_neurons[ k ] ) + " recorded other steps than neuron "
         + std::to_string( net_.recorded_neurons[ 0 ] ) );
     }
+    first_local = first_local ? first_local : p;
   }
-  const double dt = resolution_ms();
-  // uninitialised buffers (every element is written below): zeroing them
-  // first cost as much as the drain itself
-  std::unique_ptr< std::uint64_t[] > steps( new std::uint64_t[ count ] );
-  std::unique_ptr< double[] > u( new double[ count * n ] );
-  std::unique_ptr< double[] > rho( new double[ count * n ] );
-  // sample-major: sequential writes, one read stream per neuron (by neuron,
-  // every write of the block would touch another cache line)
-  for ( size_t i = 0; i < count; ++i )
+  TraceBlock block( count, n, num_ranks() > 1 );
+  fill_trace_block_( nodes, block );
+  if ( num_ranks() > 1 )
   {
-    steps[ i ] = static_cast< std::uint64_t >( std::llround( nodes[ 0 ]->trace_samples()[ i ].time / dt ) );
-    for ( size_t k = 0; k < n; ++k )
-    {
-      const seqlearn_wta_neuron::TraceSample& s = nodes[ k ]->trace_samples()[ i ];
-      u[ i * n + k ] = s.u;
-      rho[ i * n + k ] = s.rho;
-    }
+    gather_bits( block.steps.get(), count );
+    gather_bits( block.u.get(), count * n );
+    gather_bits( block.rho.get(), count * n );
   }
   for ( seqlearn_wta_neuron* p : nodes )
   {
-    p->clear_trace_samples();
+    if ( p )
+    {
+      p->clear_trace_samples();
+    }
   }
-  sink.traces( steps.get(), count, u.get(), rho.get(), count * n );
+  sink.traces( block.steps.get(), count, block.u.get(), block.rho.get(), count * n );
+}
+
+void
+NestDriver::fill_trace_block_( const std::vector< seqlearn_wta_neuron* >& nodes, TraceBlock& block ) const
+{
+  const size_t n = nodes.size();
+  const double dt = resolution_ms();
+  // the steps come from the owner of the first recorded neuron
+  if ( n > 0 and nodes[ 0 ] )
+  {
+    for ( size_t i = 0; i < block.count; ++i )
+    {
+      block.steps[ i ] = static_cast< std::uint64_t >( std::llround( nodes[ 0 ]->trace_samples()[ i ].time / dt ) );
+    }
+  }
+  // sample-major: sequential writes, one read stream per neuron (by neuron,
+  // every write of the block would touch another cache line)
+  for ( size_t i = 0; i < block.count; ++i )
+  {
+    for ( size_t k = 0; k < n; ++k )
+    {
+      if ( nodes[ k ] )
+      {
+        const seqlearn_wta_neuron::TraceSample& s = nodes[ k ]->trace_samples()[ i ];
+        block.u[ i * n + k ] = s.u;
+        block.rho[ i * n + k ] = s.rho;
+      }
+    }
+  }
 }
 
 void
@@ -864,17 +1072,29 @@ NestDriver::take_synapse_traces_( SynapseTraceSink& sink )
 {
   built_network();
   const double dt = resolution_ms();
-  std::vector< std::uint64_t > step;
-  std::vector< std::uint32_t > index;
-  std::vector< double > weight, epsp;
-  for ( const std::uint32_t target : net_.recorded_targets )
+  const size_t n_targets = net_.recorded_targets.size();
+  // every target's samples, target by target: the owners fill their part
+  std::vector< std::uint64_t > offset( n_targets + 1, 0 );
+  for ( size_t i = 0; i < n_targets; ++i )
   {
-    seqlearn_wta_neuron& n = neuron_object( target );
-    step.clear();
-    index.clear();
-    weight.clear();
-    epsp.clear();
-    for ( const seqlearn_wta_neuron::SlotSample& s : n.slot_samples() )
+    const seqlearn_wta_neuron* n = local_neuron( net_.recorded_targets[ i ] );
+    offset[ i + 1 ] = n ? n->slot_samples().size() : 0;
+  }
+  gather_bits( offset );
+  std::partial_sum( offset.begin(), offset.end(), offset.begin() );
+  const size_t total = offset[ n_targets ];
+  std::vector< std::uint64_t > step( total, 0 ), index( total, 0 );
+  std::vector< double > weight( total, 0.0 ), epsp( total, 0.0 );
+  for ( size_t i = 0; i < n_targets; ++i )
+  {
+    const std::uint32_t target = net_.recorded_targets[ i ];
+    seqlearn_wta_neuron* n = local_neuron( target );
+    if ( not n )
+    {
+      continue;
+    }
+    size_t at = offset[ i ];
+    for ( const seqlearn_wta_neuron::SlotSample& s : n->slot_samples() )
     {
       const auto it = net_.recorded_slot_index.find( { target, static_cast< std::uint32_t >( s.slot ) } );
       if ( it == net_.recorded_slot_index.end() )
@@ -882,14 +1102,20 @@ NestDriver::take_synapse_traces_( SynapseTraceSink& sink )
         throw StateError( "neuron " + std::to_string( target ) + " recorded slot " + std::to_string( s.slot )
           + ", which is not a recorded synapse" );
       }
-      step.push_back( static_cast< std::uint64_t >( std::llround( s.time / dt ) ) );
-      index.push_back( it->second );
-      weight.push_back( s.weight );
-      epsp.push_back( s.epsp );
+      step[ at ] = static_cast< std::uint64_t >( std::llround( s.time / dt ) );
+      index[ at ] = it->second;
+      weight[ at ] = s.weight;
+      epsp[ at ] = s.epsp;
+      ++at;
     }
-    n.clear_slot_samples();
-    sink.samples( step.data(), index.data(), weight.data(), epsp.data(), step.size() );
+    n->clear_slot_samples();
   }
+  gather_bits( step );
+  gather_bits( index );
+  gather_bits( weight );
+  gather_bits( epsp );
+  const std::vector< std::uint32_t > index32( index.begin(), index.end() );
+  sink.samples( step.data(), index32.data(), weight.data(), epsp.data(), total );
 }
 
 void
@@ -899,19 +1125,30 @@ NestDriver::final_state_( double* w, double* s, double* q, std::size_t n_synapse
   require( n_synapses == net_.n_weights and n_neurons == net_.n_neurons, "final_state: wrong buffer sizes" );
   require( ( w and s and q ) or n_synapses == 0, "final_state: null buffer" );
   require( bias != nullptr, "final_state: null buffer" );
-  size_t off = 0;
+  // the owners fill their neurons' parts, the rest stays 0 for the gather
+  std::fill( w, w + n_synapses, 0.0 );
+  std::fill( s, s + n_synapses, 0.0 );
+  std::fill( q, q + n_synapses, 0.0 );
+  std::fill( bias, bias + n_neurons, 0.0 );
   for ( std::uint32_t k = 0; k < net_.n_neurons; ++k )
   {
-    const seqlearn_wta_neuron& n = neuron_object( k );
-    const size_t m = n.weights().size();
-    require( off + m <= n_synapses, "final_state: more slots than synapses" );
-    std::copy( n.weights().begin(), n.weights().end(), w + off );
-    std::copy( n.S().begin(), n.S().end(), s + off );
-    std::copy( n.Q().begin(), n.Q().end(), q + off );
-    bias[ k ] = n.bias();
-    off += m;
+    const seqlearn_wta_neuron* n = local_neuron( k );
+    if ( not n )
+    {
+      continue;
+    }
+    const size_t off = net_.weight_offset[ k ];
+    require( n->weights().size() == net_.weight_offset[ k + 1 ] - off,
+      "final_state: neuron " + std::to_string( k ) + " has another number of slots than built" );
+    std::copy( n->weights().begin(), n->weights().end(), w + off );
+    std::copy( n->S().begin(), n->S().end(), s + off );
+    std::copy( n->Q().begin(), n->Q().end(), q + off );
+    bias[ k ] = n->bias();
   }
-  require( off == n_synapses, "final_state: fewer slots than synapses" );
+  gather_bits( w, n_synapses );
+  gather_bits( s, n_synapses );
+  gather_bits( q, n_synapses );
+  gather_bits( bias, n_neurons );
 }
 
 /* -------------------------------------------------------- generic status */
@@ -945,6 +1182,11 @@ NestDriver::get_status_( const StatusTarget& target, const std::string& key, Val
     break;
   case Target::Neuron:
     built_network();
+    if ( not local_neuron( target.neuron ) )
+    {
+      throw ArgError( "neuron " + std::to_string( target.neuron ) + " lives on another MPI rank (rank "
+        + std::to_string( this_rank() ) + " of " + std::to_string( num_ranks() ) + "); its status is read there" );
+    }
     d = nest::get_node_status( node_of_neuron( target.neuron ) );
     break;
   case Target::Synapse:

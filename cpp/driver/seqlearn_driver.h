@@ -6,12 +6,18 @@
  *  object implementing Driver (cpp/driver/nest_driver.cpp).  The Rust
  *  crate's cxx bridge (cpp/bridge.{h,cc}) is its only caller.
  *
- *  ABI-neutral: the module is built with the old libstdc++ ABI (like the
- *  NEST wheel) and dlopened by a program built with the new one, so only
+ *  ABI-neutral: the module is built with the libstdc++ ABI of its NEST
+ *  kernel (the old one for the PyPI wheel, the new one for a source build)
+ *  and dlopened by a program built with the new one, so only
  *  plain data, pointers with lengths, enums and abstract sinks for
  *  variable-length output cross it -- no std::string, no STL containers, no
  *  exceptions (every method catches them and returns a Status; error()
  *  holds the message).
+ *
+ *  Under MPI every rank makes the same calls with the same arguments (they
+ *  are collective); the read-out calls (take_*, final_state) return the
+ *  values of all neurons on every rank, gathered from the ranks that own
+ *  them.  Generic status access reaches local neurons only.
  *
  *  Indices, not NEST node ids: neurons are 0..n_neurons-1 in network
  *  order; sources are 0..n_inputs-1 (input channels) then n_inputs + k
@@ -35,7 +41,7 @@ namespace driver
 {
 
 //! Checked by the factory: a module of another version refuses to load.
-constexpr int ABI_VERSION = 5;
+constexpr int ABI_VERSION = 6;
 
 using kernels::SpikeLaw;
 using kernels::StpVariant;
@@ -166,6 +172,17 @@ protected:
   ~SynapseTraceSink() = default;
 };
 
+//! How the kernel runs: MPI ranks, this process's rank, threads per rank
+//! and virtual processes (ranks x threads), after reset.
+struct Parallel
+{
+  std::uint32_t ranks;
+  std::uint32_t rank;
+  std::uint32_t threads;
+  std::uint32_t vps;
+  bool have_mpi;  //!< the NEST kernel was built with MPI
+};
+
 //! What a generic status entry is about.
 enum class Target : std::uint8_t
 {
@@ -256,6 +273,12 @@ public:
   //! The learned state: w, S, Q per synapse (network order: neuron by
   //! neuron, slot order; n_synapses = n_weights) and the biases.
   virtual Status final_state( double* w, double* s, double* q, std::size_t n_synapses, double* bias, std::size_t n_neurons ) = 0;
+
+  //! Ranks, rank, threads and VPs of the kernel (after reset).
+  virtual Status parallel( Parallel* out ) = 0;
+  //! nest::shutdown_nest(code): MPI_Finalize for 0, MPI_Abort(code) else
+  //! (a no-op without MPI).  Every later call fails; once per process.
+  virtual Status shutdown( int code ) = 0;
 
   //! Generic status access (tests, PyNEST-level checks).
   virtual Status get_status( const StatusTarget& target, const char* key, ValueSink& sink ) = 0;

@@ -2,7 +2,7 @@
  *  test_kernels.cpp
  *
  *  The kernels of seqlearn_kernels.h from C++, compiled by build.rs with the
- *  NEST module's flags (-O3 -ffp-contract=off, old libstdc++ ABI), run by
+ *  NEST module's flags (-O3 -ffp-contract=off; the old libstdc++ ABI, as for the wheel), run by
  *  `cargo test` (tests/golden.rs):
  *
  *  1. every case of the golden-vector file (argv[1], tests/golden/kernels.txt)

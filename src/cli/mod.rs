@@ -161,15 +161,23 @@ pub fn main() -> ExitCode {
         Command::Verify(a) => verify::run(a),
         Command::Reproduce(a) => reproduce::run(a),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    let code: u8 = match result {
+        Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {e:#}");
             if is_usage(&e) {
-                ExitCode::from(2)
+                2
             } else {
-                ExitCode::FAILURE
+                1
             }
         }
+    };
+    // An MPI NEST must be finalised before the process exits (else mpirun
+    // fails the job); on an error it is aborted, which ends the other ranks
+    // instead of leaving them waiting in a collective.
+    if let Err(e) = seqlearn_nest::engine::nest::driver::shutdown(i32::from(code)) {
+        eprintln!("error: shutting NEST down: {e:#}");
+        return ExitCode::FAILURE;
     }
+    ExitCode::from(code)
 }

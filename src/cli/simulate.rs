@@ -76,7 +76,9 @@ pub fn run(a: SimulateArgs) -> Result<()> {
     };
     let no_analysis = a.no_analysis;
     let mut warnings = Vec::new();
-    let mut terminal = Terminal::new(a.quiet);
+    // under MPI rank 0 speaks for all
+    let quiet = a.quiet || !seqlearn_nest::engine::nest::mpi::is_writer();
+    let mut terminal = Terminal::new(quiet);
     let s = run::simulate(cfg, &opts, &mut terminal, &mut |dir, summary| {
         if no_analysis {
             return Ok(());
@@ -91,10 +93,10 @@ pub fn run(a: SimulateArgs) -> Result<()> {
         Ok(())
     })?;
     drop(terminal);
-    if !a.quiet {
+    if !quiet {
         super::print_warnings(&warnings);
     }
-    if !a.quiet {
+    if !quiet {
         println!(
             "{} backend: {:.1} s simulated in {:.2} s (RTF {:.4}); {} network spikes; run written to {}",
             s.backend,

@@ -3,6 +3,7 @@
 //! returns an [`Outcome`].
 
 use anyhow::Result;
+use serde::{Deserialize, Serialize};
 
 use crate::model::input::{Schedule, StepSpikes};
 use crate::model::network::Network;
@@ -44,6 +45,29 @@ pub struct Outcome {
     pub bias: Vec<f64>,
     /// Version string of the simulator behind the engine.
     pub engine_version: String,
+    /// How the engine ran: MPI ranks, threads per rank, virtual processes.
+    pub parallel: Parallel,
+}
+
+/// How a run was split (`summary.json` `parallel`). NEST's results depend
+/// only on `virtual_processes` (= ranks x threads per rank); the native
+/// engine is one process with one thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Parallel {
+    pub ranks: usize,
+    pub threads_per_rank: usize,
+    pub virtual_processes: usize,
+}
+
+impl Default for Parallel {
+    /// One process, one thread.
+    fn default() -> Self {
+        Parallel {
+            ranks: 1,
+            threads_per_rank: 1,
+            virtual_processes: 1,
+        }
+    }
 }
 
 /// Progress callback: called with the number of steps done so far.

@@ -271,10 +271,15 @@ pub fn config_of_run(dir: &Path) -> Result<Config> {
 /// Picks the engine for `backend` (`auto` falls back to native with a note).
 pub fn make_engine(backend: Backend, observer: &mut dyn Observer) -> Result<Box<dyn Engine>> {
     match backend {
-        Backend::Native => Ok(Box::new(NativeEngine)),
+        Backend::Native => {
+            crate::engine::nest::mpi::refuse_native()?;
+            Ok(Box::new(NativeEngine))
+        }
         Backend::Nest => Ok(Box::new(crate::engine::nest::NestEngine::load()?)),
         Backend::Auto => match crate::engine::nest::NestEngine::load() {
             Ok(e) => Ok(Box::new(e)),
+            // under MPI the fallback would run the whole network on every rank
+            Err(err) if crate::engine::nest::mpi::Launch::current().is_some() => Err(err),
             Err(err) => {
                 observer.note(&format!(
                     "NEST not available ({err:#}); using the native engine"
@@ -321,12 +326,11 @@ pub fn simulate(
     observer: &mut dyn Observer,
     post: &mut dyn FnMut(&Path, &mut Summary) -> Result<()>,
 ) -> Result<Summary> {
-    let t0 = Instant::now();
-    check_budget(&config, opts.max_memory)?;
-    if let Some(dir) = &opts.replay {
-        rundir::marker::check_finished(dir)?;
-        check_replay_size(dir, opts.max_memory)?;
+    if !crate::engine::nest::mpi::is_writer() {
+        return simulate_unwritten(config, opts, observer);
     }
+    let t0 = Instant::now();
+    preflight(&config, opts)?;
     let staging = outdir::Staging::begin(&opts.out, opts.force)?;
     let partial = staging.path().to_path_buf();
     let result = (|| {
@@ -372,6 +376,48 @@ pub fn simulate(
     }
 }
 
+/// The checks before anything is allocated, the same on every MPI rank: the
+/// resource estimate and, for a replay, a finished run of a readable size.
+/// (`--out` is rank 0's: it takes the lock; an error there aborts all ranks.)
+fn preflight(config: &Config, opts: &RunOptions) -> Result<()> {
+    check_budget(config, opts.max_memory)?;
+    if let Some(dir) = &opts.replay {
+        rundir::marker::check_finished(dir)?;
+        check_replay_size(dir, opts.max_memory)?;
+    }
+    Ok(())
+}
+
+/// `simulate` on an MPI rank other than 0: the same calls (NEST's are
+/// collective; the read-out gathers every neuron's values on every rank),
+/// but rank 0 alone writes the run directory and runs `post`.
+fn simulate_unwritten(
+    config: Config,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+) -> Result<Summary> {
+    let t0 = Instant::now();
+    preflight(&config, opts)?;
+    let prep = Prepared::with_replay(
+        config,
+        opts.replay.as_deref(),
+        opts.forced_spikes.as_deref(),
+        opts.extend_replay,
+    )?;
+    let mut engine = make_engine(opts.backend, observer)?;
+    let t_build = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let outcome = run_engine(engine.as_mut(), &prep.job(opts.threads), observer)?;
+    let t_sim = t1.elapsed().as_secs_f64();
+    Ok(make_summary(
+        &prep,
+        &outcome,
+        engine.name(),
+        opts,
+        [t_build, t_sim],
+    ))
+}
+
 /// Writes the CSV files of a finished run into `dir`.
 fn write_outcome(dir: &Path, prep: &Prepared, outcome: &Outcome) -> Result<()> {
     let dt = prep.config.model.dt_ms;
@@ -405,6 +451,7 @@ fn make_summary(
         config: prep.config.clone(),
         backend: backend.to_string(),
         threads: opts.threads,
+        parallel: outcome.parallel,
         versions: Versions {
             seqlearn_nest: env!("CARGO_PKG_VERSION").to_string(),
             engine: outcome.engine_version.clone(),

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+use crate::engine::Parallel;
 use crate::model::config::Config;
 use crate::usage;
 
@@ -47,6 +48,10 @@ pub struct Summary {
     /// `native` or `nest`.
     pub backend: String,
     pub threads: usize,
+    /// MPI ranks, threads per rank and virtual processes (absent in
+    /// summaries written before MPI support: one process).
+    #[serde(default)]
+    pub parallel: Parallel,
     pub versions: Versions,
     /// The replayed run directory, if any.
     pub replay: Option<PathBuf>,

@@ -489,6 +489,7 @@ impl<'a> Sim<'a> {
             q: self.syn.q,
             bias: self.neurons.bias,
             engine_version: format!("native {}", env!("CARGO_PKG_VERSION")),
+            parallel: crate::engine::Parallel::default(),
         }
     }
 }

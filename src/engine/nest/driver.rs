@@ -136,6 +136,19 @@ mod ffi {
         source: u32,
     }
 
+    /// How the kernel runs (after `reset`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    struct Parallel {
+        ranks: u32,
+        rank: u32,
+        /// threads per rank
+        threads: u32,
+        /// virtual processes: ranks x threads
+        vps: u32,
+        /// the kernel was built with MPI
+        have_mpi: bool,
+    }
+
     /// A generic status value.
     #[derive(Debug, Clone, PartialEq)]
     struct StatusValue {
@@ -201,6 +214,10 @@ mod ffi {
             q: &mut [f64],
             bias: &mut [f64],
         ) -> Result<()>;
+        fn parallel(self: Pin<&mut Kernel>) -> Result<Parallel>;
+        /// `nest::shutdown_nest(code)`: `MPI_Finalize` (0) or `MPI_Abort`;
+        /// NEST is unusable afterwards.
+        fn shutdown(self: Pin<&mut Kernel>, code: i32) -> Result<()>;
         fn get_status(
             self: Pin<&mut Kernel>,
             target: &StatusTarget,
@@ -216,8 +233,8 @@ mod ffi {
 }
 
 pub use ffi::{
-    Kernel, NetworkSpec, NeuronParams, NeuronSpec, RecordedSlot, StatusTarget, StatusValue,
-    Synapses, Target, ValueKind,
+    Kernel, NetworkSpec, NeuronParams, NeuronSpec, Parallel, RecordedSlot, StatusTarget,
+    StatusValue, Synapses, Target, ValueKind,
 };
 
 /// How to install NEST when it is missing.
@@ -229,6 +246,32 @@ pub const INSTALL_HINT: &str = "install NEST 3.10 with `bash scripts/setup.sh`, 
 pub fn nest_available() -> bool {
     cfg!(seqlearn_has_nest)
 }
+
+/// Whether `build.rs` compiled a module for a NEST kernel with MPI (the
+/// default NEST itself, or the prefix of `scripts/setup.sh --mpi`).
+pub fn mpi_available() -> bool {
+    option_env!("SEQLEARN_BUILT_HAVE_MPI") == Some("1") || cfg!(seqlearn_has_nest_mpi)
+}
+
+/// The module, kernel and libpython `build.rs` made for the MPI kernel:
+/// the default ones if that NEST has MPI, else the MPI prefix's.
+fn built_mpi_paths() -> [Option<&'static str>; 3] {
+    if option_env!("SEQLEARN_BUILT_HAVE_MPI") == Some("1") {
+        return [
+            option_env!("SEQLEARN_BUILT_MODULE"),
+            option_env!("SEQLEARN_BUILT_KERNEL"),
+            option_env!("SEQLEARN_BUILT_LIBPYTHON"),
+        ];
+    }
+    [
+        option_env!("SEQLEARN_BUILT_MPI_MODULE"),
+        option_env!("SEQLEARN_BUILT_MPI_KERNEL"),
+        option_env!("SEQLEARN_BUILT_MPI_LIBPYTHON"),
+    ]
+}
+
+/// How to get the MPI kernel when it is missing.
+pub const MPI_INSTALL_HINT: &str = "build NEST with MPI with `bash scripts/setup.sh --mpi`, then rebuild (cargo build --release); or build against a site's MPI NEST (docs/cluster.md)";
 
 /// Locations of the three shared objects loaded at run time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,8 +285,31 @@ pub struct NestPaths {
 }
 
 impl NestPaths {
-    /// Runtime overrides first, then the paths baked in by `build.rs`.
+    /// Runtime overrides first, then the paths baked in by `build.rs`: those
+    /// of the MPI kernel under an MPI launch (or `SEQLEARN_NEST_MPI=1`,
+    /// [`super::mpi::mpi_kernel_wanted`]), else the default ones.
     pub fn resolve() -> Result<Self> {
+        let built = if super::mpi::mpi_kernel_wanted()? {
+            let b = built_mpi_paths();
+            if b[0].is_none() {
+                bail!(
+                    "started by an MPI launcher (or {}=1), but this build has no module for a \
+                 NEST kernel with MPI: {MPI_INSTALL_HINT}",
+                    super::mpi::SELECT_VAR
+                );
+            }
+            b
+        } else {
+            [
+                option_env!("SEQLEARN_BUILT_MODULE"),
+                option_env!("SEQLEARN_BUILT_KERNEL"),
+                option_env!("SEQLEARN_BUILT_LIBPYTHON"),
+            ]
+        };
+        Self::resolve_with(built)
+    }
+
+    fn resolve_with([module, kernel, libpython]: [Option<&'static str>; 3]) -> Result<Self> {
         fn pick(var: &str, built: Option<&'static str>, what: &str) -> Result<PathBuf> {
             if let Some(v) = std::env::var_os(var) {
                 if !v.is_empty() {
@@ -257,17 +323,17 @@ impl NestPaths {
         let p = NestPaths {
             module: pick(
                 "SEQLEARN_NEST_MODULE",
-                option_env!("SEQLEARN_BUILT_MODULE"),
+                module,
                 "seqlearnmodule.so was built",
             )?,
             kernel: pick(
                 "SEQLEARN_NEST_KERNEL",
-                option_env!("SEQLEARN_BUILT_KERNEL"),
+                kernel,
                 "NEST kernel was found at build time",
             )?,
             libpython: pick(
                 "SEQLEARN_NEST_LIBPYTHON",
-                option_env!("SEQLEARN_BUILT_LIBPYTHON"),
+                libpython,
                 "libpython was found at build time",
             )?,
         };
@@ -560,6 +626,22 @@ impl Drop for NestKernel {
         // leave no open Prepare/Cleanup context to the next owner
         let _ = self.call(|k| k.cleanup());
     }
+}
+
+/// Ends NEST in this process if it was loaded: `MPI_Finalize` for code 0,
+/// else `MPI_Abort(code)`, which ends the other ranks too (without MPI
+/// nothing happens). An MPI program must do this before it exits; NEST
+/// cannot be used afterwards. Returns whether NEST was loaded.
+pub fn shutdown(code: i32) -> Result<bool> {
+    exec(move |slot| -> Result<bool> {
+        match slot.as_mut().and_then(|k| k.as_mut()) {
+            Some(k) => {
+                k.shutdown(code).map_err(|e| anyhow!("{}", e.what()))?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    })?
 }
 
 /// Path of the module the current process has loaded, if any.

@@ -9,9 +9,10 @@ use std::collections::HashMap;
 use anyhow::{Context, Result};
 
 pub mod driver;
+pub mod mpi;
 
 use super::kernels;
-use super::{Engine, Job, Outcome, Progress};
+use super::{Engine, Job, Outcome, Parallel, Progress};
 use crate::engine::nest::driver::{
     NestKernel, NetworkSpec, NeuronParams, NeuronSpec, Output, RecordedSlot, Synapses,
 };
@@ -53,6 +54,7 @@ impl Engine for NestEngine {
         let k = &self.kernel;
         let threads = u32::try_from(job.threads).context("too many threads")?;
         k.call(|k| k.reset(threads, nest_seed(job.seed)))?;
+        let parallel = parallel(k)?;
         let spec = SpecArrays::new(job);
         k.call(|k| k.build(&spec.spec()))
             .context("building the network in NEST")?;
@@ -68,8 +70,31 @@ impl Engine for NestEngine {
             q,
             bias,
             engine_version: "NEST 3.10 + seqlearnmodule".into(),
+            parallel,
         })
     }
+}
+
+/// The kernel's ranks and threads; every rank builds the same network and
+/// NEST keeps each neuron on the rank of its virtual process.
+fn parallel(k: &NestKernel) -> Result<Parallel> {
+    let p = k.call(|k| k.parallel())?;
+    if let Some(l) = mpi::Launch::current() {
+        if l.size.is_some_and(|n| n != p.ranks as usize) || l.rank != p.rank as usize {
+            anyhow::bail!(
+                "the MPI launcher started rank {} of {:?}, but NEST runs as rank {} of {}                  (is the kernel built with the launcher's MPI?)",
+                l.rank,
+                l.size,
+                p.rank,
+                p.ranks
+            );
+        }
+    }
+    Ok(Parallel {
+        ranks: p.ranks as usize,
+        threads_per_rank: p.threads as usize,
+        virtual_processes: p.vps as usize,
+    })
 }
 
 /// NEST seeds are in `[1, 2^31 - 1]`; fold the 64-bit master seed into it.
