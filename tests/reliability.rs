@@ -324,6 +324,11 @@ fn unstable_parameters_are_refused_with_the_rule() {
         ("[model]\ntau_decay_ms = 0.4\n", "model.tau_decay_ms"),
         ("[model]\ntau_rise_ms = 0.3\n", "model.tau_rise_ms"),
         ("[model]\neta = 1e200\n", "model.eta"),
+        ("[model]\neta = 2.0\n", "model.eta"),
+        (
+            "[model]\nvariance_tracking = false\neta = 1e200\n",
+            "model.eta",
+        ),
         ("[model]\nr_max_hz = 1e9\n", "model.r_max_hz"),
     ] {
         let name = f.config("m.toml", extra);
@@ -331,7 +336,21 @@ fn unstable_parameters_are_refused_with_the_rule() {
     }
 }
 
+#[test]
+fn the_largest_eta_of_the_eta_n_rule_stays_finite() {
+    // the original ran the eta/n rule with eta = 50 (pattern5); at the top of
+    // the allowed range the native run still ends with finite state (its
+    // guard would stop it with exit 2)
+    let f = Fixture::new();
+    let name = f.config("m.toml", "[model]\nvariance_tracking = false\neta = 1000.0\n");
+    ok(&f.simulate_to(&name, "eta-top"));
+}
+
 impl Fixture {
+    fn simulate_to(&self, cfg: &str, out: &str) -> Output {
+        self.run(&["simulate", "-c", cfg, "--out", out, "-q", "--no-analysis"])
+    }
+
     fn simulate_with(&self, cfg: &str) -> Output {
         self.run(&[
             "simulate",

@@ -580,6 +580,9 @@ fn validate_rate(r: &RateInputConfig, n_inputs: usize, dt: f64) -> Result<()> {
 /// the nearest neighbours (large).
 pub const LAMBDA_RANGE: [f64; 2] = [1e-3, 100.0];
 
+/// Largest `model.eta` of the eta/n rule (variance tracking off).
+pub const ETA_N_MAX: f64 = 1000.0;
+
 /// Allowed range of the time-warp factors.
 pub const WARP_RANGE: [f64; 2] = [1e-3, 1e3];
 
@@ -613,10 +616,18 @@ fn validate_stability(m: &ModelParams) -> Result<()> {
             );
         }
     }
-    if !(0.0..=1.0).contains(&m.eta) {
+    // with variance tracking eta scales the running means S, Q (overshoot
+    // for eta > 1); the eta/n rule's step is bounded by its max(e^w, eta)
+    // denominator, and the original used eta = 50 with it (pattern5)
+    let (eta_top, rule) = if m.variance_tracking {
+        (1.0, "with variance_tracking")
+    } else {
+        (ETA_N_MAX, "with the eta/n rule (variance_tracking = false)")
+    };
+    if !(m.eta > 0.0 && m.eta <= eta_top) {
         return bad(
             "model.eta",
-            format!("must lie in (0, 1], got {}", show(m.eta)),
+            format!("must lie in (0, {eta_top}] {rule}, got {}", show(m.eta)),
         );
     }
     let r_top = 1000.0 / dt;
