@@ -508,11 +508,27 @@ seqlearn_wta_neuron::pre_run_hook()
   {
     B_.circuit_v_.resize( static_cast< size_t >( P_.circuit_size_ ), 1.0 );
   }
+  B_.heard_.resize( static_cast< size_t >( P_.circuit_size_ ), false );
   B_.sent_u_.assign( static_cast< size_t >( nest::kernel().connection_manager.get_min_delay() ), 0.0 );
   S_.sums_valid_ = false;
   if ( S_.last_step_ < 0 )
   {
     initial_potentials_();
+  }
+}
+
+void
+seqlearn_wta_neuron::check_peers_() const
+{
+  for ( size_t l = 0; l < B_.heard_.size(); ++l )
+  {
+    if ( l != static_cast< size_t >( P_.circuit_index_ ) and not B_.heard_[ l ] )
+    {
+      throw nest::BadProperty( "seqlearn_wta_neuron " + std::to_string( get_node_id() ) + ": circuit_size is "
+        + std::to_string( P_.circuit_size_ ) + " but no potential arrived from circuit member " + std::to_string( l )
+        + "; connect every ordered pair of the circuit with rate_connection_instantaneous (receptor_type = the "
+          "sender's circuit_index)." );
+    }
   }
 }
 
@@ -821,6 +837,10 @@ seqlearn_wta_neuron::predict_and_exchange_( const long t, const long lag )
 void
 seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const long to )
 {
+  if ( S_.last_step_ == 0 and P_.circuit_size_ > 1 )
+  {
+    check_peers_();
+  }
   for ( long lag = from; lag < to; ++lag )
   {
     const long t = origin.get_steps() + lag;
@@ -903,6 +923,7 @@ seqlearn_wta_neuron::handle( nest::InstantaneousRateConnectionEvent& e )
   if ( it != e.end() and k < static_cast< size_t >( P_.circuit_size_ ) )
   {
     B_.circuit_v_[ k ] = e.get_coeffvalue( it );
+    B_.heard_[ k ] = true;
   }
 }
 

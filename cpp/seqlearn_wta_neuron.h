@@ -251,6 +251,8 @@ private:
   void pre_run_hook() override;
   //! the state of step 0: u = bias, the circuit's values from circuit_u_initial
   void initial_potentials_();
+  //! after step 0: every other member's value has arrived (else BadProperty)
+  void check_peers_() const;
   void update( nest::Time const&, const long, const long ) override;
 
   friend class nest::RecordablesMap< seqlearn_wta_neuron >;
@@ -394,6 +396,9 @@ private:
     double circuit_shift_;
     //! max_l circuit_v_[l] of the current step (the next step's shift)
     double circuit_v_max_;
+    //! which members' values arrived (checked once, after step 0: a circuit
+    //! with a missing peer link would silently normalise over stale values)
+    std::vector< bool > heard_;
     //! own predicted potentials sent at the end of a slice
     std::vector< double > sent_u_;
     //! the stamp (tics) of the last arriving spike and its step: the spikes

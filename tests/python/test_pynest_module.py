@@ -521,6 +521,23 @@ def test_defaults_independent_of_install_resolution():
     assert list(n.get("trace_recording")["times"]) == [0.0, 1.0, 2.0]
 
 
+def test_missing_peer_link_is_refused():
+    """A circuit of 2 whose members are not connected is an error after
+    step 0 (before, each normalised over a value that never arrived)."""
+    nest.ResetKernel()
+    nest.SetKernelStatus({"resolution": DT})
+    nest.Install(MODULE)
+    n = nest.Create("seqlearn_wta_neuron", 2, params={"circuit_size": 2})
+    n[1].circuit_index = 1
+    nest.Connect(n[0], n[1], syn_spec={"synapse_model": "rate_connection_instantaneous", "receptor_type": 0})
+    try:
+        nest.Simulate(5.0)
+    except nest.NESTError as e:
+        assert "circuit member 1" in str(e) and "rate_connection_instantaneous" in str(e), e
+    else:
+        raise AssertionError("a circuit without its peer links was accepted")
+
+
 def main():
     tests = [
         test_install,
@@ -531,6 +548,7 @@ def main():
         test_stochastic_rates,
         test_initial_biases,
         test_defaults_independent_of_install_resolution,
+        test_missing_peer_link_is_refused,
     ]
     failed = 0
     for t in tests:
