@@ -300,8 +300,8 @@ pub fn read_network(dir: &Path, stp_per_synapse: bool) -> Result<Network> {
     let circuit_pairs = read_circuit_pairs(dir)?;
     let (synapses, target_offsets) = read_synapses(dir, neurons.circuit.len())?;
     let shape = [
-        circuits.iter().map(|c| c.x + 1).max().unwrap_or(0),
-        circuits.iter().map(|c| c.y + 1).max().unwrap_or(0),
+        circuits.iter().map(|c| c.x.saturating_add(1)).max().unwrap_or(0),
+        circuits.iter().map(|c| c.y.saturating_add(1)).max().unwrap_or(0),
     ];
     let net = Network {
         bias0: neurons.bias_initial,
@@ -367,6 +367,14 @@ fn check_layout(dir: &Path, net: &Network) -> Result<()> {
     }
     let mut seen = vec![false; n * m];
     for (i, c) in net.circuits.iter().enumerate() {
+        if c.x >= n || c.y >= m {
+            return Err(usage!(
+                "{}: circuit {i} lies at ({}, {}), outside the {n} x {m} grid",
+                file(&CIRCUITS),
+                c.x,
+                c.y
+            ));
+        }
         let at = c.x * m + c.y;
         if seen[at] {
             return Err(usage!(
