@@ -342,7 +342,10 @@ fn the_largest_eta_of_the_eta_n_rule_stays_finite() {
     // the allowed range the native run still ends with finite state (its
     // guard would stop it with exit 2)
     let f = Fixture::new();
-    let name = f.config("m.toml", "[model]\nvariance_tracking = false\neta = 1000.0\n");
+    let name = f.config(
+        "m.toml",
+        "[model]\nvariance_tracking = false\neta = 1000.0\n",
+    );
     ok(&f.simulate_to(&name, "eta-top"));
 }
 

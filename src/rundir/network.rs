@@ -300,8 +300,16 @@ pub fn read_network(dir: &Path, stp_per_synapse: bool) -> Result<Network> {
     let circuit_pairs = read_circuit_pairs(dir)?;
     let (synapses, target_offsets) = read_synapses(dir, neurons.circuit.len())?;
     let shape = [
-        circuits.iter().map(|c| c.x.saturating_add(1)).max().unwrap_or(0),
-        circuits.iter().map(|c| c.y.saturating_add(1)).max().unwrap_or(0),
+        circuits
+            .iter()
+            .map(|c| c.x.saturating_add(1))
+            .max()
+            .unwrap_or(0),
+        circuits
+            .iter()
+            .map(|c| c.y.saturating_add(1))
+            .max()
+            .unwrap_or(0),
     ];
     let net = Network {
         bias0: neurons.bias_initial,
