@@ -493,6 +493,32 @@ fn replays_check_every_cross_file_reference() {
         refused(&o, &[needle]);
         assert!(!f.path().join("o").exists());
     }
+    // U above 1 is the model's own draw (N(0.5, 0.25^2) clipped at 0 only):
+    // a replay keeps it
+    let dir = f.path().join("u-above-1");
+    copy_run(&base, &dir);
+    set_cell(&dir, "sources.csv", "U", 3, "1.5"); // source 2
+    let syn = std::fs::read_to_string(dir.join("synapses.csv")).unwrap();
+    let rows: Vec<usize> = syn
+        .lines()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, l)| l.split(',').nth(1) == Some("2"))
+        .map(|(i, _)| i)
+        .collect();
+    assert!(!rows.is_empty());
+    for row in rows {
+        set_cell(&dir, "synapses.csv", "U", row, "1.5");
+    }
+    let o = f.run(&[
+        "simulate",
+        "--replay",
+        dir.to_str().unwrap(),
+        "--out",
+        "u-ok",
+        "-q",
+    ]);
+    ok(&o);
     // An orphan neuron (in no circuit), empty tables.
     let dir = f.path().join("orphan");
     copy_run(&base, &dir);

@@ -339,6 +339,12 @@ pub const MAX_ABS_WEIGHT: f64 = 100.0;
 /// Largest STP time constant (ms) in a replayed network.
 pub const MAX_STP_MS: f64 = 1e6;
 
+/// Bound (exclusive) of a replayed STP `U`. The model draws `U ~ N(0.5,
+/// 0.25^2)` clipped at 0 only (model.md §4), so a run of its own has sources
+/// with `U > 1`; the update `s <- U + s (1 - U) x` with `0 < x < 1` is a
+/// contraction for `U < 2` and can grow without bound beyond it.
+pub const MAX_STP_U: f64 = 2.0;
+
 /// Cross-file references: circuits tile the neurons in order (no orphan
 /// neuron), fill the grid once (no duplicate position), and the circuit
 /// pairs name existing, distinct circuits once each.
@@ -410,7 +416,7 @@ fn check_layout(dir: &Path, net: &Network) -> Result<()> {
 }
 
 /// Values in range: finite weights and biases within `MAX_ABS_WEIGHT`, STP
-/// `U` in [0, 1] and `D`, `F` in [0, MAX_STP_MS].
+/// `U` in [0, MAX_STP_U) and `D`, `F` in [0, MAX_STP_MS].
 fn check_values(dir: &Path, net: &Network) -> Result<()> {
     let ok_w = |w: f64| w.abs() <= MAX_ABS_WEIGHT;
     if let Some(k) = net.bias0.iter().position(|&b| !ok_w(b)) {
@@ -430,11 +436,11 @@ fn check_values(dir: &Path, net: &Network) -> Result<()> {
         ));
     }
     let bad_stp = |p: &StpParams| {
-        !((0.0..=1.0).contains(&p.u)
+        !((0.0..MAX_STP_U).contains(&p.u)
             && (0.0..=MAX_STP_MS).contains(&p.d)
             && (0.0..=MAX_STP_MS).contains(&p.f))
     };
-    let rule = format!("U must lie in [0, 1], D_ms and F_ms in [0, {MAX_STP_MS}]");
+    let rule = format!("U must lie in [0, {MAX_STP_U}), D_ms and F_ms in [0, {MAX_STP_MS}]");
     if let Some(j) = net.source_stp.iter().position(bad_stp) {
         let p = net.source_stp[j];
         return Err(usage!(
