@@ -60,8 +60,10 @@ pub fn run(a: SimulateArgs) -> Result<()> {
     };
     let cfg = a.config.load(fallback)?;
     super::check_threads(a.threads)?;
+    // under MPI rank 0 speaks for all
+    let quiet = a.quiet || !seqlearn_nest::engine::nest::mpi::is_writer();
     let estimate = run::check_budget(&cfg, a.config.max_memory())?;
-    if !a.quiet {
+    if !quiet {
         eprintln!("estimate: {estimate}");
     }
     let opts = RunOptions {
@@ -76,8 +78,6 @@ pub fn run(a: SimulateArgs) -> Result<()> {
     };
     let no_analysis = a.no_analysis;
     let mut warnings = Vec::new();
-    // under MPI rank 0 speaks for all
-    let quiet = a.quiet || !seqlearn_nest::engine::nest::mpi::is_writer();
     let mut terminal = Terminal::new(quiet);
     let s = run::simulate(cfg, &opts, &mut terminal, &mut |dir, summary| {
         if no_analysis {
