@@ -319,43 +319,28 @@ fn diverged_is_usage(e: anyhow::Error) -> anyhow::Error {
 }
 
 /// The whole `simulate` command up to the written run directory (analysis is
-/// added by the caller through `post`, inside the staging directory).
+/// added by the caller through `post`, inside the staging directory). Under
+/// MPI every rank computes (NEST's calls are collective; the read-out gathers
+/// every neuron's values on every rank) and rank 0 alone writes.
 pub fn simulate(
     config: Config,
     opts: &RunOptions,
     observer: &mut dyn Observer,
     post: &mut dyn FnMut(&Path, &mut Summary) -> Result<()>,
 ) -> Result<Summary> {
-    if !crate::engine::nest::mpi::is_writer() {
-        return simulate_unwritten(config, opts, observer);
-    }
     let t0 = Instant::now();
     preflight(&config, opts)?;
+    if !crate::engine::nest::mpi::is_writer() {
+        let (_, _, mut summary) = compute(config, opts, observer, t0)?;
+        summary.wall_s.total = t0.elapsed().as_secs_f64();
+        return Ok(summary);
+    }
     let staging = outdir::Staging::begin(&opts.out, opts.force)?;
     let partial = staging.path().to_path_buf();
     let result = (|| {
-        let prep = Prepared::with_replay(
-            config,
-            opts.replay.as_deref(),
-            opts.forced_spikes.as_deref(),
-            opts.extend_replay,
-        )?;
-        if opts.backend != Backend::Native && opts.threads > 1 {
-            let c = crate::engine::wait_policy::apply_for_run(opts.threads);
-            observer.note(&format!(
-                "OpenMP wait policy {} ({})",
-                c.policy.as_env(),
-                c.reason
-            ));
-        }
-        let mut engine = make_engine(opts.backend, observer)?;
-        let t_build = t0.elapsed().as_secs_f64();
-        let t1 = Instant::now();
-        let outcome = run_engine(engine.as_mut(), &prep.job(opts.threads), observer)?;
-        let t_sim = t1.elapsed().as_secs_f64();
+        let (prep, outcome, mut summary) = compute(config, opts, observer, t0)?;
         let t2 = Instant::now();
         write_outcome(&partial, &prep, &outcome)?;
-        let mut summary = make_summary(&prep, &outcome, engine.name(), opts, [t_build, t_sim]);
         summary.wall_s.write = t2.elapsed().as_secs_f64();
         rundir::write_json(&partial.join(rundir::SUMMARY), &summary)?;
         post(&partial, &mut summary)?;
@@ -388,34 +373,35 @@ fn preflight(config: &Config, opts: &RunOptions) -> Result<()> {
     Ok(())
 }
 
-/// `simulate` on an MPI rank other than 0: the same calls (NEST's are
-/// collective; the read-out gathers every neuron's values on every rank),
-/// but rank 0 alone writes the run directory and runs `post`.
-fn simulate_unwritten(
+/// Network, input and plan from the config (or the replay), the engine, the
+/// run, and its summary (build and simulation times since `t0`).
+fn compute(
     config: Config,
     opts: &RunOptions,
     observer: &mut dyn Observer,
-) -> Result<Summary> {
-    let t0 = Instant::now();
-    preflight(&config, opts)?;
+    t0: Instant,
+) -> Result<(Prepared, Outcome, Summary)> {
     let prep = Prepared::with_replay(
         config,
         opts.replay.as_deref(),
         opts.forced_spikes.as_deref(),
         opts.extend_replay,
     )?;
+    if opts.backend != Backend::Native && opts.threads > 1 {
+        let c = crate::engine::wait_policy::apply_for_run(opts.threads);
+        observer.note(&format!(
+            "OpenMP wait policy {} ({})",
+            c.policy.as_env(),
+            c.reason
+        ));
+    }
     let mut engine = make_engine(opts.backend, observer)?;
     let t_build = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let outcome = run_engine(engine.as_mut(), &prep.job(opts.threads), observer)?;
     let t_sim = t1.elapsed().as_secs_f64();
-    Ok(make_summary(
-        &prep,
-        &outcome,
-        engine.name(),
-        opts,
-        [t_build, t_sim],
-    ))
+    let summary = make_summary(&prep, &outcome, engine.name(), opts, [t_build, t_sim]);
+    Ok((prep, outcome, summary))
 }
 
 /// Writes the CSV files of a finished run into `dir`.
