@@ -233,3 +233,24 @@ fn browser_renders_every_figure(page: &Path) {
             .unwrap_or("(no marker)")
     );
 }
+
+/// The presets of the original's experiments that did not run to completion
+/// as given (pattern2, pattern5_intervals, pattern12) run their intended
+/// protocols and report a cc12/cc13 row for every recorded test phase.
+#[test]
+fn presets_the_original_could_not_finish_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("rep");
+    let names = ["pattern2", "pattern5_intervals", "pattern12"];
+    let o = reproduce(&out, &["--only", &names.join(","), "--seeds", "1"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows = rows(&out);
+    for (name, recorded_tests) in [("pattern5_intervals", 8), ("pattern12", 8)] {
+        let cc: Vec<_> = rows
+            .iter()
+            .filter(|r| r["experiment"] == name && r["measure"] == "cc13")
+            .collect();
+        assert_eq!(cc.len(), recorded_tests, "{name}");
+    }
+    assert!(rows.iter().any(|r| r["experiment"] == "pattern2"));
+}

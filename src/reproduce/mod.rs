@@ -50,7 +50,10 @@ pub fn experiments() -> Vec<Experiment> {
         preset!("pattern4_intervals"),
         preset!("pattern4A"),
         preset!("pattern5"),
+        preset!("pattern5_intervals"),
+        preset!("pattern12"),
         preset!("pattern8"),
+        preset!("pattern2"),
         preset!("fail"),
     ]
 }
