@@ -148,7 +148,7 @@ fn xor_targets(
     let dt = run.constants.dt_ms;
     let p = (cfg.t_pattern_ms(0) / dt).round() as i64;
     let targets = |ph: &ProtocolPhase| {
-        let seqs = cfg.phases[ph.phase].sequences(&cfg.input);
+        let seqs = cfg.phases[ph.phase].sequences(cfg.phase_input(ph.phase));
         xor_delay_targets(&run.segments, ph, seqs, p, dt)
     };
     target_set(vec!["xor".into(), "delay".into()], fit, tests, targets)
