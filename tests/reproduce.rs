@@ -254,3 +254,40 @@ fn presets_the_original_could_not_finish_run() {
     }
     assert!(rows.iter().any(|r| r["experiment"] == "pattern2"));
 }
+
+/// xor_pattern switches between the XOR input and the pattern input: XOR
+/// and delay readouts are scored on every XOR test block (never on the
+/// pattern phases), cc12/cc13 on every pattern test block.
+#[test]
+fn xor_pattern_reports_r_and_cc_per_block() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("rep");
+    let o = reproduce(&out, &["--only", "xor_pattern", "--seeds", "1"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows = rows(&out);
+    let phases = |target: &str, measure: &str, features: &str| -> BTreeSet<String> {
+        rows.iter()
+            .filter(|r| {
+                r["protocol"] == "original"
+                    && r["target"] == target
+                    && r["measure"] == measure
+                    && r["features"] == features
+                    && !r["phase"].as_str().unwrap().contains("in-sample")
+            })
+            .map(|r| r["phase"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let blocks =
+        |prefix: &str| -> BTreeSet<String> { (0..21).map(|k| format!("{prefix}{k}")).collect() };
+    for target in ["xor", "delay"] {
+        for features in ["network", "stimulus"] {
+            assert_eq!(
+                phases(target, "r", features),
+                blocks("XE"),
+                "{target} {features}"
+            );
+        }
+    }
+    assert_eq!(phases("reliability", "cc13", "network"), blocks("C"));
+    assert_eq!(phases("reliability", "cc12", "network"), blocks("C"));
+}

@@ -107,13 +107,24 @@ pub fn task_measures(dir: &Path) -> Result<TaskResult> {
         Task::Pattern => out.measures = reliability_rows(dir, &run)?,
         Task::Xor | Task::Multi => {
             let input = read_input_spikes(dir, run.n_inputs)?;
-            for (fit, tests) in fit_groups(&run.protocol) {
+            // with [input.alt], only the phases the task's generator feeds
+            let own =
+                |p: &&ProtocolPhase| cfg.phase_input(p.phase).generator == cfg.input.generator;
+            for (mut fit, mut tests) in fit_groups(&run.protocol) {
+                fit.retain(own);
+                tests.retain(own);
+                if fit.is_empty() {
+                    continue;
+                }
                 let set = if Task::of(cfg) == Task::Xor {
                     xor_targets(cfg, &run, &fit, &tests)
                 } else {
                     multi_targets(cfg, &run, &fit, &tests, &input)
                 };
                 readouts(&run, &input, &set, &mut out)?;
+            }
+            if cfg.input.alt.is_some() {
+                out.measures.extend(reliability_rows(dir, &run)?);
             }
         }
     }
@@ -466,11 +477,11 @@ fn reliability_rows(dir: &Path, run: &RunData) -> Result<Vec<Measure>> {
             .and_then(|p| p.record_neurons)
             .unwrap_or(cfg.record.phases.contains(&ph.role))
     };
-    for ph in run
-        .protocol
-        .iter()
-        .filter(|p| p.role == PhaseRole::Test && recorded(p))
-    {
+    for ph in run.protocol.iter().filter(|p| {
+        p.role == PhaseRole::Test
+            && recorded(p)
+            && cfg.phase_input(p.phase).generator == Generator::Sequential
+    }) {
         let inside: Vec<_> = pres
             .iter()
             .filter(|p| p.phase == ph.phase && p.complete && p.end_ms <= ph.end_ms)

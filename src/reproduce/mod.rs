@@ -55,6 +55,7 @@ pub fn experiments() -> Vec<Experiment> {
         preset!("pattern8"),
         preset!("pattern2"),
         preset!("fail"),
+        preset!("xor_pattern"),
     ]
 }
 
