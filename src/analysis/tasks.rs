@@ -468,9 +468,18 @@ fn reliability_rows(dir: &Path, run: &RunData) -> Result<Vec<Measure>> {
     };
     let r_max = summary.config.model.r_max_hz;
     let dt_rec = summary.config.record.dt_rec_ms;
-    let pres = presentations(&run.segments);
-    let mut rows = Vec::new();
     let cfg = &summary.config;
+    // only the pattern generator's segments: with [input.alt] the other
+    // generator reuses the sequence ids with other contents
+    let pattern_fed = |k: usize| cfg.phase_input(k).generator == Generator::Sequential;
+    let own: Vec<Segment> = run
+        .segments
+        .iter()
+        .filter(|g| pattern_fed(g.phase))
+        .cloned()
+        .collect();
+    let pres = presentations(&own);
+    let mut rows = Vec::new();
     let recorded = |ph: &ProtocolPhase| {
         cfg.phases
             .get(ph.phase)
