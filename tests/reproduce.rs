@@ -291,3 +291,50 @@ fn xor_pattern_reports_r_and_cc_per_block() {
     assert_eq!(phases("reliability", "cc13", "network"), blocks("C"));
     assert_eq!(phases("reliability", "cc12", "network"), blocks("C"));
 }
+
+/// cc12/cc13 on a switchable input: the pattern phases' presentations are
+/// found although the XOR generator reuses their sequence ids (found by
+/// counting only the pattern generator's segments), so cc is a number.
+#[test]
+fn switchable_input_gives_cc_on_the_pattern_phases() {
+    let tmp = tempfile::tempdir().unwrap();
+    let preset = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/xor_pattern.toml"),
+    )
+    .unwrap();
+    // the preset's settings, one short block: C(3000), XF(1000), XE(500)
+    let head = preset.split("[[phases]]").next().unwrap();
+    let cfg = format!(
+        "{head}[[phases]]\nname = \"C0\"\nrole = \"test\"\nduration_ms = 3000.0\ninput = \"alt\"\n\
+         record_neurons = true\n\n[[phases]]\nname = \"XF0\"\nrole = \"readout_fit\"\n\
+         duration_ms = 1000.0\n\n[[phases]]\nname = \"XE0\"\nrole = \"test\"\nduration_ms = 500.0\n"
+    );
+    let path = tmp.path().join("switch.toml");
+    std::fs::write(&path, cfg).unwrap();
+    let out = tmp.path().join("run");
+    let o = Command::new(BIN)
+        .args(["simulate", "--no-analysis", "--config"])
+        .arg(&path)
+        .arg("--out")
+        .arg(&out)
+        .env("OMP_WAIT_POLICY", "passive")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let res = seqlearn_nest::analysis::tasks::task_measures(&out).unwrap();
+    let cc: Vec<_> = res
+        .measures
+        .iter()
+        .filter(|m| m.measure.starts_with("cc"))
+        .collect();
+    assert_eq!(cc.len(), 2);
+    assert!(
+        cc.iter().all(|m| m.phase == "C0" && m.value.is_finite()),
+        "{cc:?}"
+    );
+    assert!(res
+        .measures
+        .iter()
+        .filter(|m| m.target == "xor")
+        .all(|m| m.phase.starts_with("XF0") || m.phase == "XE0"));
+}
