@@ -107,13 +107,24 @@ pub fn task_measures(dir: &Path) -> Result<TaskResult> {
         Task::Pattern => out.measures = reliability_rows(dir, &run)?,
         Task::Xor | Task::Multi => {
             let input = read_input_spikes(dir, run.n_inputs)?;
-            for (fit, tests) in fit_groups(&run.protocol) {
+            // with [input.alt], only the phases the task's generator feeds
+            let own =
+                |p: &&ProtocolPhase| cfg.phase_input(p.phase).generator == cfg.input.generator;
+            for (mut fit, mut tests) in fit_groups(&run.protocol) {
+                fit.retain(own);
+                tests.retain(own);
+                if fit.is_empty() {
+                    continue;
+                }
                 let set = if Task::of(cfg) == Task::Xor {
                     xor_targets(cfg, &run, &fit, &tests)
                 } else {
                     multi_targets(cfg, &run, &fit, &tests, &input)
                 };
                 readouts(&run, &input, &set, &mut out)?;
+            }
+            if cfg.input.alt.is_some() {
+                out.measures.extend(reliability_rows(dir, &run)?);
             }
         }
     }
@@ -148,7 +159,7 @@ fn xor_targets(
     let dt = run.constants.dt_ms;
     let p = (cfg.t_pattern_ms(0) / dt).round() as i64;
     let targets = |ph: &ProtocolPhase| {
-        let seqs = cfg.phases[ph.phase].sequences(&cfg.input);
+        let seqs = cfg.phases[ph.phase].sequences(cfg.phase_input(ph.phase));
         xor_delay_targets(&run.segments, ph, seqs, p, dt)
     };
     target_set(vec!["xor".into(), "delay".into()], fit, tests, targets)
@@ -457,20 +468,29 @@ fn reliability_rows(dir: &Path, run: &RunData) -> Result<Vec<Measure>> {
     };
     let r_max = summary.config.model.r_max_hz;
     let dt_rec = summary.config.record.dt_rec_ms;
-    let pres = presentations(&run.segments);
-    let mut rows = Vec::new();
     let cfg = &summary.config;
+    // only the pattern generator's segments: with [input.alt] the other
+    // generator reuses the sequence ids with other contents
+    let pattern_fed = |k: usize| cfg.phase_input(k).generator == Generator::Sequential;
+    let own: Vec<Segment> = run
+        .segments
+        .iter()
+        .filter(|g| pattern_fed(g.phase))
+        .cloned()
+        .collect();
+    let pres = presentations(&own);
+    let mut rows = Vec::new();
     let recorded = |ph: &ProtocolPhase| {
         cfg.phases
             .get(ph.phase)
             .and_then(|p| p.record_neurons)
             .unwrap_or(cfg.record.phases.contains(&ph.role))
     };
-    for ph in run
-        .protocol
-        .iter()
-        .filter(|p| p.role == PhaseRole::Test && recorded(p))
-    {
+    for ph in run.protocol.iter().filter(|p| {
+        p.role == PhaseRole::Test
+            && recorded(p)
+            && cfg.phase_input(p.phase).generator == Generator::Sequential
+    }) {
         let inside: Vec<_> = pres
             .iter()
             .filter(|p| p.phase == ph.phase && p.complete && p.end_ms <= ph.end_ms)

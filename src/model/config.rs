@@ -101,7 +101,28 @@ pub struct InputConfig {
     /// relative path is taken relative to the config file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spike_file: Option<std::path::PathBuf>,
+    /// `[input.alt]`: a second generator (its own kind, patterns and
+    /// sequences; keys left out take the `[input]` defaults, not the main
+    /// input's values) feeding the phases with `input = "alt"` (tasks.md
+    /// §1.3 "Switchable"). Each generator continues its own state (random
+    /// stream, current sequence) across the phases it feeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alt: Option<Box<InputConfig>>,
 }
+
+/// Which generator feeds a phase: `[input]` (`main`) or `[input.alt]`.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum InputSource {
+    #[default]
+    Main,
+    Alt,
+}
+
+/// The alternative generator draws its patterns and input from the master
+/// seed XOR this constant, so its streams differ from the main generator's
+/// (part of the reproducibility contract, like the stream ids in `rng`).
+pub const ALT_SEED_XOR: u64 = 0xA17_5EED;
 
 /// The input generators.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -213,6 +234,9 @@ pub struct PhaseConfig {
     /// `record.phases`); keeps long suites' run directories small.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_neurons: Option<bool>,
+    /// The generator feeding this phase (default `main` = `[input]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<InputSource>,
 }
 
 impl PhaseConfig {
@@ -230,6 +254,7 @@ impl PhaseConfig {
             first_sequence: None,
             noise_only: None,
             record_neurons: None,
+            input: None,
         }
     }
 
@@ -358,6 +383,7 @@ impl Default for InputConfig {
             warp_rounding: WarpRounding::Round,
             rate: RateInputConfig::default(),
             spike_file: None,
+            alt: None,
         }
     }
 }
@@ -414,8 +440,92 @@ impl Config {
         self.phases.iter().map(|p| p.duration_ms).sum()
     }
 
+    /// The input config feeding phase `k` (`[input]` or `[input.alt]`).
+    pub fn phase_input(&self, k: usize) -> &InputConfig {
+        match (self.phases.get(k).and_then(|p| p.input), &self.input.alt) {
+            (Some(InputSource::Alt), Some(alt)) => alt,
+            _ => &self.input,
+        }
+    }
+
+    /// The config one generator sees: its input config as `[input]`, only the
+    /// phases it feeds (with their indices in `self.phases`), and for `alt`
+    /// the master seed XOR [`ALT_SEED_XOR`].
+    pub fn fed_by(&self, src: InputSource) -> (Config, Vec<usize>) {
+        let mut sub = self.clone();
+        if src == InputSource::Alt {
+            if let Some(alt) = &self.input.alt {
+                sub.input = (**alt).clone();
+            }
+            sub.seed = self.seed ^ ALT_SEED_XOR;
+        }
+        sub.input.alt = None;
+        let idx: Vec<usize> = (0..self.phases.len())
+            .filter(|&k| self.phases[k].input.unwrap_or_default() == src)
+            .collect();
+        sub.phases = idx.iter().map(|&k| self.phases[k].clone()).collect();
+        (sub, idx)
+    }
+
     /// Checks every value against its allowed range; the message names the key.
+    /// With `[input.alt]` each generator is checked with the phases it feeds.
     pub fn validate(&self) -> Result<()> {
+        self.validate_switch()?;
+        if self.input.alt.is_none() {
+            return self.validate_one();
+        }
+        validate_phases(&self.phases, &self.input, self.model.dt_ms)?;
+        for src in [InputSource::Main, InputSource::Alt] {
+            let (sub, idx) = self.fed_by(src);
+            if idx.is_empty() {
+                continue;
+            }
+            sub.validate_one().map_err(|e| {
+                usage!(
+                    "{e:#} (checked with {} and the phases it feeds, {}; phase indices count only those)",
+                    if src == InputSource::Main { "[input]" } else { "[input.alt]" },
+                    idx.iter().map(|k| self.phases[*k].name.as_str()).collect::<Vec<_>>().join(", ")
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The `[input.alt]` table and the phases' `input` keys (tasks.md §1.3).
+    fn validate_switch(&self) -> Result<()> {
+        let uses_alt = |p: &PhaseConfig| p.input == Some(InputSource::Alt);
+        let Some(alt) = &self.input.alt else {
+            if let Some(k) = self.phases.iter().position(uses_alt) {
+                return bad(
+                    &format!("phases[{k}].input"),
+                    "\"alt\" needs an [input.alt] table (the second generator)".into(),
+                );
+            }
+            return Ok(());
+        };
+        if alt.alt.is_some() {
+            return bad(
+                "input.alt.alt",
+                "only one alternative generator is allowed".into(),
+            );
+        }
+        if self.input.spike_file.is_some() || alt.spike_file.is_some() {
+            return bad(
+                "input.spike_file",
+                "cannot be combined with [input.alt] (switching between generators)".into(),
+            );
+        }
+        if !self.phases.iter().any(uses_alt) {
+            return bad(
+                "input.alt",
+                "no phase uses it; set input = \"alt\" in the phases it should feed".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// [`Config::validate`] for one generator and its phases.
+    fn validate_one(&self) -> Result<()> {
         let dt = self.model.dt_ms;
         validate_network(&self.network)?;
         self.model.validate()?;

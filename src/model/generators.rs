@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::Result;
 use rand::Rng;
 
-use super::config::Config;
+use super::config::{Config, InputSource};
 use super::input::{
     add_noise, draw_patterns, emit_pattern, noise_phase, pattern_steps, Choice, Input, Schedule,
     SegmentKind, SequenceChooser, Sink, StepSpikes,
@@ -123,6 +123,45 @@ pub fn combined(cfg: &Config, schedule: &Schedule) -> Input {
     Input {
         spikes: StepSpikes::from_events(n_ch, schedule.n_steps(), sink.events),
         segments: sink.segments,
+        patterns,
+    }
+}
+
+/// The switchable generator (tasks.md §1.3, `xor_pattern`): `[input]` feeds
+/// the phases without `input = "alt"`, `[input.alt]` the others. Each
+/// generator runs over only the phases it feeds, in order, so its random
+/// stream and current sequence continue across them exactly as in an
+/// uninterrupted run of it; a phase fed by one generator leaves the other's
+/// state untouched. The alternative generator's patterns follow the main
+/// one's in patterns.csv (its segments' `pattern` ids are shifted by the
+/// main generator's pattern count); `sequence` ids stay those of the
+/// feeding generator's `pattern_sequences`.
+pub fn switchable(cfg: &Config, schedule: &Schedule) -> Input {
+    let mut events = Vec::new();
+    let mut segments = Vec::new();
+    let mut patterns = Vec::new();
+    for src in [InputSource::Main, InputSource::Alt] {
+        let (sub, idx) = cfg.fed_by(src);
+        if idx.is_empty() {
+            continue;
+        }
+        let own = Schedule {
+            phases: idx.iter().map(|&k| schedule.phases[k].clone()).collect(),
+        };
+        let part = super::input::generate_one(&sub, &own);
+        let offset = patterns.len();
+        events.extend(part.spikes.events());
+        segments.extend(part.segments.into_iter().map(|mut g| {
+            g.phase = idx[g.phase];
+            g.pattern = g.pattern.map(|p| p + offset);
+            g
+        }));
+        patterns.extend(part.patterns);
+    }
+    segments.sort_by_key(|g| g.start);
+    Input {
+        spikes: StepSpikes::from_events(cfg.network.n_inputs, schedule.n_steps(), events),
+        segments,
         patterns,
     }
 }
@@ -257,7 +296,117 @@ fn parse_spike_file(text: &str, cfg: &Config, n_steps: u64) -> Result<Vec<(u64, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::config::{Config, Generator, PhaseConfig, PhaseRole};
+    use crate::model::config::{
+        Config, Generator, InputConfig, PhaseConfig, PhaseRole, SequenceMode, ALT_SEED_XOR,
+    };
+
+    /// Main = the XOR input, alt = an embedded sequential pattern input;
+    /// phases main, alt, main, alt (the xor_pattern layout).
+    fn switch_cfg() -> Config {
+        let mut c = xor_cfg();
+        c.network.n_inputs = 20;
+        let alt = InputConfig {
+            n_patterns: 2,
+            t_pattern_ms: vec![300.0],
+            pattern_sequences: vec![vec![0], vec![1]],
+            mode: SequenceMode::RandomSwitching,
+            ..InputConfig::default()
+        };
+        c.input.alt = Some(Box::new(alt));
+        let ph = |name: &str, ms: f64, src| PhaseConfig {
+            input: Some(src),
+            ..PhaseConfig::new(name, PhaseRole::Test, ms)
+        };
+        c.phases = vec![
+            ph("x1", 1000.0, InputSource::Main),
+            ph("p1", 3000.0, InputSource::Alt),
+            ph("x2", 1500.0, InputSource::Main),
+            ph("p2", 4000.0, InputSource::Alt),
+        ];
+        c.validate().unwrap();
+        c
+    }
+
+    /// Events and (phase-relative) segments of `input` in phase `k` of `s`,
+    /// with times relative to the phase start.
+    /// Spike events and segment bounds of one phase.
+    type PhaseView = (Vec<(u64, u32)>, Vec<(u64, u64)>);
+
+    fn in_phase(input: &Input, s: &Schedule, k: usize) -> PhaseView {
+        let p = &s.phases[k];
+        let ev = input
+            .spikes
+            .events()
+            .filter(|e| (p.start..p.end).contains(&e.0))
+            .map(|(t, c)| (t - p.start, c))
+            .collect();
+        let seg = input
+            .segments
+            .iter()
+            .filter(|g| g.phase == k)
+            .map(|g| (g.start - p.start, g.end - p.start))
+            .collect();
+        (ev, seg)
+    }
+
+    #[test]
+    fn switching_keeps_each_generators_state() {
+        let cfg = switch_cfg();
+        let sched = Schedule::from_config(&cfg);
+        let both = super::super::input::generate(&cfg, &sched);
+        for (src, ks) in [(InputSource::Main, [0, 2]), (InputSource::Alt, [1, 3])] {
+            // an uninterrupted run of this generator over only its phases
+            let mut alone = cfg.clone();
+            if src == InputSource::Alt {
+                alone.input = (**cfg.input.alt.as_ref().unwrap()).clone();
+                alone.seed ^= ALT_SEED_XOR;
+            }
+            alone.input.alt = None;
+            alone.phases = ks.iter().map(|&k| cfg.phases[k].clone()).collect();
+            alone.phases.iter_mut().for_each(|p| p.input = None);
+            let s1 = Schedule::from_config(&alone);
+            let solo = super::super::input::generate(&alone, &s1);
+            for (j, &k) in ks.iter().enumerate() {
+                let got = in_phase(&both, &sched, k);
+                assert!(!got.0.is_empty() && !got.1.is_empty());
+                assert_eq!(got, in_phase(&solo, &s1, j), "{src:?} phase {k}");
+            }
+        }
+        // the alt generator's patterns follow the main one's (2 halves x 2)
+        assert_eq!(both.patterns.len(), 4 + 2);
+        assert!(both
+            .segments
+            .iter()
+            .filter(|g| g.phase % 2 == 1)
+            .all(|g| g.pattern.is_none_or(|p| p >= 4)));
+        // the two generators draw different streams
+        assert_ne!(in_phase(&both, &sched, 0).0, in_phase(&both, &sched, 1).0);
+    }
+
+    #[test]
+    fn switch_keys_are_validated() {
+        let mut c = switch_cfg();
+        c.input.alt = None;
+        let e = format!("{:#}", c.validate().unwrap_err());
+        assert!(e.contains("phases[1].input"), "{e}");
+        let mut c = switch_cfg();
+        c.phases.iter_mut().for_each(|p| p.input = None);
+        let e = format!("{:#}", c.validate().unwrap_err());
+        assert!(e.contains("input.alt"), "{e}");
+        let mut c = switch_cfg();
+        c.input.alt.as_mut().unwrap().pattern_sequences = vec![vec![5]];
+        let e = c.validate().unwrap_err();
+        assert!(crate::error::is_usage(&e));
+        let e = format!("{e:#}");
+        assert!(
+            e.contains("pattern_sequences") && e.contains("[input.alt]"),
+            "{e}"
+        );
+        let text = "[input.alt]\nn_patterns = 1\n[[phases]]\nname = \"a\"\nrole = \"test\"\n\
+                    duration_ms = 100.0\ninput = \"sideways\"\n";
+        let e = format!("{:#}", Config::from_toml(text).unwrap_err());
+        assert!(e.contains("sideways"), "{e}");
+    }
 
     fn xor_cfg() -> Config {
         let mut c = Config::default();

@@ -379,6 +379,15 @@ pub fn build(cfg: &Config, schedule: &Schedule) -> anyhow::Result<Input> {
 /// Generates the input of the whole run with the configured generator
 /// (not the spike file; see [`build`]).
 pub fn generate(cfg: &Config, schedule: &Schedule) -> Input {
+    if cfg.input.alt.is_some() {
+        return super::generators::switchable(cfg, schedule);
+    }
+    generate_one(cfg, schedule)
+}
+
+/// The input of `cfg.input`'s generator alone, over `schedule` (whose phases
+/// pair up with `cfg.phases`).
+pub(crate) fn generate_one(cfg: &Config, schedule: &Schedule) -> Input {
     match cfg.input.generator {
         Generator::Sequential => sequential(cfg, schedule),
         Generator::Combined => super::generators::combined(cfg, schedule),

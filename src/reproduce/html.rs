@@ -178,6 +178,9 @@ fn experiment_section(h: &mut String, e: &ExperimentResult, rows: &[&Row]) {
     }
     if e.task != Task::Pattern {
         bar_figure(h, e, &network_vs_stimulus(rows));
+        if rows.iter().any(|r| r.measure.measure == "cc13") {
+            curve_figure(h, e, rows);
+        }
         for t in &e.traces {
             trace_figure(h, &e.name, t);
         }
@@ -290,6 +293,66 @@ fn bar_figure(h: &mut String, e: &ExperimentResult, pivot: &Pivot) {
     let _ = write!(
         h,
         "<figure>{s}<figcaption>{}: readout r on the test phases (mean ± sd over seeds) per target and protocol; network vs the input-only baseline.</figcaption></figure>",
+        esc(&e.name)
+    );
+}
+
+/// Phases in order of first appearance and the per-seed values of each.
+type Curve = (Vec<String>, BTreeMap<String, Vec<f64>>);
+
+/// Curves over the test phases in protocol order (e.g. xor_pattern's
+/// blocks: XOR/delay r after 0, 5, ..., 100 s of training on the pattern
+/// input, and cc12/cc13 of the pattern responses): original protocol, mean
+/// over seeds; one curve per (features, target, measure).
+fn curve_figure(h: &mut String, e: &ExperimentResult, rows: &[&Row]) {
+    let mut curves: BTreeMap<String, Curve> = BTreeMap::new();
+    for r in rows {
+        let m = &r.measure;
+        if m.protocol != "original" || m.phase.contains("in-sample") {
+            continue;
+        }
+        let key = format!("{} {} {}", m.features, m.target, m.measure);
+        let (order, vals) = curves.entry(key).or_default();
+        if !order.contains(&m.phase) {
+            order.push(m.phase.clone());
+        }
+        vals.entry(m.phase.clone()).or_default().push(m.value);
+    }
+    let (w, ht, left, bottom) = (900.0, 300.0, 50.0, 40.0);
+    let n = curves.values().map(|c| c.0.len()).max().unwrap_or(0).max(2);
+    let x = |i: usize| left + i as f64 / (n - 1) as f64 * (w - left - 200.0);
+    let y = |v: f64| 10.0 + (1.0 - v.clamp(-0.2, 1.0)) / 1.2 * (ht - bottom - 10.0);
+    let mut s = format!("<svg class=\"fig\" width=\"{w}\" height=\"{ht}\" viewBox=\"0 0 {w} {ht}\" xmlns=\"http://www.w3.org/2000/svg\">");
+    for v in [0.0, 0.5, 1.0] {
+        let (yy, tx) = (y(v), left - 4.0);
+        let _ = write!(s, "<line x1=\"{left}\" x2=\"{}\" y1=\"{yy}\" y2=\"{yy}\" stroke=\"#ddd\"/><text x=\"{tx}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{v}</text>", x(n - 1), yy + 4.0);
+    }
+    let colors = [
+        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+    ];
+    for (i, (key, (order, vals))) in curves.iter().enumerate() {
+        let c = colors[i % colors.len()];
+        let pts: Vec<String> = order
+            .iter()
+            .enumerate()
+            .filter_map(|(k, ph)| {
+                let m = mean_sd(&vals[ph]).0;
+                m.is_finite().then(|| format!("{:.1},{:.1}", x(k), y(m)))
+            })
+            .collect();
+        let ly = 20.0 + 16.0 * i as f64;
+        let _ = write!(
+            s,
+            "<polyline fill=\"none\" stroke=\"{c}\" points=\"{}\"/><text x=\"{}\" y=\"{ly}\" font-size=\"11\" fill=\"{c}\">{}</text>",
+            pts.join(" "),
+            w - 190.0,
+            esc(key)
+        );
+    }
+    let _ = write!(s, "<text x=\"{left}\" y=\"{}\" font-size=\"11\">test phase in protocol order (block 0 = before training) →</text></svg>", ht - 12.0);
+    let _ = write!(
+        h,
+        "<figure>{s}<figcaption>{}: measures over the test phases in protocol order (original protocol, mean over seeds; r vs training time and cc12/cc13).</figcaption></figure>",
         esc(&e.name)
     );
 }

@@ -50,8 +50,12 @@ pub fn experiments() -> Vec<Experiment> {
         preset!("pattern4_intervals"),
         preset!("pattern4A"),
         preset!("pattern5"),
+        preset!("pattern5_intervals"),
+        preset!("pattern12"),
         preset!("pattern8"),
+        preset!("pattern2"),
         preset!("fail"),
+        preset!("xor_pattern"),
     ]
 }
 
