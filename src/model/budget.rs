@@ -9,7 +9,7 @@ use std::fmt;
 
 use anyhow::Result;
 
-use crate::model::config::{Config, Generator, Selection, SelectionKeyword};
+use crate::model::config::{Config, Generator, InputConfig, Selection, SelectionKeyword};
 use crate::usage;
 
 /// Largest id of a neuron or input channel (ids are `u32` in the spike
@@ -25,6 +25,21 @@ const BYTES_PAIR_CANDIDATE: f64 = 25.0;
 const BYTES_SPIKE: f64 = 24.0;
 const BYTES_STEP: f64 = 32.0;
 const BYTES_SAMPLE: f64 = 24.0;
+
+/// The highest channel rate (Hz) a generator uses.
+fn input_rate(g: &InputConfig) -> f64 {
+    let mut r = g.r_input_hz.max(g.r_noise_hz);
+    if g.generator == Generator::Rate {
+        r = r.max(g.rate.rate_range_hz[1]);
+    }
+    r
+}
+
+/// Spikes of a generator's frozen patterns (plus one entry per pattern).
+fn pattern_spikes(g: &InputConfig, n_inputs: usize) -> f64 {
+    let t_pat = g.t_pattern_ms.iter().copied().fold(0.0, f64::max);
+    g.n_patterns as f64 * n_inputs as f64 * g.r_input_hz * t_pat * 1e-3 + g.n_patterns as f64
+}
 
 /// One part of the estimate: what it counts, the config keys that set it,
 /// and its bytes.
@@ -55,10 +70,9 @@ impl Estimate {
         let synapses = input_syn + rec_syn;
         let total_ms = cfg.total_ms();
         let steps = total_ms / cfg.model.dt_ms;
-        let mut in_rate = i.r_input_hz.max(i.r_noise_hz);
-        if i.generator == Generator::Rate {
-            in_rate = in_rate.max(i.rate.rate_range_hz[1]);
-        }
+        // the main generator and, if present, the switchable `[input.alt]`
+        let gens: Vec<&InputConfig> = std::iter::once(i).chain(i.alt.as_deref()).collect();
+        let in_rate = gens.iter().map(|g| input_rate(g)).fold(0.0, f64::max);
         let input_spikes = n.n_inputs as f64 * in_rate * total_ms * 1e-3;
         // a spike file is read whole: its text, then its events
         let file_bytes = i
@@ -66,9 +80,7 @@ impl Estimate {
             .as_ref()
             .and_then(|f| std::fs::metadata(f).ok())
             .map_or(0.0, |m| m.len() as f64);
-        let t_pat = i.t_pattern_ms.iter().copied().fold(0.0, f64::max);
-        let pattern_spikes = i.n_patterns as f64 * n.n_inputs as f64 * i.r_input_hz * t_pat * 1e-3
-            + i.n_patterns as f64;
+        let pattern_spikes: f64 = gens.iter().map(|g| pattern_spikes(g, n.n_inputs)).sum();
         let net_spikes = circuits * cfg.model.r_max_hz * total_ms * 1e-3;
         let samples = recorded_samples(cfg, neurons, synapses);
         let part = |what, keys, count: f64, per: f64| Part {
@@ -105,7 +117,7 @@ impl Estimate {
                 ),
                 part(
                     "input spikes",
-                    "network.n_inputs, input.r_input_hz, input.r_noise_hz, input.rate.rate_range_hz, \
+                    "network.n_inputs, input.r_input_hz, input.r_noise_hz, input.rate.rate_range_hz, input.alt, \
                      phases[].duration_ms",
                     input_spikes,
                     BYTES_SPIKE,
@@ -278,6 +290,12 @@ mod tests {
         rate.input.rate.rate_range_hz = [0.0, 1e300];
         let err = Estimate::of(&rate).check(8e9, "limit").unwrap_err();
         assert!(format!("{err:#}").contains("rate_range_hz"), "{err:#}");
+        let mut alt = Config::default();
+        let mut second = alt.input.clone();
+        second.r_input_hz = 1e300;
+        alt.input.alt = Some(Box::new(second));
+        let err = Estimate::of(&alt).check(8e9, "limit").unwrap_err();
+        assert!(format!("{err:#}").contains("r_input_hz"), "{err:#}");
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("in.csv");
         std::fs::write(&f, vec![b'0'; 4096]).unwrap();
