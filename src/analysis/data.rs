@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::Result;
 use serde::Serialize;
 
+use crate::model::config::TargetGrouping;
 use crate::model::{budget, ModelParams};
 use crate::rundir::{self, schema, ProtocolPhase, Segment, Spikes, Summary};
 use crate::usage;
@@ -74,6 +75,14 @@ pub struct RunData {
 }
 
 impl RunData {
+    /// The experiment's target grouping (`[analysis] targets`; merged when
+    /// the run has no summary.json).
+    pub fn target_grouping(&self) -> TargetGrouping {
+        self.summary
+            .as_ref()
+            .map_or(TargetGrouping::default(), |s| s.config.analysis.targets)
+    }
+
     /// Loads phases, protocol, spikes and the network layout (input spikes are
     /// loaded separately, only where needed).
     pub fn load(dir: &Path) -> Result<Self> {

@@ -15,6 +15,7 @@ pub mod stats;
 pub mod tasks;
 pub mod traces;
 
+use crate::model::config::TargetGrouping;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -191,11 +192,14 @@ pub struct Targets {
 }
 
 impl Targets {
-    pub fn from_presentations(pres: &[Presentation]) -> Self {
+    /// The targets of a run: `Merged` groups sequences by their (most
+    /// frequent) content, `PerSequence` keeps every sequence id apart.
+    pub fn from_presentations(pres: &[Presentation], grouping: TargetGrouping) -> Self {
         let contents = sequence_contents(pres);
         let mut groups: Vec<(Vec<Option<usize>>, Vec<usize>)> = Vec::new();
         for (seq, c) in &contents {
-            match groups.iter_mut().find(|(gc, _)| gc == c) {
+            let merge = grouping == TargetGrouping::Merged;
+            match groups.iter_mut().find(|(gc, _)| merge && gc == c) {
                 Some(g) => g.1.push(*seq),
                 None => groups.push((c.clone(), vec![*seq])),
             }
@@ -286,7 +290,7 @@ pub(crate) fn fmt_f(x: f64) -> String {
 pub fn analyse_run(dir: &Path, opts: &AnalysisOptions) -> Result<AnalysisSummary> {
     let run = RunData::load(dir).with_context(|| format!("analysing run {}", dir.display()))?;
     let pres = presentations(&run.segments);
-    let targets = Targets::from_presentations(&pres);
+    let targets = Targets::from_presentations(&pres, run.target_grouping());
     let mut summary = AnalysisSummary {
         constants: run.constants.clone(),
         options: opts.clone(),
@@ -316,4 +320,37 @@ pub fn analyse_run(dir: &Path, opts: &AnalysisOptions) -> Result<AnalysisSummary
         serde_json::to_string_pretty(&summary).context("serialising the analysis summary")?;
     write_text(dir, "analysis.json", &json, &mut Vec::new())?;
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(sequence: usize, patterns: &[usize], at: f64) -> Presentation {
+        Presentation {
+            sequence,
+            phase: 0,
+            start_ms: at,
+            end_ms: at + 100.0,
+            patterns: patterns.iter().map(|&p| Some(p)).collect(),
+            warp: 1.0,
+            complete: true,
+        }
+    }
+
+    #[test]
+    fn targets_merge_identical_sequences_unless_asked_per_sequence() {
+        // sequences 0 and 2 show the same pattern
+        let pres = [
+            shown(0, &[1], 0.0),
+            shown(1, &[0], 200.0),
+            shown(2, &[1], 400.0),
+        ];
+        let merged = Targets::from_presentations(&pres, TargetGrouping::Merged);
+        assert_eq!(merged.labels, ["0+2", "1"]);
+        assert_eq!(merged.of(&pres[2]), Some(0));
+        let apart = Targets::from_presentations(&pres, TargetGrouping::PerSequence);
+        assert_eq!(apart.labels, ["0", "1", "2"]);
+        assert_eq!(apart.of(&pres[2]), Some(2));
+    }
 }

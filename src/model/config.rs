@@ -20,6 +20,33 @@ pub struct Config {
     pub input: InputConfig,
     pub phases: Vec<PhaseConfig>,
     pub record: RecordConfig,
+    /// How the analysis of this experiment groups its readout targets.
+    #[serde(skip_serializing_if = "AnalysisConfig::is_default")]
+    pub analysis: AnalysisConfig,
+}
+
+/// `[analysis]`: choices of the run's analysis that belong to the experiment.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalysisConfig {
+    pub targets: TargetGrouping,
+}
+
+impl AnalysisConfig {
+    fn is_default(&self) -> bool {
+        *self == AnalysisConfig::default()
+    }
+}
+
+/// Readout targets: sequences of identical content merged into one target
+/// (model.md §7, the default), or one target per sequence id (the
+/// original's per-sequence targets).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetGrouping {
+    #[default]
+    Merged,
+    PerSequence,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -342,6 +369,7 @@ impl Default for Config {
                 },
             ],
             record: RecordConfig::default(),
+            analysis: AnalysisConfig::default(),
         }
     }
 }
@@ -1011,6 +1039,20 @@ fn check_range(key: &str, r: [f64; 2], min: f64) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn analysis_targets_key() {
+        let c = Config::from_toml("[analysis]\ntargets = \"per_sequence\"\n").unwrap();
+        assert_eq!(c.analysis.targets, TargetGrouping::PerSequence);
+        assert_eq!(Config::default().analysis.targets, TargetGrouping::Merged);
+        for bad in [
+            "[analysis]\ntargets = \"by_colour\"\n",
+            "[analysis]\nextra = 1\n",
+        ] {
+            let e = Config::from_toml(bad).unwrap_err();
+            assert!(crate::error::is_usage(&e), "{bad}: {e:#}");
+        }
+    }
 
     #[test]
     fn defaults_are_the_paper_setup() {

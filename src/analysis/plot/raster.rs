@@ -459,7 +459,7 @@ fn ordering_of(dir: &Path) -> Result<Vec<(String, Vec<usize>)>> {
     }
     let run = crate::analysis::RunData::load(dir).context("loading the run for the ordering")?;
     let pres = crate::analysis::presentations(&run.segments);
-    let targets = crate::analysis::Targets::from_presentations(&pres);
+    let targets = crate::analysis::Targets::from_presentations(&pres, run.target_grouping());
     let mut warnings = Vec::new();
     let ords = ordering::compute(
         dir,
