@@ -620,9 +620,19 @@ impl Config {
     fn validate_generator(&self) -> Result<()> {
         let inp = &self.input;
         let dt = self.model.dt_ms;
+        // D, F scale by 10 / frac_tau_ds: within this range the drawn D, F
+        // stay inside what a replay accepts (rundir MAX_STP_MS)
         let f = self.network.frac_tau_ds;
-        if !(f.is_finite() && f > 0.0) {
-            return bad("network.frac_tau_ds", format!("must be > 0, got {f}"));
+        if !(FRAC_TAU_DS_RANGE[0]..=FRAC_TAU_DS_RANGE[1]).contains(&f) {
+            return bad(
+                "network.frac_tau_ds",
+                format!(
+                    "must lie in [{}, {}] (the original used 5 and 10), got {}",
+                    FRAC_TAU_DS_RANGE[0],
+                    FRAC_TAU_DS_RANGE[1],
+                    show(f)
+                ),
+            );
         }
         if inp.spike_file.is_some() && inp.generator != Generator::Sequential {
             return bad(
@@ -717,6 +727,9 @@ fn validate_rate(r: &RateInputConfig, n_inputs: usize, dt: f64) -> Result<()> {
 /// circuit-pair loop almost never lands on the grid (small) or never leaves
 /// the nearest neighbours (large).
 pub const LAMBDA_RANGE: [f64; 2] = [1e-3, 100.0];
+
+/// Allowed range of `network.frac_tau_ds`.
+pub const FRAC_TAU_DS_RANGE: [f64; 2] = [0.01, 1000.0];
 
 /// Largest `model.eta` of the eta/n rule (variance tracking off).
 pub const ETA_N_MAX: f64 = 1000.0;
@@ -1105,6 +1118,8 @@ mod tests {
         let phase = "[[phases]]\nname = \"t\"\nrole = \"test\"\nduration_ms = 100.0\n";
         for (toml, key) in [
             ("[network]\nfrac_tau_ds = 0.0\n", "network.frac_tau_ds"),
+            ("[network]\nfrac_tau_ds = 1e300\n", "network.frac_tau_ds"),
+            ("[network]\nfrac_tau_ds = 0.001\n", "network.frac_tau_ds"),
             (
                 "[input]\ngenerator = \"rate\"\n[input.rate]\nn_groups = 0\n",
                 "input.rate.n_groups",
