@@ -28,3 +28,23 @@ macro_rules! usage {
 pub fn is_usage(err: &anyhow::Error) -> bool {
     err.chain().any(|e| e.is::<UsageError>())
 }
+
+/// Opens a file named by the user (or found in a run directory) for reading:
+/// only a regular file, so that a device or FIFO (`/dev/zero`, a symlink to
+/// one) is an error instead of a read without end.
+pub fn open_regular(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a directory, device or FIFO)",
+        ));
+    }
+    std::fs::File::open(path)
+}
+
+/// [`open_regular`], read whole as text.
+pub fn read_regular(path: &std::path::Path) -> std::io::Result<String> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut open_regular(path)?, &mut text)?;
+    Ok(text)
+}

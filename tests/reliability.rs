@@ -349,6 +349,57 @@ fn the_largest_eta_of_the_eta_n_rule_stays_finite() {
     ok(&f.simulate_to(&name, "eta-top"));
 }
 
+#[test]
+fn devices_and_fifos_are_refused_not_read_forever() {
+    // /dev/zero never ends: as a config, a forced-spike file, an input spike
+    // file, or linked into a replayed run directory it must be an exit 2
+    let f = Fixture::new();
+    refused(
+        &f.run(&["simulate", "-c", "/dev/zero", "--out", "z1", "-q"]),
+        &["/dev/zero", "not a regular file"],
+    );
+    let cfg = f.config("t.toml", "");
+    refused(
+        &f.run(&[
+            "simulate",
+            "-c",
+            &cfg,
+            "--forced-spikes",
+            "/dev/zero",
+            "--out",
+            "z2",
+            "-q",
+        ]),
+        &["/dev/zero", "not a regular file"],
+    );
+    // the paper defaults otherwise: refused before anything runs
+    std::fs::write(
+        f.path().join("sf.toml"),
+        "[input]\nspike_file = \"/dev/zero\"\n",
+    )
+    .unwrap();
+    refused(
+        &f.simulate_with("sf.toml"),
+        &["input.spike_file", "not a regular file"],
+    );
+    let base = base_run(&f);
+    for file in ["phases.csv", "summary.json"] {
+        let dir = f.path().join(format!("dev-{file}"));
+        copy_run(&base, &dir);
+        std::fs::remove_file(dir.join(file)).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.join(file)).unwrap();
+        let o = f.run(&[
+            "simulate",
+            "--replay",
+            dir.to_str().unwrap(),
+            "--out",
+            "z3",
+            "-q",
+        ]);
+        refused(&o, &[file, "not a regular file"]);
+    }
+}
+
 impl Fixture {
     fn simulate_to(&self, cfg: &str, out: &str) -> Output {
         self.run(&["simulate", "-c", cfg, "--out", out, "-q", "--no-analysis"])

@@ -431,7 +431,7 @@ impl Default for RecordConfig {
 impl Config {
     /// Reads and validates a TOML experiment file.
     pub fn from_file(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = crate::error::read_regular(path).map_err(|e| {
             usage!(
                 "cannot read config file {}: {e}; pass an existing TOML file with --config",
                 path.display()

@@ -224,12 +224,14 @@ pub const SPIKE_FILE_HEADER: &str = "channel,time_ms";
 /// channel in one step count once. One noise segment per phase is logged
 /// (the file carries no labels).
 pub fn from_spike_file(cfg: &Config, schedule: &Schedule, path: &Path) -> Result<Input> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let cannot = |why: String| {
         usage!(
-            "cannot read input.spike_file {}: {e}; give an existing CSV file with header `{SPIKE_FILE_HEADER}`",
+            "cannot read input.spike_file {}: {why}; give an existing CSV file with header `{SPIKE_FILE_HEADER}`",
             path.display()
         )
-    })?;
+    };
+    // its size is in the resource estimate
+    let text = crate::error::read_regular(path).map_err(|e| cannot(e.to_string()))?;
     let events = parse_spike_file(&text, cfg, schedule.n_steps())
         .map_err(|e| usage!("input.spike_file {}: {e}", path.display()))?;
     let mut sink = Sink {
@@ -525,13 +527,10 @@ mod tests {
             let e = parse_spike_file(text, &c, 100).unwrap_err();
             assert!(e.contains(needle), "{text}: {e}");
         }
-        let err = from_spike_file(
-            &c,
-            &Schedule::from_config(&c),
-            Path::new("/nonexistent.csv"),
-        )
-        .unwrap_err();
-        assert!(crate::error::is_usage(&err));
-        assert!(format!("{err:#}").contains("input.spike_file"));
+        for path in ["/nonexistent.csv", "/dev/zero", "/etc"] {
+            let err = from_spike_file(&c, &Schedule::from_config(&c), Path::new(path)).unwrap_err();
+            assert!(crate::error::is_usage(&err), "{path}");
+            assert!(format!("{err:#}").contains("input.spike_file"), "{path}");
+        }
     }
 }

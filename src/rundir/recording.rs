@@ -3,7 +3,6 @@
 //! enters a large file by a binary search on `time_ms`.
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
@@ -100,7 +99,7 @@ struct TraceFile {
 
 /// Time of the first complete line at or after byte `off`.
 fn time_at(f: &TraceFile, off: u64) -> Result<Option<f64>> {
-    let mut r = BufReader::new(File::open(&f.path)?);
+    let mut r = BufReader::new(crate::error::open_regular(&f.path)?);
     r.seek(SeekFrom::Start(off))?;
     let mut line = String::new();
     r.read_line(&mut line)?; // partial line
@@ -148,7 +147,8 @@ fn scan_from(
         .map(|w| w.1)
         .fold(f64::NEG_INFINITY, f64::max);
     let mut reader = BufReader::new(
-        File::open(&f.path).with_context(|| format!("cannot open {}", f.path.display()))?,
+        crate::error::open_regular(&f.path)
+            .with_context(|| format!("cannot open {}", f.path.display()))?,
     );
     reader.seek(SeekFrom::Start(start))?;
     reader.read_line(&mut String::new())?; // header, or the partial line at `start`

@@ -87,7 +87,7 @@ impl Summary {
 /// Reads `dir/summary.json`; its absence is an error that says what needs it.
 pub fn read_summary(dir: &Path) -> Result<Summary> {
     let path = dir.join(SUMMARY);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
+    let text = crate::error::read_regular(&path).map_err(|e| {
         usage!(
             "cannot read {}: {e}; a run directory written by `simulate` has one (with \
              --replay, pass --config to replace it)",

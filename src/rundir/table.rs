@@ -101,7 +101,7 @@ impl Reader {
     /// Opens `path` as a file of `schema`; the error names the file and
     /// every missing column.
     pub fn open_path(path: &Path, schema: &'static FileSchema) -> Result<Reader> {
-        let file = File::open(path).map_err(|e| {
+        let file = crate::error::open_regular(path).map_err(|e| {
             usage!(
                 "cannot read {}: {e}; point the option at a run directory written by seqlearn-nest \
                  (docs/formats.md)",
