@@ -575,14 +575,12 @@ mod tests {
         assert!(err.to_string().contains("exponential"), "{err}");
     }
 
-    /// The checked-in C++ header is the table's; `SEQLEARN_BLESS=1` rewrites it.
-    #[test]
-    fn cpp_header_is_current() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cpp/seqlearn_parameters.h");
-        let want = cpp_header();
+    /// A checked-in file generated from the table must equal `want`;
+    /// `SEQLEARN_BLESS=1` rewrites it.
+    fn assert_generated_file_is_current(rel: &str, want: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
         if std::env::var("SEQLEARN_BLESS").is_ok_and(|v| v == "1") {
-            std::fs::write(&path, &want).unwrap();
+            std::fs::write(&path, want).unwrap();
         }
         let have = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
@@ -592,21 +590,19 @@ mod tests {
         );
     }
 
+    /// The checked-in C++ header is the table's.
+    #[test]
+    fn cpp_header_is_current() {
+        assert_generated_file_is_current("cpp/seqlearn_parameters.h", &cpp_header());
+    }
+
     /// The Python package's copy of the table (its docstrings and `help()`
-    /// are generated from it); `SEQLEARN_BLESS=1` rewrites it.
+    /// are generated from it).
     #[test]
     fn python_table_is_current() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("python/seqlearn_nest/_data/parameters.json");
-        let want = table_json() + "\n";
-        if std::env::var("SEQLEARN_BLESS").is_ok_and(|v| v == "1") {
-            std::fs::write(&path, &want).unwrap();
-        }
-        let have = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            have == want,
-            "{} is stale: run `SEQLEARN_BLESS=1 cargo test --lib params` and commit it",
-            path.display()
+        assert_generated_file_is_current(
+            "python/seqlearn_nest/_data/parameters.json",
+            &(table_json() + "\n"),
         );
     }
 
