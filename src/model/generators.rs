@@ -98,16 +98,7 @@ pub fn combined(cfg: &Config, schedule: &Schedule) -> Input {
             let end = (t + pattern_steps(cfg, pa, 1.0)).min(phase.end);
             emit_pattern(&mut sink.events, &patterns[pa], t, end, 1.0, dt);
             emit_pattern(&mut sink.events, &patterns[np + pb], t, end, 1.0, dt);
-            add_noise(
-                &mut rng,
-                &mut sink.events,
-                0..n_ch,
-                inp.r_noise_hz,
-                t,
-                end,
-                dt,
-            );
-            sink.segments.push(Segment {
+            let seg = Segment {
                 phase: pi,
                 start: t,
                 end,
@@ -116,7 +107,8 @@ pub fn combined(cfg: &Config, schedule: &Schedule) -> Input {
                 // the first half's pattern (the second's is in `sequence`)
                 pattern: Some(pa),
                 warp: 1.0,
-            });
+            };
+            sink.pattern_segment(&mut rng, inp.r_noise_hz, n_ch, seg, dt);
             t = end;
         }
     }

@@ -337,6 +337,28 @@ impl Sink {
             warp: 1.0,
         });
     }
+
+    /// A pattern segment (its pattern spikes already emitted): the noise
+    /// on top of it (`r_noise_hz` on every channel), then its log entry.
+    pub(crate) fn pattern_segment(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        r_noise_hz: f64,
+        n_ch: usize,
+        seg: Segment,
+        dt: f64,
+    ) {
+        add_noise(
+            rng,
+            &mut self.events,
+            0..n_ch,
+            r_noise_hz,
+            seg.start,
+            seg.end,
+            dt,
+        );
+        self.segments.push(seg);
+    }
 }
 
 /// A noise segment of random length from `range` (ms) at `r_input_hz`,
@@ -450,16 +472,7 @@ fn sequential(cfg: &Config, schedule: &Schedule) -> Input {
                 }
                 let end = (t + pattern_steps(cfg, p, warp)).min(phase.end);
                 emit_pattern(&mut sink.events, &patterns[p], t, end, warp, dt);
-                add_noise(
-                    &mut rng,
-                    &mut sink.events,
-                    0..n_ch,
-                    inp.r_noise_hz,
-                    t,
-                    end,
-                    dt,
-                );
-                sink.segments.push(Segment {
+                let seg = Segment {
                     phase: pi,
                     start: t,
                     end,
@@ -467,7 +480,8 @@ fn sequential(cfg: &Config, schedule: &Schedule) -> Input {
                     sequence: Some(seq),
                     pattern: Some(p),
                     warp,
-                });
+                };
+                sink.pattern_segment(&mut rng, inp.r_noise_hz, n_ch, seg, dt);
                 t = end;
             }
         }
