@@ -145,7 +145,7 @@ Kernel::build( const NetworkSpec& spec )
   neurons.reserve( spec.neurons.size() );
   for ( const NeuronSpec& n : spec.neurons )
   {
-    neurons.push_back( driver::NeuronView { n.circuit_size, n.circuit_index, n.n_incoming, n.bias } );
+    neurons.push_back( driver::NeuronView { n.circuit_size, n.circuit_index, n.n_incoming, n.bias, n.trained } );
   }
   std::vector< driver::RecordedSlot > slots;
   for ( const RecordedSlot& r : spec.recorded_synapses )

@@ -600,3 +600,88 @@ fn replay_rejects_stp_parameters_that_disagree_between_files() {
         &["synapse 0 ", "D_ms = 7.5", "input synapses"],
     );
 }
+
+#[test]
+fn untrained_circuits_keep_their_weights_and_biases_on_both_engines() {
+    let d = tmp();
+    let text = TINY.replace("n_conn = 10\n", "n_conn = 10\ntrain_fraction = 0.5\n")
+        + "[model]\nbias_learning = true\n";
+    let cfg = write_cfg(d.path(), &text);
+    let mut backends = vec!["native"];
+    if nest_available() {
+        backends.push("nest");
+    }
+    for backend in backends {
+        let a = d.path().join(format!("a-{backend}"));
+        ok(&simulate(&cfg, &a, &["--backend", backend]));
+        let trained: Vec<bool> = column(&a.join("circuits.csv"), "trained")
+            .iter()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert_eq!(trained.iter().filter(|&&t| t).count(), 3, "round(0.5 * 6)");
+        let circuit_of: Vec<usize> = column(&a.join("neurons.csv"), "circuit")
+            .iter()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        let learns = |k: &str| trained[circuit_of[k.parse::<usize>().unwrap()]];
+        let changed = |file: &str, key: &str, before: &str, after: &str| {
+            let p = a.join(file);
+            let (keys, b0, b1) = (column(&p, key), column(&p, before), column(&p, after));
+            let mut n_changed = [0usize; 2]; // [untrained, trained]
+            for i in 0..keys.len() {
+                let (x0, x1): (f64, f64) = (b0[i].parse().unwrap(), b1[i].parse().unwrap());
+                n_changed[learns(&keys[i]) as usize] += (x0 != x1) as usize;
+            }
+            n_changed
+        };
+        let [untrained, trained_w] = changed("synapses.csv", "target", "w_initial", "w_final");
+        assert_eq!(untrained, 0, "{backend}: untrained weights moved");
+        assert!(trained_w > 0, "{backend}: trained weights must learn");
+        let [untrained, trained_b] = changed("neurons.csv", "neuron", "bias_initial", "bias_final");
+        assert_eq!(untrained, 0, "{backend}: untrained biases moved");
+        assert!(trained_b > 0, "{backend}: trained biases must learn");
+        for (w, k) in column(&a.join("synapses.csv"), "w_initial")
+            .iter()
+            .zip(column(&a.join("synapses.csv"), "target"))
+        {
+            let w: f64 = w.parse().unwrap();
+            assert!(
+                learns(&k) == (w == 0.0),
+                "{backend}: untrained start at ln U"
+            );
+        }
+        // a replay keeps the mask, and so every output
+        let r = d.path().join(format!("r-{backend}"));
+        ok(&replay(&a, &r, &["--backend", backend]));
+        for file in ["circuits.csv", "synapses.csv", "neurons.csv", "spikes.csv"] {
+            same_file(&a.join(file), &r.join(file));
+        }
+    }
+    // the mask is part of the replay: flipping it changes what learns
+    let a = d.path().join("a-native");
+    edit_csv(&a.join("circuits.csv"), "trained", &|_, v| {
+        Some(if v == "true" { "false" } else { "true" }.into())
+    });
+    let r = d.path().join("flipped");
+    ok(&replay(&a, &r, &[]));
+    assert_ne!(
+        std::fs::read(a.join("synapses.csv")).unwrap(),
+        std::fs::read(r.join("synapses.csv")).unwrap()
+    );
+    edit_csv(&a.join("circuits.csv"), "trained", &|_, _| {
+        Some("maybe".into())
+    });
+    let never = d.path().join("never");
+    fails(
+        &[
+            "simulate",
+            "--replay",
+            a.to_str().unwrap(),
+            "--out",
+            never.to_str().unwrap(),
+            "-q",
+        ],
+        &never,
+        &["circuits.csv", "trained", "maybe"],
+    );
+}

@@ -164,7 +164,8 @@ fn naive(
             if ph.train {
                 n_train += 1;
                 for (si, syn) in net.synapses.iter().enumerate() {
-                    if !z[syn.target] {
+                    // untrained circuits (train_fraction) never learn
+                    if !z[syn.target] || !net.is_trained(syn.target) {
                         continue;
                     }
                     let eta = if m.variance_tracking {
@@ -180,7 +181,7 @@ fn naive(
                     }
                 }
                 if m.bias_learning {
-                    for k in 0..nn {
+                    for k in (0..nn).filter(|&k| net.is_trained(k)) {
                         let eta = if m.variance_tracking {
                             m.eta * (bq[k] - bs[k] * bs[k]) / ((-bs[k]).exp() + 1.0)
                         } else {
@@ -306,6 +307,16 @@ fn stp_off_and_no_variance_tracking_match() {
 fn bias_learning_matches() {
     let mut c = scenario_config();
     c.model.bias_learning = true;
+    check(c);
+}
+
+#[test]
+fn untrained_circuits_match_and_never_learn() {
+    let mut c = scenario_config();
+    c.network.train_fraction = 0.5;
+    c.model.bias_learning = true;
+    let net = Network::build(&c).unwrap();
+    assert_eq!(net.circuits.iter().filter(|c| c.trained).count(), 2);
     check(c);
 }
 

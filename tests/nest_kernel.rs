@@ -111,12 +111,14 @@ fn tiny() -> Arrays {
                 circuit_index: 0,
                 n_incoming: 2,
                 bias: 0.0,
+                trained: true,
             },
             NeuronSpec {
                 circuit_size: 2,
                 circuit_index: 1,
                 n_incoming: 2,
                 bias: 0.0,
+                trained: true,
             },
         ],
         weights: vec![0.5, -0.25, 0.0, 0.3],
@@ -575,6 +577,7 @@ fn nest_kernel_scale() {
                 circuit_index: i as u32,
                 n_incoming: (n_inputs + n_rec) as u32,
                 bias: 0.0,
+                trained: true,
             });
             let mut slot = 0;
             for src in 0..n_inputs {

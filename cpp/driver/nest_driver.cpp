@@ -289,6 +289,8 @@ struct Built
   size_t n_weights = 0;
   //! neuron k's slots are weights [weight_offset[k], weight_offset[k+1])
   std::vector< size_t > weight_offset;
+  //! whether neuron k's circuit learns (set_learning leaves the others off)
+  std::vector< bool > trained;
   std::vector< std::uint32_t > recorded_neurons;
   //! (target, slot) -> index into the recorded synapses
   std::map< std::pair< std::uint32_t, std::uint32_t >, std::uint32_t > recorded_slot_index;
@@ -724,10 +726,12 @@ NestDriver::create_neurons_( const NetworkView& net )
   net_.n_neurons = net.n_neurons;
   size_t off = 0;
   net_.weight_offset.assign( 1, 0 );
+  net_.trained.clear();
   for ( size_t k = 0; k < net.n_neurons; ++k )
   {
     const NeuronView& n = net.neurons[ k ];
     net_.weight_offset.push_back( off + n.n_incoming );
+    net_.trained.push_back( n.trained );
     Dictionary d;
     d[ "circuit_size" ] = static_cast< long >( n.circuit_size );
     d[ "circuit_index" ] = static_cast< long >( n.circuit_index );
@@ -917,7 +921,12 @@ NestDriver::set_learning_( bool on )
   built_network();
   Dictionary d;
   d[ "learning" ] = on;
-  set_on_all_neurons( d );
+  Dictionary off;
+  off[ "learning" ] = false;
+  for ( size_t k = 0; k < net_.n_neurons; ++k )
+  {
+    nest::set_node_status( net_.first_neuron + k, net_.trained[ k ] ? d : off );
+  }
 }
 
 void

@@ -68,7 +68,8 @@ struct NeuronParams
   SpikeLaw spike_law;
 };
 
-//! One neuron: its circuit position, its number of slots, its initial bias.
+//! One neuron: its circuit position, its number of slots, its initial bias,
+//! whether its circuit learns (network.train_fraction).
 //! The neurons of a circuit are consecutive, circuit_index 0..K-1.
 struct NeuronView
 {
@@ -76,6 +77,7 @@ struct NeuronView
   std::uint32_t circuit_index;
   std::uint32_t n_incoming;
   double bias;
+  bool trained;
 };
 
 //! STP synapses of one variant, n of them (parallel arrays).

@@ -74,6 +74,12 @@ pub struct NetworkConfig {
     /// SDs of the recurrent `D`, `F` draws are those of model.md §4 times
     /// `10 / frac_tau_ds` (10 gives model.md's 110 / 5 ms, 5 gives 220 / 10).
     pub frac_tau_ds: f64,
+    /// Fraction of circuits that learn (tasks.md §1.1 `train_fraction`):
+    /// `round(f * P)` circuits drawn at random keep `initial_weights` and
+    /// learn in training phases; the others are untrained — their synapses
+    /// start at `w = ln(U(0,1))` and neither their weights nor their biases
+    /// ever change.
+    pub train_fraction: f64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -389,6 +395,7 @@ impl Default for NetworkConfig {
             initial_weights: InitialWeights::Zero,
             stp_draw: StpDraw::PerSource,
             frac_tau_ds: 10.0,
+            train_fraction: 1.0,
         }
     }
 }
@@ -836,6 +843,7 @@ fn validate_network(n: &NetworkConfig) -> Result<()> {
         ("network.p_conn", n.p_conn),
         ("network.input_circuit_fraction", n.input_circuit_fraction),
         ("network.input_p_conn", n.input_p_conn),
+        ("network.train_fraction", n.train_fraction),
     ] {
         if !(0.0..=1.0).contains(&v) {
             return bad(key, format!("must lie in [0, 1], got {v}"));

@@ -22,6 +22,9 @@ pub struct Circuit {
     pub k: usize,
     /// Id of its first neuron; its neurons are `first_neuron..first_neuron+k`.
     pub first_neuron: usize,
+    /// Whether it learns (`network.train_fraction`); an untrained circuit's
+    /// weights and biases never change.
+    pub trained: bool,
 }
 
 /// Short-term plasticity parameters of one source (or synapse).
@@ -94,15 +97,22 @@ impl Network {
         s - self.target_offsets[self.synapses[s].target]
     }
 
+    /// Whether neuron `k` learns (its circuit is trained).
+    pub fn is_trained(&self, k: usize) -> bool {
+        self.circuits[self.neuron_circuit[k]].trained
+    }
+
     /// Builds the network from the config with the `Network` random stream.
     /// The stages draw from it in this order: circuit sizes, circuit pairs,
-    /// the circuits that get input, the wiring, STP parameters, weights.
+    /// the circuits that get input, the wiring, STP parameters, the trained
+    /// circuits, weights. (A stage that has nothing to choose — every
+    /// circuit gets input, every circuit learns — draws nothing.)
     pub fn build(cfg: &Config) -> Result<Network> {
         let mut rng = rng::stream(cfg.seed, Stream::Network);
         let nc = &cfg.network;
-        let (circuits, neuron_circuit) = draw_circuits(nc, &mut rng);
+        let (mut circuits, neuron_circuit) = draw_circuits(nc, &mut rng);
         let circuit_pairs = mark_circuit_pairs(&circuits, nc.lambda, nc.n_conn, &mut rng)?;
-        let gets_input = draw_input_circuits(nc, circuits.len(), &mut rng);
+        let gets_input = draw_circuit_subset(nc.input_circuit_fraction, circuits.len(), &mut rng);
         let (pairs, target_offsets) = wire(
             nc,
             &circuits,
@@ -136,8 +146,18 @@ impl Network {
                 },
             })
             .collect();
+        let trained = draw_circuit_subset(nc.train_fraction, circuits.len(), &mut rng);
+        for (c, t) in circuits.iter_mut().zip(trained) {
+            c.trained = t;
+        }
         for s in &mut synapses {
-            s.w0 = initial_weight(nc.initial_weights, &mut rng);
+            // tasks.md §1.1: an untrained circuit's synapses start at ln U(0,1)
+            let kind = if circuits[neuron_circuit[s.target]].trained {
+                nc.initial_weights
+            } else {
+                InitialWeights::LogUniform
+            };
+            s.w0 = initial_weight(kind, &mut rng);
         }
         Ok(Network {
             bias0: vec![0.0; neuron_circuit.len()],
@@ -207,6 +227,7 @@ fn draw_circuits(nc: &NetworkConfig, rng: &mut ChaCha8Rng) -> (Vec<Circuit>, Vec
                 y,
                 k,
                 first_neuron: neuron_circuit.len(),
+                trained: true,
             });
             neuron_circuit.extend(std::iter::repeat_n(circuits.len() - 1, k));
         }
@@ -214,16 +235,17 @@ fn draw_circuits(nc: &NetworkConfig, rng: &mut ChaCha8Rng) -> (Vec<Circuit>, Vec
     (circuits, neuron_circuit)
 }
 
-/// Which of the `p` circuits receive input (`input_circuit_fraction`).
-fn draw_input_circuits(nc: &NetworkConfig, p: usize, rng: &mut ChaCha8Rng) -> Vec<bool> {
-    let n_input_circuits = (nc.input_circuit_fraction * p as f64).round() as usize;
-    let mut gets_input = vec![n_input_circuits == p; p];
-    if n_input_circuits < p {
-        for c in sample(rng, p, n_input_circuits) {
-            gets_input[c] = true;
+/// `round(fraction * p)` of the `p` circuits, drawn without replacement
+/// (which circuits receive input, which learn); all of them without a draw.
+fn draw_circuit_subset(fraction: f64, p: usize, rng: &mut ChaCha8Rng) -> Vec<bool> {
+    let n_chosen = (fraction * p as f64).round() as usize;
+    let mut chosen = vec![n_chosen == p; p];
+    if n_chosen < p {
+        for c in sample(rng, p, n_chosen) {
+            chosen[c] = true;
         }
     }
-    gets_input
+    chosen
 }
 
 /// The `(source, target)` pairs, grouped by target, sources ascending
@@ -509,6 +531,51 @@ mod tests {
             .synapses
             .iter()
             .all(|s| s.w0 > 0.0));
+    }
+
+    #[test]
+    fn train_fraction_picks_circuits_and_their_initial_weights() {
+        let mut cfg = small();
+        let all = Network::build(&cfg).unwrap();
+        assert!(all.circuits.iter().all(|c| c.trained));
+
+        cfg.network.train_fraction = 0.5;
+        let half = Network::build(&cfg).unwrap();
+        let n_trained = half.circuits.iter().filter(|c| c.trained).count();
+        assert_eq!(n_trained, 6, "round(0.5 * 12) circuits learn");
+        // the draws before the subset are untouched: same circuits and wiring
+        let shape = |n: &Network| (n.neuron_circuit.clone(), n.circuit_pairs.clone());
+        assert_eq!(shape(&half), shape(&all));
+        assert_eq!(half.source_stp, all.source_stp);
+        for s in &half.synapses {
+            if half.is_trained(s.target) {
+                assert_eq!(s.w0, 0.0, "trained circuits keep initial_weights = zero");
+            } else {
+                assert!(s.w0 < 0.0 && s.w0.is_finite(), "untrained: ln U(0,1)");
+            }
+        }
+        let other_seed = Network::build(&Config {
+            seed: cfg.seed + 1,
+            ..cfg.clone()
+        })
+        .unwrap();
+        let trained = |n: &Network| n.circuits.iter().map(|c| c.trained).collect::<Vec<_>>();
+        assert_ne!(trained(&other_seed), trained(&half), "the subset is drawn");
+
+        // train_fraction 0 is exactly the log-uniform network
+        cfg.network.train_fraction = 0.0;
+        let none = Network::build(&cfg).unwrap();
+        assert!(none.circuits.iter().all(|c| !c.trained));
+        cfg.network.train_fraction = 1.0;
+        cfg.network.initial_weights = InitialWeights::LogUniform;
+        let log_uniform = Network::build(&cfg).unwrap();
+        let w0 = |n: &Network| {
+            n.synapses
+                .iter()
+                .map(|s| s.w0.to_bits())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(w0(&none), w0(&log_uniform));
     }
 
     #[test]

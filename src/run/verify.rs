@@ -59,7 +59,7 @@ pub fn base_config() -> Config {
 }
 
 /// STP on and off, variance tracking on and off, bias learning on, the
-/// textbook STP, the per-synapse STP draw.
+/// textbook STP, the per-synapse STP draw, half of the circuits untrained.
 pub fn scenarios() -> Vec<Scenario> {
     let mut out = vec![Scenario {
         name: "original",
@@ -80,6 +80,10 @@ pub fn scenarios() -> Vec<Scenario> {
     add("bias_learning", &|c| c.model.bias_learning = true);
     add("per_synapse_stp", &|c| {
         c.network.stp_draw = StpDraw::PerSynapse
+    });
+    add("train_fraction", &|c| {
+        c.network.train_fraction = 0.5;
+        c.model.bias_learning = true;
     });
     out
 }

@@ -24,7 +24,8 @@ pub struct FinalState<'a> {
 pub fn write_network(dir: &Path, net: &Network, fin: Option<FinalState>) -> Result<()> {
     let mut t = Writer::create(dir, &CIRCUITS)?;
     for (i, c) in net.circuits.iter().enumerate() {
-        t.row([i, c.x, c.y, c.k, c.first_neuron].map(|v| v.to_string()))?;
+        let ids = [i, c.x, c.y, c.k, c.first_neuron].map(|v| v.to_string());
+        t.row(ids.into_iter().chain([c.trained.to_string()]))?;
     }
     t.finish()?;
     let mut t = Writer::create(dir, &NEURONS)?;
@@ -90,7 +91,8 @@ fn write_synapses(dir: &Path, net: &Network, w_final: Option<&[f64]>) -> Result<
 /// Reads `circuits.csv`; circuit ids must be `0..` in order.
 pub fn read_circuits(dir: &Path) -> Result<Vec<Circuit>> {
     let mut r = Reader::open(dir, &CIRCUITS)?;
-    let [id, x, y, k, first] = r.cols(["circuit", "x", "y", "k", "first_neuron"]);
+    let [id, x, y, k, first, trained] =
+        r.cols(["circuit", "x", "y", "k", "first_neuron", "trained"]);
     let mut out = Vec::new();
     r.for_each(|row| {
         if row.usize(id)? != out.len() {
@@ -104,6 +106,7 @@ pub fn read_circuits(dir: &Path) -> Result<Vec<Circuit>> {
             y: row.usize(y)?,
             k: row.usize(k)?,
             first_neuron: row.usize(first)?,
+            trained: row.bool(trained)?,
         });
         Ok(())
     })?;

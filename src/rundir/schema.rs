@@ -188,6 +188,14 @@ pub const CIRCUITS: FileSchema = FileSchema {
             "first_neuron",
             "id of its first neuron; its neurons are `first_neuron..first_neuron+k`",
         ),
+        col(
+            "trained",
+            Type::Bool,
+            None,
+            false,
+            "whether it learns (`network.train_fraction`); an untrained circuit's weights \
+             and biases never change",
+        ),
     ],
 };
 

@@ -160,6 +160,28 @@ struct Scratch {
     channels: Vec<u32>,
 }
 
+/// Which neurons learn (`network.train_fraction`): per neuron, and as
+/// maximal runs of consecutive learners, so that bias learning stays one
+/// kernel call per run (one run `0..n` when every circuit learns).
+struct Learners {
+    per_neuron: Vec<bool>,
+    runs: Vec<std::ops::Range<usize>>,
+}
+
+impl Learners {
+    fn new(net: &Network) -> Learners {
+        let per_neuron: Vec<bool> = (0..net.n_neurons()).map(|k| net.is_trained(k)).collect();
+        let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
+        for k in (0..per_neuron.len()).filter(|&k| per_neuron[k]) {
+            match runs.last_mut() {
+                Some(r) if r.end == k => r.end = k + 1,
+                _ => runs.push(k..k + 1),
+            }
+        }
+        Learners { per_neuron, runs }
+    }
+}
+
 /// One run of the native engine.
 struct Sim<'a> {
     job: &'a Job<'a>,
@@ -170,6 +192,7 @@ struct Sim<'a> {
     syn: Synapses,
     scratch: Scratch,
     circuit_sizes: Vec<u32>,
+    learners: Learners,
     law: SpikeLawParams,
     rng: ChaCha8Rng,
     n_train: u64,
@@ -216,6 +239,7 @@ impl<'a> Sim<'a> {
             },
             scratch,
             circuit_sizes: net.circuits.iter().map(|c| c.k as u32).collect(),
+            learners: Learners::new(net),
             law: SpikeLawParams {
                 r_max_hz: mp.r_max_hz,
                 dt_ms: mp.dt_ms,
@@ -364,7 +388,7 @@ impl<'a> Sim<'a> {
     }
 
     /// Item 7 (§3): STDP of the spiking neurons' synapses and bias learning,
-    /// with `Y` of item 1. It only needs this step's traces, so it runs
+    /// with `Y` of item 1, for the neurons of trained circuits. It only needs this step's traces, so it runs
     /// before their update (item 6): a weight change `dw` moves `E` and `F`
     /// by `dw` times the current traces, and the jumps are then scattered
     /// with the new weights; `E` and `F` stay `sum w e`, `sum w f`.
@@ -375,6 +399,9 @@ impl<'a> Sim<'a> {
         let nr = &mut self.neurons;
         for &k in &nr.spiking[..nr.n_spiking] {
             let k = k as usize;
+            if !self.learners.per_neuron[k] {
+                continue;
+            }
             let inc = self.net.incoming(k);
             let lo = inc.start;
             let (a, b) = match (mp.learn_input, mp.learn_recurrent) {
@@ -400,13 +427,15 @@ impl<'a> Sim<'a> {
             nr.f_sum[k] += d.df;
         }
         if mp.bias_learning {
-            kernels::bias_updates(
-                &mut nr.bias,
-                &mut nr.bias_s,
-                &mut nr.bias_q,
-                &nr.spiked,
-                &rates,
-            );
+            for r in &self.learners.runs {
+                kernels::bias_updates(
+                    &mut nr.bias[r.clone()],
+                    &mut nr.bias_s[r.clone()],
+                    &mut nr.bias_q[r.clone()],
+                    &nr.spiked[r.clone()],
+                    &rates,
+                );
+            }
         }
     }
 

@@ -77,6 +77,9 @@ mod ffi {
         circuit_index: u32,
         n_incoming: u32,
         bias: f64,
+        /// Whether its circuit learns (`network.train_fraction`): the
+        /// driver switches learning on in training phases for these only.
+        trained: bool,
     }
 
     /// STP synapses of one variant (parallel arrays).

@@ -186,6 +186,7 @@ impl SpecArrays {
                     circuit_index: (n - c.first_neuron) as u32,
                     n_incoming: net.incoming(n).len() as u32,
                     bias: net.bias0[n],
+                    trained: net.is_trained(n),
                 }
             })
             .collect();
