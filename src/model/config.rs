@@ -1128,9 +1128,18 @@ mod tests {
             ("[network]\nfrac_tau_ds = 0.0\n", "network.frac_tau_ds"),
             ("[network]\nfrac_tau_ds = 1e300\n", "network.frac_tau_ds"),
             ("[network]\nfrac_tau_ds = 0.001\n", "network.frac_tau_ds"),
-            ("[network]\ntrain_fraction = 1.5\n", "network.train_fraction"),
-            ("[network]\ntrain_fraction = -0.1\n", "network.train_fraction"),
-            ("[network]\ntrain_fraction = nan\n", "network.train_fraction"),
+            (
+                "[network]\ntrain_fraction = 1.5\n",
+                "network.train_fraction",
+            ),
+            (
+                "[network]\ntrain_fraction = -0.1\n",
+                "network.train_fraction",
+            ),
+            (
+                "[network]\ntrain_fraction = nan\n",
+                "network.train_fraction",
+            ),
             (
                 "[input]\ngenerator = \"rate\"\n[input.rate]\nn_groups = 0\n",
                 "input.rate.n_groups",
