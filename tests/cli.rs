@@ -95,7 +95,7 @@ fn ok(o: &Output) {
 }
 
 const FILES: &[(&str, &str)] = &[
-    ("circuits.csv", "circuit,x,y,k,first_neuron"),
+    ("circuits.csv", "circuit,x,y,k,first_neuron,trained"),
     ("neurons.csv", "neuron,circuit,bias_initial,bias_final"),
     ("sources.csv", "source,kind,index,U,D_ms,F_ms"),
     ("circuit_pairs.csv", "pre_circuit,post_circuit"),

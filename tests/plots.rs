@@ -12,7 +12,7 @@ fn tiny_run(dir: &Path) {
     let w = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
     w(
         "circuits.csv",
-        "circuit,x,y,k,first_neuron\n0,0,0,2,0\n1,1,0,3,2\n",
+        "circuit,x,y,k,first_neuron,trained\n0,0,0,2,0,true\n1,1,0,3,2,true\n",
     );
     w(
         "protocol.csv",

@@ -104,9 +104,9 @@ pub fn write_run(dir: &Path, spec: &Spec) -> Written {
     let (gn, gm) = spec.grid;
     let nc = gn * gm;
     let n = nc * spec.k;
-    let mut s = String::from("circuit,x,y,k,first_neuron\n");
+    let mut s = String::from("circuit,x,y,k,first_neuron,trained\n");
     for c in 0..nc {
-        let _ = writeln!(s, "{c},{},{},{},{}", c / gm, c % gm, spec.k, c * spec.k);
+        let _ = writeln!(s, "{c},{},{},{},{},true", c / gm, c % gm, spec.k, c * spec.k);
     }
     std::fs::write(dir.join("circuits.csv"), s).unwrap();
     let mut s = String::from("neuron,circuit,bias_initial,bias_final\n");
