@@ -193,17 +193,17 @@ seqlearn_wta_neuron::Parameters_::set( const Dictionary& d )
 /* --------------------------------------------------------------------- State */
 
 seqlearn_wta_neuron::State_::State_()
-  : bias_( 0.0 )
-  , bias_S_( 0.0 )
+  : bias_S_( 0.0 )
   , bias_Q_( 1.0 )
   , n_train_steps_( 0 )
+  , bias_( 0.0 )
   , u_( 0.0 )
   , rho_( 0.0 )
   , u_next_( 0.0 )
-  , last_step_( -1 )
   , se_( 0.0 )
   , sf_( 0.0 )
   , sums_valid_( false )
+  , last_step_( -1 )
 {
 }
 
@@ -307,10 +307,10 @@ seqlearn_wta_neuron::State_::set( const Dictionary& d, const Parameters_& p )
 /* ------------------------------------------------------------------- Buffers */
 
 seqlearn_wta_neuron::Buffers_::Buffers_( seqlearn_wta_neuron& n )
-  : circuit_shift_( 0.0 )
-  , circuit_v_max_( 1.0 )
-  , stamp_tics_( std::numeric_limits< long >::min() )
+  : stamp_tics_( std::numeric_limits< long >::min() )
   , stamp_steps_( 0 )
+  , circuit_shift_( 0.0 )
+  , circuit_v_max_( 1.0 )
   , logger_( n )
 {
 }

@@ -343,24 +343,30 @@ private:
     void set( const Dictionary& );
   };
 
+  // Member order (here and in Buffers_, and of P_, V_, S_, B_): what an
+  // arriving spike touches (last_step_, the slot array, the stamp memo,
+  // next_in_) sits in one stretch of 72 bytes at the end of S_ and the
+  // start of B_; what every step touches precedes it.  At 40x40 the neurons' objects no
+  // longer stay in cache between two steps, and handle() reached four
+  // separate lines of the object.
   struct State_
   {
-    std::vector< Slot > slot_;  //!< per slot: traces and weight
+    //! the circuit members' potentials at step 0 (empty: all 0)
+    std::vector< double > circuit_u_initial_;
     std::vector< double > S_;  //!< variance tracking: running mean of w
     std::vector< double > Q_;  //!< variance tracking: running mean of w^2
-    double bias_;
     double bias_S_;
     double bias_Q_;
     long n_train_steps_;
+    double bias_;
     double u_;         //!< potential used in the current step
     double rho_;       //!< rate share used in the current step
     double u_next_;    //!< own potential predicted for the next step
-    //! the circuit members' potentials at step 0 (empty: all 0)
-    std::vector< double > circuit_u_initial_;
-    long last_step_;   //!< last native step computed (-1 before the first)
     double se_;        //!< sum_j w_j e_j at last_step_
     double sf_;        //!< sum_j w_j f_j at last_step_
     bool sums_valid_;  //!< se_, sf_ match the slots
+    long last_step_;   //!< last native step computed (-1 before the first)
+    std::vector< Slot > slot_;  //!< per slot: traces and weight
 
     State_();
     void resize( size_t n );
@@ -379,11 +385,15 @@ private:
       size_t slot;
       double amplitude;
     };
-    // The members used in every step come first, so that they share the
-    // object's first cache lines.
+    // The members used by every arriving spike first (see State_), then
+    // those used in every step.
 
-    //! the inputs of the next step (the step after the last computed one):
-    //! with delay = resolution every input
+    //! the stamp (tics) of the last arriving spike and its step: the spikes
+    //! arriving in one step share their stamp, so handle() converts it once
+    long stamp_tics_;
+    long stamp_steps_;
+    //! the inputs of the next step (the first step of the next slice): with
+    //! delay = resolution every input
     std::vector< Input > next_in_;
     //! inputs for later steps, one list per ring-buffer row
     std::vector< std::vector< Input > > in_rows_;
@@ -398,11 +408,6 @@ private:
     std::vector< bool > heard_;
     //! own predicted potentials sent at the end of a slice
     std::vector< double > sent_u_;
-    //! the stamp (tics) of the last arriving spike and its step: the spikes
-    //! arriving in one step share their stamp, so handle() converts it once
-    long stamp_tics_;
-    long stamp_steps_;
-
     //! trace recording (u, rho of the step; the multimeter's values without
     //! its per-step request/reply traffic and one-slice lag).  One vector of
     //! samples, not three: each step writes into one partly filled cache
@@ -435,8 +440,8 @@ private:
   };
 
   Parameters_ P_;
-  State_ S_;
   Variables_ V_;
+  State_ S_;
   Buffers_ B_;
 
   //! highest slot an incoming spike connection uses (n_incoming may not drop below it)
