@@ -193,26 +193,24 @@ seqlearn_wta_neuron::Parameters_::set( const Dictionary& d )
 /* --------------------------------------------------------------------- State */
 
 seqlearn_wta_neuron::State_::State_()
-  : pending_summed_( 0 )
-  , bias_( 0.0 )
-  , bias_S_( 0.0 )
+  : bias_S_( 0.0 )
   , bias_Q_( 1.0 )
   , n_train_steps_( 0 )
+  , bias_( 0.0 )
   , u_( 0.0 )
   , rho_( 0.0 )
   , u_next_( 0.0 )
-  , last_step_( -1 )
   , se_( 0.0 )
   , sf_( 0.0 )
   , sums_valid_( false )
+  , last_step_( -1 )
 {
 }
 
 void
 seqlearn_wta_neuron::State_::resize( size_t n )
 {
-  slot_.resize( n, Slot { 0.0, 0.0, last_step_ } );
-  w_.resize( n, 0.0 );
+  slot_.resize( n, Slot { 0.0, 0.0, 0.0, last_step_ } );
   S_.resize( n, 0.0 );
   Q_.resize( n, 1.0 );
 }
@@ -220,7 +218,12 @@ seqlearn_wta_neuron::State_::resize( size_t n )
 void
 seqlearn_wta_neuron::State_::get( Dictionary& d ) const
 {
-  d[ k_weights ] = w_;  // epsp_e, epsp_f: see seqlearn_wta_neuron::get_status
+  std::vector< double > w( slot_.size() );
+  for ( size_t j = 0; j < slot_.size(); ++j )
+  {
+    w[ j ] = slot_[ j ].w;
+  }
+  d[ k_weights ] = w;  // epsp_e, epsp_f: see seqlearn_wta_neuron::get_status
   d[ k_S ] = S_;
   d[ k_Q ] = Q_;
   d[ k_bias ] = bias_;
@@ -252,7 +255,10 @@ seqlearn_wta_neuron::State_::set( const Dictionary& d, const Parameters_& p )
   std::vector< double > tmp;
   if ( values( k_weights, tmp ) )
   {
-    w_ = tmp;
+    for ( size_t j = 0; j < n; ++j )
+    {
+      slot_[ j ].w = tmp[ j ];
+    }
   }
   if ( values( k_S, tmp ) )
   {
@@ -301,10 +307,10 @@ seqlearn_wta_neuron::State_::set( const Dictionary& d, const Parameters_& p )
 /* ------------------------------------------------------------------- Buffers */
 
 seqlearn_wta_neuron::Buffers_::Buffers_( seqlearn_wta_neuron& n )
-  : circuit_shift_( 0.0 )
-  , circuit_v_max_( 1.0 )
-  , stamp_tics_( std::numeric_limits< long >::min() )
+  : stamp_tics_( std::numeric_limits< long >::min() )
   , stamp_steps_( 0 )
+  , circuit_shift_( 0.0 )
+  , circuit_v_max_( 1.0 )
   , logger_( n )
 {
 }
@@ -465,6 +471,7 @@ seqlearn_wta_neuron::resize_input_buffer_()
 void
 seqlearn_wta_neuron::init_buffers_()
 {
+  B_.next_in_.clear();
   B_.in_rows_.clear();
   // all potentials 0 before the first step: v = exp(0 - 0)
   B_.circuit_v_.assign( static_cast< size_t >( P_.circuit_size_ ), 1.0 );
@@ -495,8 +502,6 @@ seqlearn_wta_neuron::pre_run_hook()
   V_.reset_steps_ = steps_of_times( P_.reset_times_, V_.dt_ms_, k_reset_times );
   V_.forced_steps_ = steps_of_times( P_.forced_spikes_, V_.dt_ms_, k_forced_spikes );
   V_.reset_cursor_ = 0;
-  // applying the log costs O(its length): amortised O(1) per input
-  V_.pending_limit_ = std::max< size_t >( 64, static_cast< size_t >( P_.n_incoming_ ) );
   V_.rec_interval_steps_ = interval_steps( P_.slot_recording_interval_, V_.dt_ms_, k_slot_recording_interval );
   V_.trace_interval_steps_ = interval_steps( P_.trace_recording_interval_, V_.dt_ms_, k_trace_recording_interval );
   V_.next_trace_step_ = 0;
@@ -580,41 +585,8 @@ seqlearn_wta_neuron::decay_slot_( Slot& x, const long t ) const
 }
 
 void
-seqlearn_wta_neuron::apply_pending_( State_& s, const long t ) const
-{
-  const size_t len = s.pending_.size();
-  const PendingInput* pending = s.pending_.data();
-  Slot* sl = s.slot_.data();
-  size_t i = 0;
-  for ( ; i < len and pending[ i ].step <= t; ++i )
-  {
-    // the slots are scattered over the neuron's array: fetch a few ahead
-    if ( i + 8 < len )
-    {
-      __builtin_prefetch( &sl[ pending[ i + 8 ].slot ], 1 );
-    }
-    Slot& x = sl[ pending[ i ].slot ];
-    decay_slot_( x, pending[ i ].step );
-    kernels::add_jump( x.e, x.f, pending[ i ].amplitude );
-  }
-  s.pending_.erase( s.pending_.begin(), s.pending_.begin() + static_cast< long >( i ) );
-  s.pending_summed_ -= std::min( s.pending_summed_, i );
-}
-
-inline void
-seqlearn_wta_neuron::log_input_( const size_t slot, const long t, const double amplitude )
-{
-  S_.pending_.push_back( PendingInput { t, slot, amplitude } );
-  if ( S_.pending_.size() >= V_.pending_limit_ )
-  {
-    apply_pending_( S_, S_.last_step_ );  // entries of computed steps only: their w * a is summed
-  }
-}
-
-void
 seqlearn_wta_neuron::normalize_( State_& s, const long t ) const
 {
-  apply_pending_( s, t );
   for ( Slot& x : s.slot_ )
   {
     decay_slot_( x, t );
@@ -627,14 +599,12 @@ seqlearn_wta_neuron::weighted_sums_()
 {
   // the sums E = sum_j w_j e_j and F = sum_j w_j f_j the potential is
   // formed of (kernels::potential), in slot order
-  const Slot* sl = S_.slot_.data();
-  const double* w = S_.w_.data();
   double se = 0.0;
   double sf = 0.0;
-  for ( size_t j = 0; j < S_.slot_.size(); ++j )
+  for ( const Slot& x : S_.slot_ )
   {
-    se += w[ j ] * sl[ j ].e;
-    sf += w[ j ] * sl[ j ].f;
+    se += x.w * x.e;
+    sf += x.w * x.f;
   }
   S_.se_ = se;
   S_.sf_ = sf;
@@ -655,11 +625,12 @@ seqlearn_wta_neuron::take_input_( const long t, const long lag )
   {
     // section 6: the inputs of step t-1 are discarded, the traces start at 0
     row.clear();
-    S_.pending_.clear();
-    S_.pending_summed_ = 0;
+    B_.next_in_.clear();
     for ( Slot& x : S_.slot_ )
     {
-      x = Slot { 0.0, 0.0, t };
+      x.e = 0.0;
+      x.f = 0.0;
+      x.tau = t;
     }
     S_.se_ = 0.0;
     S_.sf_ = 0.0;
@@ -668,26 +639,30 @@ seqlearn_wta_neuron::take_input_( const long t, const long lag )
   }
   if ( not S_.sums_valid_ )
   {
-    normalize_( S_, t - 1 );  // what remains in the log is of step t
-    S_.pending_summed_ = 0;
+    normalize_( S_, t - 1 );
     weighted_sums_();
     S_.sums_valid_ = true;
   }
-  // the jump of the weighted sums, sum_j w_j a_j: the log entries not yet
-  // summed are this step's inputs (handle() logged them and prefetched
-  // their weights)
+  // the jump of the weighted sums, sum_j w_j a_j, and of the slots' traces
+  // (brought to step t first); handle() prefetched the slots
+  Slot* sl = S_.slot_.data();
   double input = 0.0;
-  for ( size_t i = S_.pending_summed_; i < S_.pending_.size(); ++i )
+  for ( const Buffers_::Input& in : B_.next_in_ )
   {
-    input += S_.w_[ S_.pending_[ i ].slot ] * S_.pending_[ i ].amplitude;
+    Slot& x = sl[ in.slot ];
+    input += x.w * in.amplitude;
+    decay_slot_( x, t );
+    kernels::add_jump( x.e, x.f, in.amplitude );
   }
   for ( const Buffers_::Input& in : row )
   {
-    input += S_.w_[ in.slot ] * in.amplitude;
-    log_input_( in.slot, t, in.amplitude );
+    Slot& x = sl[ in.slot ];
+    input += x.w * in.amplitude;
+    decay_slot_( x, t );
+    kernels::add_jump( x.e, x.f, in.amplitude );
   }
+  B_.next_in_.clear();
   row.clear();
-  S_.pending_summed_ = S_.pending_.size();
   S_.se_ = kernels::trace_step_decay_first( S_.se_, input, V_.kd_ );
   S_.sf_ = kernels::trace_step_decay_first( S_.sf_, input, V_.kr_ );
 }
@@ -699,13 +674,12 @@ seqlearn_wta_neuron::record_slots_( const long t )
   {
     return;
   }
-  apply_pending_( S_, t );
   for ( const long rs : P_.recorded_slots_ )
   {
     Slot& x = S_.slot_[ static_cast< size_t >( rs ) ];
     decay_slot_( x, t );
     B_.slot_samples_.push_back(
-      SlotSample { static_cast< double >( t ) * V_.dt_ms_, rs, S_.w_[ static_cast< size_t >( rs ) ], kernels::epsp( x.e, x.f ) } );
+      SlotSample { static_cast< double >( t ) * V_.dt_ms_, rs, x.w, kernels::epsp( x.e, x.f ) } );
   }
 }
 
@@ -763,21 +737,28 @@ seqlearn_wta_neuron::learn_( const long t, const bool spiked )
 void
 seqlearn_wta_neuron::learn_slots_( const long t, const kernels::Rates& rates )
 {
-  apply_pending_( S_, t );
   Slot* sl = S_.slot_.data();
-  // Y of four slots at a time, brought to step t where the kernel needs them
-  kernels::stdp_blocks( S_.w_.data(),
+  // w and Y of four slots at a time, Y from the slots brought to step t
+  kernels::stdp_gathered(
     S_.S_.data(),
     S_.Q_.data(),
     S_.slot_.size(),
     rates,
-    [ this, sl, t ]( const size_t i, const size_t m, double* y )
+    [ this, sl, t ]( const size_t i, const size_t m, double* w, double* y )
     {
       for ( size_t l = 0; l < m; ++l )
       {
         Slot& x = sl[ i + l ];
         decay_slot_( x, t );
+        w[ l ] = x.w;
         y[ l ] = kernels::epsp( x.e, x.f );
+      }
+    },
+    [ sl ]( const size_t i, const size_t m, const double* w )
+    {
+      for ( size_t l = 0; l < m; ++l )
+      {
+        sl[ i + l ].w = w[ l ];
       }
     } );
   weighted_sums_();  // of step t, after learning
@@ -891,11 +872,11 @@ seqlearn_wta_neuron::handle( nest::SpikeEvent& e )
 {
   const size_t slot = e.get_rport();
   const double amplitude = e.get_weight() * e.get_multiplicity();
-  // Input for the next step is logged: update() adds w * amplitude to the
-  // weighted sums, the traces take it from the log when read.  Its weight is
-  // only prefetched here, so that the ~650 arriving spikes of a step wait
-  // for their scattered weights together, not one after the other.  Inputs
-  // further ahead wait in a ring-buffer row.
+  // Input for the next step waits in next_in_: update() adds w * amplitude
+  // to the weighted sums and the jump to the slot's traces.  The slot (one
+  // line: traces and weight) is only prefetched here, so that the ~650
+  // arriving spikes of a step wait for their scattered slots together, not
+  // one after the other.  Inputs further ahead wait in a ring-buffer row.
   const nest::Time& stamp = e.get_stamp();
   if ( stamp.get_tics() != B_.stamp_tics_ )
   {
@@ -905,8 +886,8 @@ seqlearn_wta_neuron::handle( nest::SpikeEvent& e )
   const long step = B_.stamp_steps_ + e.get_delay_steps();
   if ( step == S_.last_step_ + 1 )
   {
-    __builtin_prefetch( S_.w_.data() + slot );
-    log_input_( slot, step, amplitude );
+    __builtin_prefetch( S_.slot_.data() + slot, 1 );
+    B_.next_in_.push_back( Buffers_::Input { slot, amplitude } );
     return;
   }
   const long row = nest::kernel().event_delivery_manager.get_modulo(

@@ -216,11 +216,20 @@ public:
     B_.slot_samples_.clear();
   }
 
-  //! The learned state: per slot w, S, Q, and the bias.
-  const std::vector< double >&
-  weights() const
+  //! The learned state: per slot w (copied out of the slots), S, Q, and
+  //! the bias.
+  size_t
+  n_slots() const
   {
-    return S_.w_;
+    return S_.slot_.size();
+  }
+  void
+  copy_weights( double* w ) const
+  {
+    for ( const Slot& x : S_.slot_ )
+    {
+      *w++ = x.w;
+    }
   }
   const std::vector< double >&
   S() const
@@ -238,11 +247,16 @@ public:
     return S_.bias_;
   }
 
-  //! The traces of one slot: e, f as of step tau (lazy).
-  struct Slot
+  //! One slot: the traces e, f as of step tau (lazy) and the weight w.
+  //! Together in 32 bytes, two to a cache line: an arriving spike needs
+  //! the weight (for the weighted sums) and the traces (for its jump), so
+  //! it touches one line of the neuron's slot array, which handle()
+  //! prefetches.
+  struct alignas( 32 ) Slot
   {
     double e;
     double f;
+    double w;
     long tau;
   };
 
@@ -276,10 +290,6 @@ private:
   struct State_;
   //! bring a slot to step t (no input in between)
   void decay_slot_( Slot& x, long t ) const;
-  //! add the logged inputs of steps <= t to their slots
-  void apply_pending_( State_& s, long t ) const;
-  //! log an input of step t (applying the log when it is long)
-  void log_input_( size_t slot, long t, double amplitude );
   //! every slot of s brought to step t
   void normalize_( State_& s, long t ) const;
   //! se_, sf_ = sum_j w_j e_j, sum_j w_j f_j, in slot order
@@ -333,40 +343,30 @@ private:
     void set( const Dictionary& );
   };
 
-  //! An input not yet added to its slot's traces.
-  struct PendingInput
-  {
-    long step;
-    size_t slot;
-    double amplitude;
-  };
-
+  // Member order (here and in Buffers_, and of P_, V_, S_, B_): what an
+  // arriving spike touches (last_step_, the slot array, the stamp memo,
+  // next_in_) sits in one stretch of 72 bytes at the end of S_ and the
+  // start of B_; what every step touches precedes it.  At 40x40 the neurons' objects no
+  // longer stay in cache between two steps, and handle() reached four
+  // separate lines of the object.
   struct State_
   {
-    std::vector< Slot > slot_;  //!< per slot: traces
-    std::vector< double > w_;   //!< per slot: weight
-    //! inputs not yet added to slot_, in step order.  An arriving spike
-    //! only needs its slot's weight (for the weighted sums); the traces take
-    //! the logged inputs when they are next read, so the scattered slots
-    //! are touched at the neuron's own spikes, one neuron at a time.
-    std::vector< PendingInput > pending_;
-    //! the first pending_summed_ entries of pending_ are in se_, sf_
-    size_t pending_summed_;
+    //! the circuit members' potentials at step 0 (empty: all 0)
+    std::vector< double > circuit_u_initial_;
     std::vector< double > S_;  //!< variance tracking: running mean of w
     std::vector< double > Q_;  //!< variance tracking: running mean of w^2
-    double bias_;
     double bias_S_;
     double bias_Q_;
     long n_train_steps_;
+    double bias_;
     double u_;         //!< potential used in the current step
     double rho_;       //!< rate share used in the current step
     double u_next_;    //!< own potential predicted for the next step
-    //! the circuit members' potentials at step 0 (empty: all 0)
-    std::vector< double > circuit_u_initial_;
-    long last_step_;   //!< last native step computed (-1 before the first)
     double se_;        //!< sum_j w_j e_j at last_step_
     double sf_;        //!< sum_j w_j f_j at last_step_
-    bool sums_valid_;  //!< se_, sf_ match w_ and the traces
+    bool sums_valid_;  //!< se_, sf_ match the slots
+    long last_step_;   //!< last native step computed (-1 before the first)
+    std::vector< Slot > slot_;  //!< per slot: traces and weight
 
     State_();
     void resize( size_t n );
@@ -379,16 +379,23 @@ private:
     Buffers_( seqlearn_wta_neuron& );
     Buffers_( const Buffers_&, seqlearn_wta_neuron& );
 
-    //! incoming (slot, amplitude) pairs for later steps, one list per
-    //! ring-buffer row
+    //! an arriving spike: slot and amplitude
     struct Input
     {
       size_t slot;
       double amplitude;
     };
-    // The members used in every step come first, so that they share the
-    // object's first cache lines.
+    // The members used by every arriving spike first (see State_), then
+    // those used in every step.
 
+    //! the stamp (tics) of the last arriving spike and its step: the spikes
+    //! arriving in one step share their stamp, so handle() converts it once
+    long stamp_tics_;
+    long stamp_steps_;
+    //! the inputs of the next step (the first step of the next slice): with
+    //! delay = resolution every input
+    std::vector< Input > next_in_;
+    //! inputs for later steps, one list per ring-buffer row
     std::vector< std::vector< Input > > in_rows_;
     //! exp( u_k - circuit_shift_ ) of all circuit members for the current step
     std::vector< double > circuit_v_;
@@ -401,11 +408,6 @@ private:
     std::vector< bool > heard_;
     //! own predicted potentials sent at the end of a slice
     std::vector< double > sent_u_;
-    //! the stamp (tics) of the last arriving spike and its step: the spikes
-    //! arriving in one step share their stamp, so handle() converts it once
-    long stamp_tics_;
-    long stamp_steps_;
-
     //! trace recording (u, rho of the step; the multimeter's values without
     //! its per-step request/reply traffic and one-slice lag).  One vector of
     //! samples, not three: each step writes into one partly filled cache
@@ -431,7 +433,6 @@ private:
     std::vector< long > reset_steps_;
     std::vector< long > forced_steps_;
     size_t reset_cursor_;   //!< first index of reset_steps_ not below the last query
-    size_t pending_limit_;  //!< length at which the pending inputs are applied
     long rec_interval_steps_;
     long trace_interval_steps_;
     long next_trace_step_;  //!< no trace sample before this step (0: recompute)
@@ -439,8 +440,8 @@ private:
   };
 
   Parameters_ P_;
-  State_ S_;
   Variables_ V_;
+  State_ S_;
   Buffers_ B_;
 
   //! highest slot an incoming spike connection uses (n_incoming may not drop below it)

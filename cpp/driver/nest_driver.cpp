@@ -1147,9 +1147,9 @@ NestDriver::final_state_( double* w, double* s, double* q, std::size_t n_synapse
       continue;
     }
     const size_t off = net_.weight_offset[ k ];
-    require( n->weights().size() == net_.weight_offset[ k + 1 ] - off,
+    require( n->n_slots() == net_.weight_offset[ k + 1 ] - off,
       "final_state: neuron " + std::to_string( k ) + " has another number of slots than built" );
-    std::copy( n->weights().begin(), n->weights().end(), w + off );
+    n->copy_weights( w + off );
     std::copy( n->S().begin(), n->S().end(), s + off );
     std::copy( n->Q().begin(), n->Q().end(), q + off );
     bias[ k ] = n->bias();

@@ -753,6 +753,71 @@ stdp_blocks( double* w, double* s, double* q, const std::size_t n, const Rates& 
   }
 }
 
+#if defined( __x86_64__ )
+//! stdp_gathered's vectorised path.
+template < class Load, class Store >
+__attribute__( ( target( "avx2,fma" ) ) ) inline void
+stdp_gathered_avx2( double* s, double* q, const std::size_t n, const Rates& r, Load& load, Store& store )
+{
+  alignas( 32 ) double w4[ 4 ];
+  alignas( 32 ) double y4[ 4 ];
+  std::size_t i = 0;
+  for ( ; i + 4 <= n; i += 4 )
+  {
+    load( i, 4, w4, y4 );
+    stdp4( w4, s + i, q + i, _mm256_load_pd( y4 ), r );
+    store( i, 4, w4 );
+  }
+  if ( i < n )
+  {
+    load( i, n - i, w4, y4 );
+    for ( std::size_t l = 0; i + l < n; ++l )
+    {
+      stdp_one( w4[ l ], s[ i + l ], q[ i + l ], y4[ l ], r );
+    }
+    store( i, n - i, w4 );
+  }
+}
+#endif
+
+/*
+ * stdp_blocks for weights that are not one array (the NEST neuron keeps
+ * each weight with its slot's traces): load(i, m, w, y) writes the weights
+ * and EPSPs of synapses i..i+m into w[0..m), y[0..m) (m <= 4), store(i, m,
+ * w) takes the new weights back; s, q in place.  The same operations on the
+ * same blocks as stdp_blocks, hence the same bits.
+ */
+template < class Load, class Store >
+inline void
+stdp_gathered( double* s,
+  double* q,
+  const std::size_t n,
+  const Rates& r,
+  Load&& load,
+  Store&& store,
+  const CodePath path = CodePath::Best )
+{
+#if defined( __x86_64__ )
+  if ( path == CodePath::Best and has_avx2_fma() )
+  {
+    stdp_gathered_avx2( s, q, n, r, load, store );
+    return;
+  }
+#endif
+  double w4[ 4 ];
+  double y4[ 4 ];
+  for ( std::size_t i = 0; i < n; i += 4 )
+  {
+    const std::size_t m = std::min< std::size_t >( 4, n - i );
+    load( i, m, w4, y4 );
+    for ( std::size_t l = 0; l < m; ++l )
+    {
+      stdp_one( w4[ l ], s[ i + l ], q[ i + l ], y4[ l ], r );
+    }
+    store( i, m, w4 );
+  }
+}
+
 //! STDP of n synapses with their EPSPs in an array.
 inline void
 stdp_update( double* w, double* s, double* q, const double* y, const std::size_t n, const Rates& r, const CodePath path = CodePath::Best )

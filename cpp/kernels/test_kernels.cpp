@@ -463,7 +463,45 @@ check_paths()
       const bool same_pairs = bits_of( a.de ) == bits_of( b.de ) and bits_of( a.df ) == bits_of( b.df )
         and std::memcmp( w3.data(), w4.data(), n * 8 ) == 0 and std::memcmp( w3.data(), w1.data(), n * 8 ) == 0
         and std::memcmp( s3.data(), s4.data(), n * 8 ) == 0 and std::memcmp( q3.data(), q4.data(), n * 8 ) == 0;
-      if ( not same_update or not same_pairs )
+      // the gathered form (weights interleaved with y, as the NEST neuron's
+      // slots hold them) on both paths: the same bits as stdp_update
+      bool same_gathered = true;
+      for ( int p = 0; p < 2; ++p )
+      {
+        std::vector< double > wy( 2 * n ), s5 = s, q5 = q;
+        for ( std::size_t i = 0; i < n; ++i )
+        {
+          wy[ 2 * i ] = w[ i ];
+          wy[ 2 * i + 1 ] = y[ i ];
+        }
+        k::stdp_gathered(
+          s5.data(),
+          q5.data(),
+          n,
+          r,
+          [ &wy ]( std::size_t i, std::size_t m, double* wo, double* yo )
+          {
+            for ( std::size_t l = 0; l < m; ++l )
+            {
+              wo[ l ] = wy[ 2 * ( i + l ) ];
+              yo[ l ] = wy[ 2 * ( i + l ) + 1 ];
+            }
+          },
+          [ &wy ]( std::size_t i, std::size_t m, const double* wi )
+          {
+            for ( std::size_t l = 0; l < m; ++l )
+            {
+              wy[ 2 * ( i + l ) ] = wi[ l ];
+            }
+          },
+          PATHS[ p ] );
+        for ( std::size_t i = 0; i < n; ++i )
+        {
+          same_gathered = same_gathered and bits_of( wy[ 2 * i ] ) == bits_of( w1[ i ] )
+            and bits_of( s5[ i ] ) == bits_of( s1[ i ] ) and bits_of( q5[ i ] ) == bits_of( q1[ i ] );
+        }
+      }
+      if ( not same_update or not same_pairs or not same_gathered )
       {
         fail( "stdp paths differ for n = " + std::to_string( n ) );
       }

@@ -58,6 +58,9 @@ impl Engine for NestEngine {
         let spec = SpecArrays::new(job);
         k.call(|k| k.build(&spec.spec()))
             .context("building the network in NEST")?;
+        // NEST holds the network now: free the arrays (~64 bytes per
+        // synapse) before the run, whose peak they would otherwise raise
+        drop(spec);
         let mut rec = Recording::reserved_for(job.record, job.schedule);
         let spikes = run_phases(k, job, &mut rec, progress)?;
         let (weights, s, q, bias) = final_state(k, job.network)?;
