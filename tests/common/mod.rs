@@ -106,7 +106,14 @@ pub fn write_run(dir: &Path, spec: &Spec) -> Written {
     let n = nc * spec.k;
     let mut s = String::from("circuit,x,y,k,first_neuron,trained\n");
     for c in 0..nc {
-        let _ = writeln!(s, "{c},{},{},{},{},true", c / gm, c % gm, spec.k, c * spec.k);
+        let _ = writeln!(
+            s,
+            "{c},{},{},{},{},true",
+            c / gm,
+            c % gm,
+            spec.k,
+            c * spec.k
+        );
     }
     std::fs::write(dir.join("circuits.csv"), s).unwrap();
     let mut s = String::from("neuron,circuit,bias_initial,bias_final\n");
