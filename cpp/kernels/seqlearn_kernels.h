@@ -701,59 +701,6 @@ stdp4( double* w, double* s, double* q, const __m256d y, const Rates& r )
   return _mm256_sub_pd( w1, wv );
 }
 
-//! stdp_blocks' vectorised path.
-template < class FillY >
-__attribute__( ( target( "avx2,fma" ) ) ) inline void
-stdp_blocks_avx2( double* w, double* s, double* q, const std::size_t n, const Rates& r, FillY& fill_y )
-{
-  alignas( 32 ) double y4[ 4 ];
-  std::size_t i = 0;
-  for ( ; i + 4 <= n; i += 4 )
-  {
-    fill_y( i, 4, y4 );
-    stdp4( w + i, s + i, q + i, _mm256_load_pd( y4 ), r );
-  }
-  if ( i < n )
-  {
-    fill_y( i, n - i, y4 );
-    for ( std::size_t l = 0; i + l < n; ++l )
-    {
-      stdp_one( w[ i + l ], s[ i + l ], q[ i + l ], y4[ l ], r );
-    }
-  }
-}
-#endif
-
-/*
- * STDP (section 3) of the n synapses of a spiking neuron, w, s, q in place;
- * fill_y(i, m, y) writes the EPSPs Y of synapses i..i+m into y[0..m)
- * (m <= 4): the NEST neuron brings its lazily decayed slots to the step
- * there, four at a time, instead of filling a scratch array first.
- */
-template < class FillY >
-inline void
-stdp_blocks( double* w, double* s, double* q, const std::size_t n, const Rates& r, FillY&& fill_y, const CodePath path = CodePath::Best )
-{
-#if defined( __x86_64__ )
-  if ( path == CodePath::Best and has_avx2_fma() )
-  {
-    stdp_blocks_avx2( w, s, q, n, r, fill_y );
-    return;
-  }
-#endif
-  double y4[ 4 ];
-  for ( std::size_t i = 0; i < n; i += 4 )
-  {
-    const std::size_t m = std::min< std::size_t >( 4, n - i );
-    fill_y( i, m, y4 );
-    for ( std::size_t l = 0; l < m; ++l )
-    {
-      stdp_one( w[ i + l ], s[ i + l ], q[ i + l ], y4[ l ], r );
-    }
-  }
-}
-
-#if defined( __x86_64__ )
 //! stdp_gathered's vectorised path.
 template < class Load, class Store >
 __attribute__( ( target( "avx2,fma" ) ) ) inline void
@@ -781,11 +728,12 @@ stdp_gathered_avx2( double* s, double* q, const std::size_t n, const Rates& r, L
 #endif
 
 /*
- * stdp_blocks for weights that are not one array (the NEST neuron keeps
- * each weight with its slot's traces): load(i, m, w, y) writes the weights
- * and EPSPs of synapses i..i+m into w[0..m), y[0..m) (m <= 4), store(i, m,
- * w) takes the new weights back; s, q in place.  The same operations on the
- * same blocks as stdp_blocks, hence the same bits.
+ * STDP (section 3) of the n synapses of a spiking neuron in blocks of four,
+ * for weights that need not be one array (the NEST neuron keeps each weight
+ * with its slot's traces and brings its lazily decayed slots to the step
+ * here): load(i, m, w, y) writes the weights and EPSPs Y of synapses
+ * i..i+m into w[0..m), y[0..m) (m <= 4), store(i, m, w) takes the new
+ * weights back; s, q in place.
  */
 template < class Load, class Store >
 inline void
@@ -822,8 +770,18 @@ stdp_gathered( double* s,
 inline void
 stdp_update( double* w, double* s, double* q, const double* y, const std::size_t n, const Rates& r, const CodePath path = CodePath::Best )
 {
-  stdp_blocks(
-    w, s, q, n, r, [ y ]( std::size_t i, std::size_t m, double* out ) { std::copy( y + i, y + i + m, out ); }, path );
+  stdp_gathered(
+    s,
+    q,
+    n,
+    r,
+    [ w, y ]( std::size_t i, std::size_t m, double* w4, double* y4 )
+    {
+      std::copy( w + i, w + i + m, w4 );
+      std::copy( y + i, y + i + m, y4 );
+    },
+    [ w ]( std::size_t i, std::size_t m, const double* w4 ) { std::copy( w4, w4 + m, w + i ); },
+    path );
 }
 
 //! What stdp_update_pairs returns: sum_i dw_i e_i and sum_i dw_i f_i.
