@@ -415,6 +415,19 @@ fn replay(dir: &Path, out: &Path, extra: &[&str]) -> Output {
     run(&a)
 }
 
+/// `simulate --replay dir --out out` must fail as [`fails`] describes.
+fn replay_fails(dir: &Path, out: &Path, needles: &[&str]) {
+    let args = [
+        "simulate",
+        "--replay",
+        dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ];
+    fails(&args, out, needles);
+}
+
 #[test]
 fn replay_with_config_needs_no_summary_json() {
     let d = tmp();
@@ -429,18 +442,7 @@ fn replay_with_config_needs_no_summary_json() {
     }
     // without --config the summary is needed, and the message says so
     let never = d.path().join("never");
-    fails(
-        &[
-            "simulate",
-            "--replay",
-            a.to_str().unwrap(),
-            "--out",
-            never.to_str().unwrap(),
-            "-q",
-        ],
-        &never,
-        &["summary.json", "--config"],
-    );
+    replay_fails(&a, &never, &["summary.json", "--config"]);
 }
 
 /// Whether the NEST backend is to be tested: it must load when
@@ -672,16 +674,5 @@ fn untrained_circuits_keep_their_weights_and_biases_on_both_engines() {
         Some("maybe".into())
     });
     let never = d.path().join("never");
-    fails(
-        &[
-            "simulate",
-            "--replay",
-            a.to_str().unwrap(),
-            "--out",
-            never.to_str().unwrap(),
-            "-q",
-        ],
-        &never,
-        &["circuits.csv", "trained", "maybe"],
-    );
+    replay_fails(&a, &never, &["circuits.csv", "trained", "maybe"]);
 }
