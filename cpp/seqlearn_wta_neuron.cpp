@@ -668,6 +668,21 @@ seqlearn_wta_neuron::take_input_( const long t, const long lag )
 }
 
 inline STAGE void
+seqlearn_wta_neuron::prefetch_input_slots_( const long lag ) const
+{
+  const Slot* sl = S_.slot_.data();
+  for ( const Buffers_::Input& in : B_.next_in_ )
+  {
+    __builtin_prefetch( sl + in.slot, 1 );
+  }
+  for ( const Buffers_::Input& in :
+    B_.in_rows_[ static_cast< size_t >( nest::kernel().event_delivery_manager.get_modulo( lag ) ) ] )
+  {
+    __builtin_prefetch( sl + in.slot, 1 );
+  }
+}
+
+inline STAGE void
 seqlearn_wta_neuron::record_slots_( const long t )
 {
   if ( P_.recorded_slots_.empty() or t % V_.rec_interval_steps_ != 0 )
@@ -825,9 +840,13 @@ seqlearn_wta_neuron::update( nest::Time const& origin, const long from, const lo
   for ( long lag = from; lag < to; ++lag )
   {
     const long t = origin.get_steps() + lag;
+    // b.-d. read no slot: they run first, while the slots of this step's
+    // inputs (prefetched here) arrive; a. then finds them in cache.  The
+    // same values as a. first (a. and b.-d. share no state).
+    prefetch_input_slots_( lag );
+    const bool spiked = soft_wta_and_spike_( t, lag );
     take_input_( t, lag );
     record_slots_( t );
-    const bool spiked = soft_wta_and_spike_( t, lag );
     learn_( t, spiked );
     record_traces_( t );
     S_.last_step_ = t;
@@ -873,10 +892,10 @@ seqlearn_wta_neuron::handle( nest::SpikeEvent& e )
   const size_t slot = e.get_rport();
   const double amplitude = e.get_weight() * e.get_multiplicity();
   // Input for the next step waits in next_in_: update() adds w * amplitude
-  // to the weighted sums and the jump to the slot's traces.  The slot (one
-  // line: traces and weight) is only prefetched here, so that the ~650
-  // arriving spikes of a step wait for their scattered slots together, not
-  // one after the other.  Inputs further ahead wait in a ring-buffer row.
+  // to the weighted sums and the jump to the slot's traces (it prefetches
+  // the slots first, so that the inputs of a step wait for their scattered
+  // slots together, not one after the other).  Inputs further ahead wait in
+  // a ring-buffer row.
   const nest::Time& stamp = e.get_stamp();
   if ( stamp.get_tics() != B_.stamp_tics_ )
   {
@@ -886,7 +905,6 @@ seqlearn_wta_neuron::handle( nest::SpikeEvent& e )
   const long step = B_.stamp_steps_ + e.get_delay_steps();
   if ( step == S_.last_step_ + 1 )
   {
-    __builtin_prefetch( S_.slot_.data() + slot, 1 );
     B_.next_in_.push_back( Buffers_::Input { slot, amplitude } );
     return;
   }

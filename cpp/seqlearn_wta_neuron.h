@@ -273,6 +273,8 @@ private:
   friend class nest::UniversalDataLogger< seqlearn_wta_neuron >;
 
   // ---------------------------------------------------------------- the step
+  //! the slots that take_input_ will touch, into cache
+  void prefetch_input_slots_( long lag ) const;
   //! a. this step's input (or the reset) into the weighted sums and the log
   void take_input_( long t, long lag );
   //! the per-slot recording of step t

@@ -93,58 +93,82 @@ enum class CodePath : std::uint8_t
 
 /* -------------------------------------------------------------------- exp */
 /*
- * exp(x) as a degree-13 Taylor polynomial after the reduction
- * x = n ln2 + r, |r| <= ln2/2, within 2 ulp of libm's exp.  STDP needs two
- * exp per synapse of a spiking neuron and the native soft-WTA and spike law
- * one per neuron; four lanes per AVX2 + FMA instruction make that cheap.
- * The scalar form does the same operations in the same order (std::fma is
- * exactly rounded with or without hardware FMA), so both give the same bits.
+ * exp(x) by the reduction x = (16 m + j) ln2/16 + r, |r| <= ln2/32:
+ * exp(x) = 2^m T_j (1 + expm1(r)) with T_j = 2^(j/16) from a table of 16
+ * and expm1(r) a degree-7 Taylor polynomial (truncation < 2e-18), within
+ * 2 ulp of libm's exp (T_j's rounding and the last fma: about 1 ulp).  STDP
+ * needs two exp per synapse of a spiking neuron and the native soft-WTA and
+ * spike law one per neuron: the table halves the polynomial of the former
+ * degree-13 form (x = n ln2 + r, |r| <= ln2/2), the table lookup is one
+ * permute on eight lanes.  The scalar, 4-lane and 8-lane forms do the same
+ * operations in the same order (std::fma is exactly rounded with or without
+ * hardware FMA), so all give the same bits.
  */
 
 //! Inputs with |x| <= EXP_SAFE take the polynomial, the rest libm.
 constexpr double EXP_SAFE = 700.0;
-constexpr double LOG2E = 1.4426950408889634;
-//! fdlibm's split of ln 2: n * LN2_HI is exact for |n| < 2^11.
-constexpr double LN2_HI = 6.93147180369123816490e-01;
-constexpr double LN2_LO = 1.90821492927058770002e-10;
+//! 16 / ln 2 (16 log2 e: a power of two times LOG2E, exact).
+constexpr double LOG2E_16 = 16.0 * 1.4426950408889634;
+//! fdlibm's split of ln 2 over 16: n * LN2_16_HI is exact for |n| < 2^21.
+constexpr double LN2_16_HI = 6.93147180369123816490e-01 / 16.0;
+constexpr double LN2_16_LO = 1.90821492927058770002e-10 / 16.0;
 //! 1.5 * 2^52: adding it rounds to an integer held in the low bits.
 constexpr double SHIFT = 6755399441055744.0;
-//! Taylor coefficients 1/k!, k = 0..13.
-constexpr double EXP_C[ 14 ] = { 1.0,
-  1.0,
-  1.0 / 2.0,
-  1.0 / 6.0,
-  1.0 / 24.0,
-  1.0 / 120.0,
-  1.0 / 720.0,
-  1.0 / 5040.0,
-  1.0 / 40320.0,
-  1.0 / 362880.0,
-  1.0 / 3628800.0,
-  1.0 / 39916800.0,
-  1.0 / 479001600.0,
-  1.0 / 6227020800.0 };
+//! 2^(j/16), j = 0..15, rounded to nearest.
+alignas( 64 ) constexpr double EXP2_J16[ 16 ] = { 0x1.0000000000000p+0,
+  0x1.0b5586cf9890fp+0,
+  0x1.172b83c7d517bp+0,
+  0x1.2387a6e756238p+0,
+  0x1.306fe0a31b715p+0,
+  0x1.3dea64c123422p+0,
+  0x1.4bfdad5362a27p+0,
+  0x1.5ab07dd485429p+0,
+  0x1.6a09e667f3bcdp+0,
+  0x1.7a11473eb0187p+0,
+  0x1.8ace5422aa0dbp+0,
+  0x1.9c49182a3f090p+0,
+  0x1.ae89f995ad3adp+0,
+  0x1.c199bdd85529cp+0,
+  0x1.d5818dcfba487p+0,
+  0x1.ea4afa2a490dap+0 };
+//! Taylor coefficients 1/k! of expm1(r) / r, k = 1..7 (EXPM1_C[k - 1]).
+constexpr double EXPM1_C[ 7 ] = { 1.0, 1.0 / 2.0, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0, 1.0 / 5040.0 };
 
-//! exp(x) for |x| <= 708 by the polynomial.
+/*
+ * The bits of t = x 16/ln2 + SHIFT hold n = 16 m + j in the low mantissa
+ * bits (two's complement for n < 0): j = bits & 15, and 2^m is
+ * ((bits >> 4) + 1023) << 52 (only the low 12 bits of m + 1023 survive the
+ * shift, so the high bits of t do not matter).
+ */
+//! exp(x) for |x| <= 700 by the table and the polynomial.
 SEQLEARN_ALWAYS_INLINE double
 exp_poly( const double x )
 {
-  const double t = std::fma( x, LOG2E, SHIFT );
+  const double t = std::fma( x, LOG2E_16, SHIFT );
   const double n = t - SHIFT;
-  double r = std::fma( -n, LN2_HI, x );
-  r = std::fma( -n, LN2_LO, r );
-  double p = EXP_C[ 13 ];
-#pragma GCC unroll 13
-  for ( int i = 12; i >= 0; --i )
-  {
-    p = std::fma( p, r, EXP_C[ i ] );
-  }
+  double r = std::fma( -n, LN2_16_HI, x );
+  r = std::fma( -n, LN2_16_LO, r );
+  // expm1(r) = r + r^2 q(r), q by Estrin's scheme: the dependency chain
+  // is four fma long instead of Horner's seven (the STDP kernel waits on it)
+  const double r2 = r * r;
+  const double r4 = r2 * r2;
+  const double a = std::fma( EXPM1_C[ 2 ], r, EXPM1_C[ 1 ] );
+  const double b = std::fma( EXPM1_C[ 4 ], r, EXPM1_C[ 3 ] );
+  const double c = std::fma( EXPM1_C[ 6 ], r, EXPM1_C[ 5 ] );
+  const double q = std::fma( c, r4, std::fma( b, r2, a ) );
+  const double p = std::fma( q, r2, r );
   std::uint64_t bits;
   std::memcpy( &bits, &t, sizeof bits );
-  bits = ( bits + 1023 ) << 52;
-  double scale;
-  std::memcpy( &scale, &bits, sizeof scale );
-  return p * scale;
+  const double tj = EXP2_J16[ bits & 15 ];
+  // 2^m T_j (1 + p): m added to the exponent field (exact: the result is
+  // normal for |x| <= 700)
+  const double y = std::fma( tj, p, tj );
+  std::uint64_t ybits;
+  std::memcpy( &ybits, &y, sizeof ybits );
+  ybits += ( bits >> 4 ) << 52;
+  double e;
+  std::memcpy( &e, &ybits, sizeof e );
+  return e;
 }
 
 //! exp(x): the polynomial inside the safe range, libm outside (overflow,
@@ -175,23 +199,26 @@ has_avx2_fma()
 }
 
 #if defined( __x86_64__ )
-//! exp_poly on four lanes.
-__attribute__( ( target( "avx2,fma" ) ) ) inline __m256d
+//! exp_poly on four lanes (the table by a gather).
+__attribute__( ( target( "avx2,fma" ) ) ) SEQLEARN_ALWAYS_INLINE __m256d
 exp4( const __m256d x )
 {
   const __m256d shift = _mm256_set1_pd( SHIFT );
-  const __m256d t = _mm256_fmadd_pd( x, _mm256_set1_pd( LOG2E ), shift );
+  const __m256d t = _mm256_fmadd_pd( x, _mm256_set1_pd( LOG2E_16 ), shift );
   const __m256d n = _mm256_sub_pd( t, shift );
-  __m256d r = _mm256_fnmadd_pd( n, _mm256_set1_pd( LN2_HI ), x );
-  r = _mm256_fnmadd_pd( n, _mm256_set1_pd( LN2_LO ), r );
-  __m256d p = _mm256_set1_pd( EXP_C[ 13 ] );
-#pragma GCC unroll 13
-  for ( int i = 12; i >= 0; --i )
-  {
-    p = _mm256_fmadd_pd( p, r, _mm256_set1_pd( EXP_C[ i ] ) );
-  }
-  const __m256i bits = _mm256_slli_epi64( _mm256_add_epi64( _mm256_castpd_si256( t ), _mm256_set1_epi64x( 1023 ) ), 52 );
-  return _mm256_mul_pd( p, _mm256_castsi256_pd( bits ) );
+  __m256d r = _mm256_fnmadd_pd( n, _mm256_set1_pd( LN2_16_HI ), x );
+  r = _mm256_fnmadd_pd( n, _mm256_set1_pd( LN2_16_LO ), r );
+  const __m256d r2 = _mm256_mul_pd( r, r );
+  const __m256d r4 = _mm256_mul_pd( r2, r2 );
+  const __m256d a = _mm256_fmadd_pd( _mm256_set1_pd( EXPM1_C[ 2 ] ), r, _mm256_set1_pd( EXPM1_C[ 1 ] ) );
+  const __m256d b = _mm256_fmadd_pd( _mm256_set1_pd( EXPM1_C[ 4 ] ), r, _mm256_set1_pd( EXPM1_C[ 3 ] ) );
+  const __m256d c = _mm256_fmadd_pd( _mm256_set1_pd( EXPM1_C[ 6 ] ), r, _mm256_set1_pd( EXPM1_C[ 5 ] ) );
+  const __m256d q = _mm256_fmadd_pd( c, r4, _mm256_fmadd_pd( b, r2, a ) );
+  const __m256d p = _mm256_fmadd_pd( q, r2, r );
+  const __m256i tb = _mm256_castpd_si256( t );
+  const __m256d tj = _mm256_i64gather_pd( EXP2_J16, _mm256_and_si256( tb, _mm256_set1_epi64x( 15 ) ), 8 );
+  const __m256i y = _mm256_castpd_si256( _mm256_fmadd_pd( tj, p, tj ) );
+  return _mm256_castsi256_pd( _mm256_add_epi64( y, _mm256_slli_epi64( _mm256_srli_epi64( tb, 4 ), 52 ) ) );
 }
 
 //! All four lanes inside the polynomial's range.
@@ -637,11 +664,39 @@ libm_exp( const double x )
   return std::exp( x );
 }
 
+/*
+ * STDP with variance tracking in one division instead of two: with
+ * N = eta (Q - S^2), D = exp(-S) + 1 and M = max(P D, N) (D > 0, so
+ * max(P, N/D) = M/D), eta_kj = N/D = N M / (D M) and
+ * dw = eta_kj (y - P) / max(P, eta_kj) = N (y - P) D / (D M): both from
+ * 1 / (D M).  The same quantities in other roundings (a few ulp of each
+ * update; tolerance stdp in tests/golden/kernels.txt).  The form needs
+ * P D^2 finite: w and S within STDP_SAFE (e^(3 * 230) < DBL_MAX); outside,
+ * adaptive_update's two divisions (never in a learning network: w is a log
+ * probability).
+ */
+constexpr double STDP_SAFE = 230.0;
+
 //! STDP of one synapse (polynomial exp).
 SEQLEARN_ALWAYS_INLINE double
 stdp_one( double& w, double& s, double& q, const double y, const Rates& r )
 {
-  return adaptive_update< exp1 >( w, s, q, y, r );
+  if ( not r.variance_tracking or not( std::fabs( w ) <= STDP_SAFE and std::fabs( s ) <= STDP_SAFE ) )
+  {
+    return adaptive_update< exp1 >( w, s, q, y, r );
+  }
+  const double big_n = r.eta * ( q - s * s );
+  const double d = exp_poly( -s ) + 1.0;
+  const double p = exp_poly( w );
+  const double m = max_pd( p * d, big_n );
+  const double inv = 1.0 / ( d * m );
+  const double rate = big_n * m * inv;
+  const double w0 = w;
+  const double w1 = w0 + big_n * ( y - p ) * d * inv;
+  w = w1;
+  s += rate * ( w1 - s );
+  q += rate * ( w1 * w1 - q );
+  return w1 - w0;
 }
 
 //! Bias learning of one neuron, Z = 1 if it spiked (libm exp).
@@ -662,19 +717,36 @@ bias_updates( double* b, double* s, double* q, const bool* spiked, const std::si
 }
 
 #if defined( __x86_64__ )
+//! All four lanes inside the one-division form's range.
+__attribute__( ( target( "avx2,fma" ) ) ) inline bool
+stdp_safe4( const __m256d x )
+{
+  const __m256d abs = _mm256_andnot_pd( _mm256_set1_pd( -0.0 ), x );
+  return _mm256_movemask_pd( _mm256_cmp_pd( abs, _mm256_set1_pd( STDP_SAFE ), _CMP_LE_OQ ) ) == 0xF;
+}
+
 /*
  * STDP of four synapses: w, s, q in place from y; returns w1 - w0 per lane.
- * A block with a lane outside the polynomial's range takes the scalar form
+ * A block with a lane outside the vectorised forms' range takes the scalar form
  * (the same bits lane by lane).
  */
-__attribute__( ( target( "avx2,fma" ) ) ) inline __m256d
+__attribute__( ( target( "avx2,fma" ) ) ) SEQLEARN_ALWAYS_INLINE __m256d
 stdp4( double* w, double* s, double* q, const __m256d y, const Rates& r )
 {
   const __m256d wv = _mm256_loadu_pd( w );
   const __m256d sv = _mm256_loadu_pd( s );
   const __m256d qv = _mm256_loadu_pd( q );
   const __m256d ns = _mm256_xor_pd( sv, _mm256_set1_pd( -0.0 ) );
-  if ( not( safe4( wv ) and ( not r.variance_tracking or safe4( ns ) ) ) )
+  if ( not r.variance_tracking and safe4( wv ) )
+  {
+    const __m256d rate = _mm256_set1_pd( r.rate_n );
+    const __m256d p = exp4( wv );
+    const __m256d w1 =
+      _mm256_add_pd( wv, _mm256_div_pd( _mm256_mul_pd( rate, _mm256_sub_pd( y, p ) ), _mm256_max_pd( p, rate ) ) );
+    _mm256_storeu_pd( w, w1 );
+    return _mm256_sub_pd( w1, wv );
+  }
+  if ( not( r.variance_tracking and stdp_safe4( wv ) and stdp_safe4( sv ) ) )
   {
     alignas( 32 ) double y4[ 4 ];
     alignas( 32 ) double d4[ 4 ];
@@ -685,19 +757,17 @@ stdp4( double* w, double* s, double* q, const __m256d y, const Rates& r )
     }
     return _mm256_load_pd( d4 );
   }
-  const __m256d rate = r.variance_tracking
-    ? _mm256_div_pd( _mm256_mul_pd( _mm256_set1_pd( r.eta ), _mm256_sub_pd( qv, _mm256_mul_pd( sv, sv ) ) ),
-        _mm256_add_pd( exp4( ns ), _mm256_set1_pd( 1.0 ) ) )
-    : _mm256_set1_pd( r.rate_n );
+  const __m256d big_n = _mm256_mul_pd( _mm256_set1_pd( r.eta ), _mm256_sub_pd( qv, _mm256_mul_pd( sv, sv ) ) );
+  const __m256d d = _mm256_add_pd( exp4( ns ), _mm256_set1_pd( 1.0 ) );
   const __m256d p = exp4( wv );
-  const __m256d w1 =
-    _mm256_add_pd( wv, _mm256_div_pd( _mm256_mul_pd( rate, _mm256_sub_pd( y, p ) ), _mm256_max_pd( p, rate ) ) );
+  const __m256d m = _mm256_max_pd( _mm256_mul_pd( p, d ), big_n );
+  const __m256d inv = _mm256_div_pd( _mm256_set1_pd( 1.0 ), _mm256_mul_pd( d, m ) );
+  const __m256d rate = _mm256_mul_pd( _mm256_mul_pd( big_n, m ), inv );
+  const __m256d w1 = _mm256_add_pd(
+    wv, _mm256_mul_pd( _mm256_mul_pd( _mm256_mul_pd( big_n, _mm256_sub_pd( y, p ) ), d ), inv ) );
   _mm256_storeu_pd( w, w1 );
-  if ( r.variance_tracking )
-  {
-    _mm256_storeu_pd( s, _mm256_add_pd( sv, _mm256_mul_pd( rate, _mm256_sub_pd( w1, sv ) ) ) );
-    _mm256_storeu_pd( q, _mm256_add_pd( qv, _mm256_mul_pd( rate, _mm256_sub_pd( _mm256_mul_pd( w1, w1 ), qv ) ) ) );
-  }
+  _mm256_storeu_pd( s, _mm256_add_pd( sv, _mm256_mul_pd( rate, _mm256_sub_pd( w1, sv ) ) ) );
+  _mm256_storeu_pd( q, _mm256_add_pd( qv, _mm256_mul_pd( rate, _mm256_sub_pd( _mm256_mul_pd( w1, w1 ), qv ) ) ) );
   return _mm256_sub_pd( w1, wv );
 }
 
@@ -895,23 +965,27 @@ has_avx512()
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
-//! exp_poly on eight lanes (exp4's operations).
-SEQLEARN_AVX512 inline __m512d
+//! exp_poly on eight lanes (the table by one two-register permute).
+SEQLEARN_AVX512 SEQLEARN_ALWAYS_INLINE __m512d
 exp8( const __m512d x )
 {
   const __m512d shift = _mm512_set1_pd( SHIFT );
-  const __m512d t = _mm512_fmadd_pd( x, _mm512_set1_pd( LOG2E ), shift );
+  const __m512d t = _mm512_fmadd_pd( x, _mm512_set1_pd( LOG2E_16 ), shift );
   const __m512d n = _mm512_sub_pd( t, shift );
-  __m512d r = _mm512_fnmadd_pd( n, _mm512_set1_pd( LN2_HI ), x );
-  r = _mm512_fnmadd_pd( n, _mm512_set1_pd( LN2_LO ), r );
-  __m512d p = _mm512_set1_pd( EXP_C[ 13 ] );
-#pragma GCC unroll 13
-  for ( int i = 12; i >= 0; --i )
-  {
-    p = _mm512_fmadd_pd( p, r, _mm512_set1_pd( EXP_C[ i ] ) );
-  }
-  const __m512i bits = _mm512_slli_epi64( _mm512_add_epi64( _mm512_castpd_si512( t ), _mm512_set1_epi64( 1023 ) ), 52 );
-  return _mm512_mul_pd( p, _mm512_castsi512_pd( bits ) );
+  __m512d r = _mm512_fnmadd_pd( n, _mm512_set1_pd( LN2_16_HI ), x );
+  r = _mm512_fnmadd_pd( n, _mm512_set1_pd( LN2_16_LO ), r );
+  const __m512d r2 = _mm512_mul_pd( r, r );
+  const __m512d r4 = _mm512_mul_pd( r2, r2 );
+  const __m512d a = _mm512_fmadd_pd( _mm512_set1_pd( EXPM1_C[ 2 ] ), r, _mm512_set1_pd( EXPM1_C[ 1 ] ) );
+  const __m512d b = _mm512_fmadd_pd( _mm512_set1_pd( EXPM1_C[ 4 ] ), r, _mm512_set1_pd( EXPM1_C[ 3 ] ) );
+  const __m512d c = _mm512_fmadd_pd( _mm512_set1_pd( EXPM1_C[ 6 ] ), r, _mm512_set1_pd( EXPM1_C[ 5 ] ) );
+  const __m512d q = _mm512_fmadd_pd( c, r4, _mm512_fmadd_pd( b, r2, a ) );
+  const __m512d p = _mm512_fmadd_pd( q, r2, r );
+  const __m512i tb = _mm512_castpd_si512( t );
+  // The index's low four bits pick one of the 16 entries.
+  const __m512d tj = _mm512_permutex2var_pd( _mm512_load_pd( EXP2_J16 ), tb, _mm512_load_pd( EXP2_J16 + 8 ) );
+  const __m512i y = _mm512_castpd_si512( _mm512_fmadd_pd( tj, p, tj ) );
+  return _mm512_castsi512_pd( _mm512_add_epi64( y, _mm512_slli_epi64( _mm512_srli_epi64( tb, 4 ), 52 ) ) );
 }
 
 //! All eight lanes inside the polynomial's range.
@@ -935,34 +1009,48 @@ hi4( const __m512d x )
   return _mm512_maskz_extractf64x4_pd( 0xFF, x, 1 );
 }
 
+//! All eight lanes inside the one-division form's range.
+SEQLEARN_AVX512 inline bool
+stdp_safe8( const __m512d x )
+{
+  return _mm512_cmp_pd_mask( _mm512_abs_pd( x ), _mm512_set1_pd( STDP_SAFE ), _CMP_LE_OQ ) == 0xFF;
+}
+
 //! stdp4 on eight synapses; returns w1 - w0 per lane.
-SEQLEARN_AVX512 inline __m512d
+SEQLEARN_AVX512 SEQLEARN_ALWAYS_INLINE __m512d
 stdp8( double* w, double* s, double* q, const __m512d y, const Rates& r )
 {
   const __m512d wv = _mm512_loadu_pd( w );
   const __m512d sv = _mm512_loadu_pd( s );
   const __m512d qv = _mm512_loadu_pd( q );
   const __m512d ns = _mm512_xor_pd( sv, _mm512_set1_pd( -0.0 ) );
-  if ( not( safe8( wv ) and ( not r.variance_tracking or safe8( ns ) ) ) )
+  if ( not r.variance_tracking and safe8( wv ) )
+  {
+    const __m512d rate = _mm512_set1_pd( r.rate_n );
+    const __m512d p = exp8( wv );
+    const __m512d w1 =
+      _mm512_add_pd( wv, _mm512_div_pd( _mm512_mul_pd( rate, _mm512_sub_pd( y, p ) ), _mm512_max_pd( p, rate ) ) );
+    _mm512_storeu_pd( w, w1 );
+    return _mm512_sub_pd( w1, wv );
+  }
+  if ( not( r.variance_tracking and stdp_safe8( wv ) and stdp_safe8( sv ) ) )
   {
     alignas( 64 ) double d8[ 8 ];
     _mm256_store_pd( d8, stdp4( w, s, q, lo4( y ), r ) );
     _mm256_store_pd( d8 + 4, stdp4( w + 4, s + 4, q + 4, hi4( y ), r ) );
     return _mm512_load_pd( d8 );
   }
-  const __m512d rate = r.variance_tracking
-    ? _mm512_div_pd( _mm512_mul_pd( _mm512_set1_pd( r.eta ), _mm512_sub_pd( qv, _mm512_mul_pd( sv, sv ) ) ),
-        _mm512_add_pd( exp8( ns ), _mm512_set1_pd( 1.0 ) ) )
-    : _mm512_set1_pd( r.rate_n );
+  const __m512d big_n = _mm512_mul_pd( _mm512_set1_pd( r.eta ), _mm512_sub_pd( qv, _mm512_mul_pd( sv, sv ) ) );
+  const __m512d d = _mm512_add_pd( exp8( ns ), _mm512_set1_pd( 1.0 ) );
   const __m512d p = exp8( wv );
-  const __m512d w1 =
-    _mm512_add_pd( wv, _mm512_div_pd( _mm512_mul_pd( rate, _mm512_sub_pd( y, p ) ), _mm512_max_pd( p, rate ) ) );
+  const __m512d m = _mm512_max_pd( _mm512_mul_pd( p, d ), big_n );
+  const __m512d inv = _mm512_div_pd( _mm512_set1_pd( 1.0 ), _mm512_mul_pd( d, m ) );
+  const __m512d rate = _mm512_mul_pd( _mm512_mul_pd( big_n, m ), inv );
+  const __m512d w1 = _mm512_add_pd(
+    wv, _mm512_mul_pd( _mm512_mul_pd( _mm512_mul_pd( big_n, _mm512_sub_pd( y, p ) ), d ), inv ) );
   _mm512_storeu_pd( w, w1 );
-  if ( r.variance_tracking )
-  {
-    _mm512_storeu_pd( s, _mm512_add_pd( sv, _mm512_mul_pd( rate, _mm512_sub_pd( w1, sv ) ) ) );
-    _mm512_storeu_pd( q, _mm512_add_pd( qv, _mm512_mul_pd( rate, _mm512_sub_pd( _mm512_mul_pd( w1, w1 ), qv ) ) ) );
-  }
+  _mm512_storeu_pd( s, _mm512_add_pd( sv, _mm512_mul_pd( rate, _mm512_sub_pd( w1, sv ) ) ) );
+  _mm512_storeu_pd( q, _mm512_add_pd( qv, _mm512_mul_pd( rate, _mm512_sub_pd( _mm512_mul_pd( w1, w1 ), qv ) ) ) );
   return _mm512_sub_pd( w1, wv );
 }
 

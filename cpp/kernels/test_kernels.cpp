@@ -570,10 +570,24 @@ main( int argc, char** argv )
   std::printf( "seqlearn kernels, vectorised path %s\n", k::has_avx2_fma() ? "AVX2 + FMA" : "not available (scalar)" );
   const std::size_t n = check_golden( argv[ 1 ] );
   check_paths();
-  // fdlibm's split of ln 2: n * LN2_HI is exact for |n| < 2^11
-  if ( bits_of( k::LN2_HI ) != 0x3fe62e42fee00000ull or bits_of( k::LN2_LO ) != 0x3dea39ef35793c76ull )
+  // fdlibm's split of ln 2 (over 16): n * LN2_16_HI is exact for |n| < 2^21
+  if ( bits_of( k::LN2_16_HI * 16.0 ) != 0x3fe62e42fee00000ull
+    or bits_of( k::LN2_16_LO * 16.0 ) != 0x3dea39ef35793c76ull )
   {
     fail( "the ln 2 split is not fdlibm's" );
+  }
+  // The table is 2^(j/16): T_j^16 = 2^j to within the rounding of 16 factors.
+  for ( int j = 0; j < 16; ++j )
+  {
+    long double p = 1.0L;
+    for ( int i = 0; i < 16; ++i )
+    {
+      p *= k::EXP2_J16[ j ];
+    }
+    if ( std::fabs( p / std::ldexp( 1.0L, j ) - 1.0L ) > 16 * 1.2e-16L )
+    {
+      fail( "EXP2_J16 is not 2^(j/16)" );
+    }
   }
   std::printf( "%zu cases of the golden vectors, %d failures\n", n, failures );
   return failures == 0 ? 0 : 1;
