@@ -425,7 +425,8 @@ private:
 /*
  * Native form: rho_k = exp(u_k - max) / sum_l exp(u_l - max) for every
  * circuit, the neurons of a circuit consecutive (sizes[c] of them).  The
- * exp of all neurons in one vectorised pass over scratch (u - max).
+ * exp of all neurons in one vectorised pass over scratch (u - max), the
+ * division as a product with 1 / sum.
  */
 inline void
 soft_wta_max_shift( const double* u,
@@ -460,9 +461,12 @@ soft_wta_max_shift( const double* u,
     {
       sum += rho[ k ];
     }
+    // one division per circuit instead of one per neuron (rho within one
+    // more rounding of v / sum)
+    const double inv = 1.0 / sum;
     for ( std::size_t k = first; k < end; ++k )
     {
-      rho[ k ] /= sum;
+      rho[ k ] *= inv;
     }
     first = end;
   }
