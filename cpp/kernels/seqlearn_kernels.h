@@ -95,12 +95,14 @@ enum class CodePath : std::uint8_t
 /*
  * exp(x) by the reduction x = (16 m + j) ln2/16 + r, |r| <= ln2/32:
  * exp(x) = 2^m T_j (1 + expm1(r)) with T_j = 2^(j/16) from a table of 16
- * and expm1(r) a degree-7 Taylor polynomial (truncation < 2e-18), within
- * 2 ulp of libm's exp (T_j's rounding and the last fma: about 1 ulp).  STDP
- * needs two exp per synapse of a spiking neuron and the native soft-WTA and
- * spike law one per neuron: the table halves the polynomial of the former
- * degree-13 form (x = n ln2 + r, |r| <= ln2/2), the table lookup is one
- * permute on eight lanes.  The scalar, 4-lane and 8-lane forms do the same
+ * and expm1(r) = r + r^2 q(r) of degree 7 (Taylor; truncation < 2e-18),
+ * within 2 ulp of libm's exp (T_j's rounding and the last fma: about
+ * 1 ulp).  STDP needs two exp per synapse of a spiking neuron and the
+ * native soft-WTA and spike law one per neuron, and the STDP kernel waits on
+ * the exp's dependency chain: the table and Estrin's scheme for q make it
+ * four fma long where the former degree-13 Horner form (x = n ln2 + r,
+ * |r| <= ln2/2) was fourteen.  The table lookup is one permute on eight
+ * lanes, a gather on four.  The scalar, 4-lane and 8-lane forms do the same
  * operations in the same order (std::fma is exactly rounded with or without
  * hardware FMA), so all give the same bits.
  */
@@ -583,8 +585,90 @@ uniform_of_bits( const std::uint64_t bits )
  * (polynomial exp, computed only where the draw can fall below it), one
  * uniform per neuron from bits[k]; spiked[k] set, the indices of the
  * spiking neurons appended to spiking in neuron order; returns their
- * number.  scratch and path are unused (kept for the callers' interface).
+ * number.  scratch is unused (kept for the callers' interface).
+ *
+ * The exp only for the draws below x (+ margin): p = 1 - exp(-x) <= x, also
+ * after rounding (the polynomial is within 2 ulp of exp near 1, the margin
+ * is more than twice that), and most draws lie above x.  The scalar exp1
+ * gives the bits of the vectorised one, so the decisions are those of
+ * spike_decision(draw, spike_probability_poly(x, law)) for every draw.
  */
+//! The decision of neuron k (scalar: the reference and the rare lanes).
+SEQLEARN_ALWAYS_INLINE bool
+spike_draw_one( const double rho, const std::uint64_t bits, const double r_max_hz, const double dt_ms, const SpikeLaw law )
+{
+  const double x = spike_argument( r_max_hz * rho, dt_ms );
+  const double draw = uniform_of_bits( bits );
+  return law == SpikeLaw::Linear
+    ? spike_decision( draw, x )
+    : draw < x + x * 1e-9 + 1e-15 and spike_decision( draw, spike_probability_poly( x, law ) );
+}
+
+#if defined( __x86_64__ )
+/*
+ * Four neurons at a time: x, the draws and the test against x's bound in
+ * vector lanes (the same operations: the 53-bit integer of a draw converts
+ * exactly as hi * 2^32 + lo), a block without a candidate written at once,
+ * the few others lane by lane.  What it buys: the scalar loop's branch and
+ * conversion per neuron were ~6 % of a paper-scale step.
+ */
+__attribute__( ( target( "avx2,fma" ) ) ) inline std::size_t
+spike_draws_avx2( const double* rho,
+  const std::uint64_t* bits,
+  const std::size_t n,
+  const double r_max_hz,
+  const double dt_ms,
+  const SpikeLaw law,
+  bool* spiked,
+  std::uint32_t* spiking )
+{
+  const __m256i magic = _mm256_set1_epi64x( 0x4330000000000000LL );  // 2^52
+  const __m256d two52 = _mm256_set1_pd( 4503599627370496.0 );
+  const __m256i lo32 = _mm256_set1_epi64x( 0xffffffffLL );
+  std::size_t count = 0;
+  std::size_t k = 0;
+  for ( ; k + 4 <= n; k += 4 )
+  {
+    const __m256d x = _mm256_mul_pd(
+      _mm256_mul_pd( _mm256_mul_pd( _mm256_set1_pd( r_max_hz ), _mm256_loadu_pd( rho + k ) ), _mm256_set1_pd( dt_ms ) ),
+      _mm256_set1_pd( 1e-3 ) );
+    const __m256i v = _mm256_srli_epi64( _mm256_loadu_si256( reinterpret_cast< const __m256i* >( bits + k ) ), 11 );
+    const __m256d hi =
+      _mm256_sub_pd( _mm256_castsi256_pd( _mm256_or_si256( _mm256_srli_epi64( v, 32 ), magic ) ), two52 );
+    const __m256d lo = _mm256_sub_pd( _mm256_castsi256_pd( _mm256_or_si256( _mm256_and_si256( v, lo32 ), magic ) ), two52 );
+    const __m256d draw = _mm256_mul_pd( _mm256_add_pd( _mm256_mul_pd( hi, _mm256_set1_pd( 4294967296.0 ) ), lo ),
+      _mm256_set1_pd( 1.0 / 9007199254740992.0 ) );
+    const __m256d bound = law == SpikeLaw::Linear
+      ? x
+      : _mm256_add_pd( _mm256_add_pd( x, _mm256_mul_pd( x, _mm256_set1_pd( 1e-9 ) ) ), _mm256_set1_pd( 1e-15 ) );
+    if ( _mm256_movemask_pd( _mm256_cmp_pd( draw, bound, _CMP_LT_OQ ) ) == 0 )
+    {
+      std::memset( spiked + k, 0, 4 );
+      continue;
+    }
+    for ( std::size_t l = k; l < k + 4; ++l )
+    {
+      const bool z = spike_draw_one( rho[ l ], bits[ l ], r_max_hz, dt_ms, law );
+      spiked[ l ] = z;
+      if ( z )
+      {
+        spiking[ count++ ] = static_cast< std::uint32_t >( l );
+      }
+    }
+  }
+  for ( ; k < n; ++k )
+  {
+    const bool z = spike_draw_one( rho[ k ], bits[ k ], r_max_hz, dt_ms, law );
+    spiked[ k ] = z;
+    if ( z )
+    {
+      spiking[ count++ ] = static_cast< std::uint32_t >( k );
+    }
+  }
+  return count;
+}
+#endif
+
 inline std::size_t
 spike_draws( const double* rho,
   const std::uint64_t* bits,
@@ -597,21 +681,17 @@ spike_draws( const double* rho,
   std::uint32_t* spiking,
   const CodePath path = CodePath::Best )
 {
-  // The exp only for the draws below x (+ margin): p = 1 - exp(-x) <= x,
-  // also after rounding (the polynomial is within 2 ulp of exp near 1, the
-  // margin is more than twice that), and most draws lie above x. The scalar
-  // exp1 gives the bits of the vectorised one, so the decisions are those
-  // of spike_decision(draw, spike_probability_poly(x, law)) for every draw.
   ( void ) scratch;
-  ( void ) path;
+#if defined( __x86_64__ )
+  if ( path == CodePath::Best and has_avx2_fma() )
+  {
+    return spike_draws_avx2( rho, bits, n, r_max_hz, dt_ms, law, spiked, spiking );
+  }
+#endif
   std::size_t count = 0;
   for ( std::size_t k = 0; k < n; ++k )
   {
-    const double x = spike_argument( r_max_hz * rho[ k ], dt_ms );
-    const double draw = uniform_of_bits( bits[ k ] );
-    const bool z = law == SpikeLaw::Linear
-      ? spike_decision( draw, x )
-      : draw < x + x * 1e-9 + 1e-15 and spike_decision( draw, spike_probability_poly( x, law ) );
+    const bool z = spike_draw_one( rho[ k ], bits[ k ], r_max_hz, dt_ms, law );
     spiked[ k ] = z;
     if ( z )
     {
