@@ -62,7 +62,13 @@ fn exp_is_within_two_ulp_of_libm_and_both_paths_agree() {
 /// Random synapses, one lane beyond the polynomial's range.
 fn synapses(rng: &mut ChaCha8Rng, n: usize) -> [Vec<f64>; 4] {
     let mut w: Vec<f64> = (0..n).map(|_| rng.random_range(-8.0..3.0)).collect();
-    let s: Vec<f64> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
+    let mut s: Vec<f64> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
+    if n > 21 {
+        // Between the one-division form's range (|w|, |S| <= 230) and the
+        // polynomial's (700): those blocks take the two-division form.
+        w[9] = -400.0;
+        s[21] = 300.0;
+    }
     let q: Vec<f64> = s.iter().map(|x| x * x + rng.random::<f64>()).collect();
     if n > 5 {
         w[5] = -800.0;
