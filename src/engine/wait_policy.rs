@@ -36,6 +36,8 @@ pub struct Choice {
     pub policy: WaitPolicy,
     /// `OMP_WAIT_POLICY`, `1 thread`, or the free cores measured.
     pub reason: String,
+    /// [`oversubscription_advice`] on the free cores measured, if any.
+    pub advice: Option<String>,
 }
 
 /// Busy cores (of other work) tolerated per spinning thread: background
@@ -44,6 +46,24 @@ const SLACK_CORES: f64 = 0.25;
 
 /// How long the CPU counters are sampled to count the free cores.
 pub const SAMPLE: Duration = Duration::from_millis(250);
+
+/// The advice for a run with more threads than free cores: NEST synchronises
+/// its threads every step, so a thread that shares its core with other work
+/// holds the others up at every barrier, whatever the wait policy (2 threads
+/// on a 2-core machine with one busy core: ~1.4x slower than 1 thread,
+/// docs/benchmarks.md "Threads under one busy process"). `None` when every
+/// thread has a free core.
+pub fn oversubscription_advice(threads: usize, free_cores: f64) -> Option<String> {
+    if threads <= 1 || free_cores + SLACK_CORES >= threads as f64 {
+        return None;
+    }
+    let fitting = ((free_cores + SLACK_CORES).floor() as usize).clamp(1, threads - 1);
+    Some(format!(
+        "only {free_cores:.1} free cores for {threads} threads: this run is likely slower than \
+         with --threads {fitting} (a different --threads changes NEST's random streams, so \
+         the result too)"
+    ))
+}
 
 /// The rule: spin only with more than one thread and a free core for each.
 pub fn choose(threads: usize, free_cores: f64) -> WaitPolicy {
@@ -99,22 +119,26 @@ pub fn decide(threads: usize) -> Choice {
         return Choice {
             policy,
             reason: format!("OMP_WAIT_POLICY={p}"),
+            advice: None,
         };
     }
     if threads <= 1 {
         return Choice {
             policy: WaitPolicy::Passive,
             reason: "1 thread".into(),
+            advice: None,
         };
     }
     match free_cores(SAMPLE) {
         Some(free) => Choice {
             policy: choose(threads, free),
             reason: format!("{free:.2} free cores for {threads} threads"),
+            advice: oversubscription_advice(threads, free),
         },
         None => Choice {
             policy: WaitPolicy::Passive,
             reason: "free cores unknown".into(),
+            advice: None,
         },
     }
 }
@@ -143,6 +167,22 @@ mod tests {
         assert_eq!(choose(2, 1.0), WaitPolicy::Passive);
         assert_eq!(choose(2, 0.0), WaitPolicy::Passive);
         assert_eq!(choose(4, 2.0), WaitPolicy::Passive);
+    }
+
+    #[test]
+    fn advises_fewer_threads_only_when_cores_are_short() {
+        assert_eq!(oversubscription_advice(1, 0.0), None);
+        assert_eq!(oversubscription_advice(2, 2.0), None);
+        assert_eq!(oversubscription_advice(2, 1.8), None);
+        let a = oversubscription_advice(2, 1.0).expect("2 threads on 1 free core");
+        assert!(
+            a.contains("--threads 1") && a.contains("1.0 free cores"),
+            "{a}"
+        );
+        let b = oversubscription_advice(8, 3.1).expect("8 threads on 3 free cores");
+        assert!(b.contains("--threads 3"), "{b}");
+        let c = oversubscription_advice(4, 0.0).expect("no free core");
+        assert!(c.contains("--threads 1"), "{c}");
     }
 
     #[test]

@@ -394,6 +394,9 @@ fn compute(
             c.policy.as_env(),
             c.reason
         ));
+        if let Some(advice) = &c.advice {
+            observer.note(advice);
+        }
     }
     let mut engine = make_engine(opts.backend, observer)?;
     let t_build = t0.elapsed().as_secs_f64();
