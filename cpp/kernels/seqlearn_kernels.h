@@ -593,15 +593,34 @@ uniform_of_bits( const std::uint64_t bits )
  * gives the bits of the vectorised one, so the decisions are those of
  * spike_decision(draw, spike_probability_poly(x, law)) for every draw.
  */
-//! The decision of neuron k (scalar: the reference and the rare lanes).
-SEQLEARN_ALWAYS_INLINE bool
-spike_draw_one( const double rho, const std::uint64_t bits, const double r_max_hz, const double dt_ms, const SpikeLaw law )
+//! The decisions of neurons a..b (scalar: the reference and the rare
+//! lanes), the spiking ones appended to spiking[count..]; returns the count.
+SEQLEARN_ALWAYS_INLINE std::size_t
+spike_draws_scalar( const double* rho,
+  const std::uint64_t* bits,
+  const std::size_t a,
+  const std::size_t b,
+  const double r_max_hz,
+  const double dt_ms,
+  const SpikeLaw law,
+  bool* spiked,
+  std::uint32_t* spiking,
+  std::size_t count )
 {
-  const double x = spike_argument( r_max_hz * rho, dt_ms );
-  const double draw = uniform_of_bits( bits );
-  return law == SpikeLaw::Linear
-    ? spike_decision( draw, x )
-    : draw < x + x * 1e-9 + 1e-15 and spike_decision( draw, spike_probability_poly( x, law ) );
+  for ( std::size_t k = a; k < b; ++k )
+  {
+    const double x = spike_argument( r_max_hz * rho[ k ], dt_ms );
+    const double draw = uniform_of_bits( bits[ k ] );
+    const bool z = law == SpikeLaw::Linear
+      ? spike_decision( draw, x )
+      : draw < x + x * 1e-9 + 1e-15 and spike_decision( draw, spike_probability_poly( x, law ) );
+    spiked[ k ] = z;
+    if ( z )
+    {
+      spiking[ count++ ] = static_cast< std::uint32_t >( k );
+    }
+  }
+  return count;
 }
 
 #if defined( __x86_64__ )
@@ -646,26 +665,9 @@ spike_draws_avx2( const double* rho,
       std::memset( spiked + k, 0, 4 );
       continue;
     }
-    for ( std::size_t l = k; l < k + 4; ++l )
-    {
-      const bool z = spike_draw_one( rho[ l ], bits[ l ], r_max_hz, dt_ms, law );
-      spiked[ l ] = z;
-      if ( z )
-      {
-        spiking[ count++ ] = static_cast< std::uint32_t >( l );
-      }
-    }
+    count = spike_draws_scalar( rho, bits, k, k + 4, r_max_hz, dt_ms, law, spiked, spiking, count );
   }
-  for ( ; k < n; ++k )
-  {
-    const bool z = spike_draw_one( rho[ k ], bits[ k ], r_max_hz, dt_ms, law );
-    spiked[ k ] = z;
-    if ( z )
-    {
-      spiking[ count++ ] = static_cast< std::uint32_t >( k );
-    }
-  }
-  return count;
+  return spike_draws_scalar( rho, bits, k, n, r_max_hz, dt_ms, law, spiked, spiking, count );
 }
 #endif
 
@@ -688,17 +690,7 @@ spike_draws( const double* rho,
     return spike_draws_avx2( rho, bits, n, r_max_hz, dt_ms, law, spiked, spiking );
   }
 #endif
-  std::size_t count = 0;
-  for ( std::size_t k = 0; k < n; ++k )
-  {
-    const bool z = spike_draw_one( rho[ k ], bits[ k ], r_max_hz, dt_ms, law );
-    spiked[ k ] = z;
-    if ( z )
-    {
-      spiking[ count++ ] = static_cast< std::uint32_t >( k );
-    }
-  }
-  return count;
+  return spike_draws_scalar( rho, bits, 0, n, r_max_hz, dt_ms, law, spiked, spiking, 0 );
 }
 
 /* ------------------------------------------ section 3: STDP, bias learning */
