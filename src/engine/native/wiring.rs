@@ -128,19 +128,20 @@ impl Wiring {
     }
 }
 
-/// `dst.copy_from_slice(src)`, for the short even-length runs of a gather
-/// (a presynaptic circuit's K pairs, K ~ 2-10) as at most two fixed-size
-/// copies (overlapping) instead of a libc `memcpy` call per run, which cost
-/// ~5 % of a paper-scale step; long runs (the inputs) take `memcpy`.
+/// `dst.copy_from_slice(src)`, for the short runs of a gather (a
+/// presynaptic circuit's K pairs, K ~ 2-10) as at most two fixed-size
+/// copies (overlapping) instead of a libc `memcpy` call per run (the calls
+/// were ~5 % of a paper-scale step's samples); long runs (the inputs) take
+/// `memcpy`.
 #[inline]
 fn copy_short(dst: &mut [f64], src: &[f64]) {
     let n = src.len();
     assert_eq!(dst.len(), n);
     match n {
-        0..=2 => dst.copy_from_slice(src),
-        3..=7 => {
-            dst[..4.min(n)].copy_from_slice(&src[..4.min(n)]);
-            dst[n.saturating_sub(4)..].copy_from_slice(&src[n.saturating_sub(4)..]);
+        0..=3 => dst.copy_from_slice(src),
+        4..=7 => {
+            dst[..4].copy_from_slice(&src[..4]);
+            dst[n - 4..].copy_from_slice(&src[n - 4..]);
         }
         8..=16 => {
             dst[..8].copy_from_slice(&src[..8]);
