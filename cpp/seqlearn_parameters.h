@@ -30,6 +30,8 @@
  *           Short-term plasticity: `original` (lagged amplitude, drifting U, dynamic inputs), `off` or `tsodyks_markram` (textbook, static inputs).
  *  neuron   learning           -    false          -                        any
  *           STDP (and bias learning) on; the drivers set it per phase
+ *  neuron   vp_draws           -    false          -                        any
+ *           spike draws from NEST's per-VP generator (depends on the VP count) instead of the neuron's own stream (rng_seed, node id); for comparisons with models that use it
  *  synapse  U                  -    0.5            -                        >= 0
  *           utilisation U (the mean of the recurrent sources' draw); setting U alone also sets s = U
  *  synapse  D                  ms   110            -                        >= 0
@@ -84,6 +86,8 @@ constexpr const char* spike_law_names[] = { "exponential", "linear" };
 constexpr std::size_t spike_law_count = 2;
 //! STDP (and bias learning) on; the drivers set it per phase
 constexpr bool learning = false;
+//! spike draws from NEST's per-VP generator (depends on the VP count) instead of the neuron's own stream (rng_seed, node id); for comparisons with models that use it
+constexpr bool vp_draws = false;
 }  // namespace neuron
 
 //! seqlearn_stp_synapse

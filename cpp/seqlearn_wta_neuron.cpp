@@ -48,6 +48,7 @@ const std::string k_eta = "eta";
 const std::string k_variance_tracking = "variance_tracking";
 const std::string k_learning = "learning";
 const std::string k_bias_learning = "bias_learning";
+const std::string k_vp_draws = "vp_draws";
 const std::string k_spike_law = "spike_law";
 const std::string k_n_incoming = "n_incoming";
 const std::string k_circuit_size = "circuit_size";
@@ -94,6 +95,7 @@ seqlearn_wta_neuron::Parameters_::Parameters_()
   , variance_tracking_( defaults::variance_tracking )
   , learning_( defaults::learning )
   , bias_learning_( defaults::bias_learning )
+  , vp_draws_( defaults::vp_draws )
   , spike_law_( spike_law_of( defaults::spike_law ) )
   , n_incoming_( 0 )
   , circuit_size_( 1 )
@@ -118,6 +120,7 @@ seqlearn_wta_neuron::Parameters_::get( Dictionary& d ) const
   d[ k_variance_tracking ] = variance_tracking_;
   d[ k_learning ] = learning_;
   d[ k_bias_learning ] = bias_learning_;
+  d[ k_vp_draws ] = vp_draws_;
   d[ k_spike_law ] = std::string( defaults::spike_law_names[ static_cast< size_t >( spike_law_ ) ] );
   d[ k_n_incoming ] = n_incoming_;
   d[ k_circuit_size ] = circuit_size_;
@@ -141,6 +144,7 @@ seqlearn_wta_neuron::Parameters_::set( const Dictionary& d )
   d.update_value( k_variance_tracking, variance_tracking_ );
   d.update_value( k_learning, learning_ );
   d.update_value( k_bias_learning, bias_learning_ );
+  d.update_value( k_vp_draws, vp_draws_ );
   std::string law;
   if ( d.update_value( k_spike_law, law ) )
   {
@@ -197,6 +201,7 @@ seqlearn_wta_neuron::State_::State_()
   , bias_Q_( 1.0 )
   , n_train_steps_( 0 )
   , bias_( 0.0 )
+  , draws_()
   , u_( 0.0 )
   , rho_( 0.0 )
   , u_next_( 0.0 )
@@ -434,6 +439,7 @@ seqlearn_wta_neuron::set_status( const Dictionary& d )
   update_decay_table_();
   V_.trace_interval_steps_ = trace_steps;
   V_.next_trace_step_ = 0;
+  V_.rng_ = nest::get_vp_specific_rng( get_thread() );
   if ( clear_rec )
   {
     B_.slot_samples_.clear();
@@ -505,7 +511,6 @@ seqlearn_wta_neuron::pre_run_hook()
   V_.rec_interval_steps_ = interval_steps( P_.slot_recording_interval_, V_.dt_ms_, k_slot_recording_interval );
   V_.trace_interval_steps_ = interval_steps( P_.trace_recording_interval_, V_.dt_ms_, k_trace_recording_interval );
   V_.next_trace_step_ = 0;
-  V_.rng_ = nest::get_vp_specific_rng( get_thread() );
 
   S_.resize( static_cast< size_t >( P_.n_incoming_ ) );
   resize_input_buffer_();
@@ -519,6 +524,7 @@ seqlearn_wta_neuron::pre_run_hook()
   if ( S_.last_step_ < 0 )
   {
     initial_potentials_();
+    S_.draws_ = kernels::draw_stream( rng_seed_(), get_node_id() );
   }
 }
 
@@ -535,6 +541,16 @@ seqlearn_wta_neuron::check_peers_() const
           "sender's circuit_index)." );
     }
   }
+}
+
+std::uint64_t
+seqlearn_wta_neuron::rng_seed_()
+{
+  Dictionary d;
+  nest::kernel().random_manager.get_status( d );
+  long seed = 0;
+  d.update_integer_value( nest::names::rng_seed, seed );
+  return static_cast< std::uint64_t >( seed );
 }
 
 void
@@ -716,8 +732,9 @@ seqlearn_wta_neuron::soft_wta_and_spike_( const long t, const long lag )
   }
   else
   {
-    // one draw per step and non-forced neuron
-    const double draw = V_.rng_->drand();
+    // one draw per step and non-forced neuron, from its own stream: the same
+    // on any thread or rank
+    const double draw = P_.vp_draws_ ? V_.rng_->drand() : kernels::next_uniform( S_.draws_ );
     spiked = kernels::spike_decision_libm( draw, kernels::spike_argument( r, V_.dt_ms_ ), P_.spike_law_ );
   }
   if ( spiked )

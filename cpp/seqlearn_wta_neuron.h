@@ -63,6 +63,9 @@ The equations are the kernels of kernels/seqlearn_kernels.h, shared with the
 native engine.  Traces are kept lazily: a slot's e, f are brought forward
 in closed form only when read (its own spike, a slot recording, a status
 read); the weighted sums sum_j w_j e_j, sum_j w_j f_j are kept per step.
+A non-forced neuron draws one uniform per step from its own stream
+(kernels::draw_stream of the kernel's rng_seed and its node id), so a run
+gives the same result on any number of threads and MPI ranks.
 
 Connect the K neurons of a circuit pairwise with rate_connection_instantaneous
 (receptor_type = the sender's circuit_index), every other input with
@@ -88,6 +91,7 @@ Defaults and ranges of the model parameters come from seqlearn_parameters.h
 ``learning``                -       false           STDP (and bias learning) on; set per phase
 ``bias_learning``           -       false           Learn the bias at every training step
 ``spike_law``               -       "exponential"   "exponential": p = 1 - exp(-r dt); "linear": p = r dt
+``vp_draws``                -       false           Draw from NEST's per-VP generator, not the own stream
 ``n_incoming``              -       0               Number of slots (new slots: w = e = f = S = 0, Q = 1)
 ``circuit_size``            -       1               K, the circuit's size
 ``circuit_index``           -       0               Own position 0..K-1 in the circuit
@@ -265,6 +269,8 @@ private:
   void pre_run_hook() override;
   //! the state of step 0: u = bias, the circuit's values from circuit_u_initial
   void initial_potentials_();
+  //! the kernel's rng_seed (the key of the spike draws' streams)
+  static std::uint64_t rng_seed_();
   //! after step 0: every other member's value has arrived (else BadProperty)
   void check_peers_() const;
   void update( nest::Time const&, const long, const long ) override;
@@ -328,6 +334,7 @@ private:
     bool variance_tracking_;              //!< adaptive learning rates
     bool learning_;                       //!< STDP on/off
     bool bias_learning_;                  //!< prior learning on/off
+    bool vp_draws_;                       //!< draws from NEST's per-VP generator
     kernels::SpikeLaw spike_law_;         //!< p = 1-exp(-r dt) or r dt
     long n_incoming_;                     //!< number of slots
     long circuit_size_;                   //!< K
@@ -361,6 +368,9 @@ private:
     double bias_Q_;
     long n_train_steps_;
     double bias_;
+    //! the spike draws' stream (kernels::draw_stream of rng_seed and the node
+    //! id, started before the first step): the same on any thread or rank
+    kernels::DrawStream draws_;
     double u_;         //!< potential used in the current step
     double rho_;       //!< rate share used in the current step
     double u_next_;    //!< own potential predicted for the next step
@@ -438,7 +448,7 @@ private:
     long rec_interval_steps_;
     long trace_interval_steps_;
     long next_trace_step_;  //!< no trace sample before this step (0: recompute)
-    nest::RngPtr rng_;
+    nest::RngPtr rng_;      //!< NEST's per-VP generator (vp_draws)
   };
 
   Parameters_ P_;

@@ -1,9 +1,9 @@
 //! The NEST backend under MPI (issue 14): `mpirun` launches of the binary.
 //!
-//! NEST promises the same result for the same number of virtual processes
-//! (VP = ranks x threads), however they are split; the module's random
-//! streams are NEST's per-VP generators, and the driver gathers recordings
-//! and learned state from the ranks that own the neurons. These tests need
+//! A run gives the same result on any number of ranks and threads: every
+//! neuron draws from its own random stream (`kernels::draw_stream`, keyed by
+//! NEST's `rng_seed` and its node id), and the driver gathers recordings and
+//! learned state from the ranks that own the neurons. These tests need
 //! the MPI NEST of `bash scripts/setup.sh --mpi` and `mpirun`: without them
 //! they say so and pass, unless `SEQLEARN_REQUIRE_NEST_MPI=1`
 //! (`scripts/test.sh` sets it, so in CI they run and never skip).
@@ -97,6 +97,7 @@ fn simulate(ranks: Option<usize>, threads: usize, seed: u64, out: &Path, extra: 
         "nest",
         "--threads",
         &t,
+        "--exact-threads", // the thread count under test, however busy the cores
         "--seed",
         &s,
     ];
@@ -177,16 +178,22 @@ fn two_vps_give_byte_identical_runs_however_split() {
 }
 
 #[test]
-fn another_vp_count_is_another_simulation() {
-    // the comparison above can fail: 1 VP draws other random numbers
+fn one_vp_gives_the_same_run_and_another_seed_another() {
+    // every neuron draws from its own stream: the VP count does not matter;
+    // the comparison can fail (another seed is another simulation)
     if !mpi_ready() {
         return;
     }
     let root = tmp("vp1");
-    let (a, b) = (root.join("a"), root.join("b"));
+    let (a, b, c) = (root.join("a"), root.join("b"), root.join("c"));
     simulate(Some(2), 1, 5, &a, &[]);
     simulate(Some(1), 1, 5, &b, &[]);
-    assert_ne!(csv_files(&a)["spikes.csv"], csv_files(&b)["spikes.csv"]);
+    simulate(Some(2), 1, 6, &c, &[]);
+    let (fa, fb) = (csv_files(&a), csv_files(&b));
+    for f in ["spikes.csv", "synapses.csv", "neurons.csv"] {
+        assert!(fa[f] == fb[f], "{f} differs between 2 VPs and 1 VP");
+    }
+    assert_ne!(fa["spikes.csv"], csv_files(&c)["spikes.csv"]);
     let _ = std::fs::remove_dir_all(&root);
 }
 

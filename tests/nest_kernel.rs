@@ -499,7 +499,7 @@ fn module_defaults_equal_the_parameter_table() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 13, "every NEST parameter of the table");
+    assert_eq!(checked, 14, "every NEST parameter of the table");
 }
 
 #[test]

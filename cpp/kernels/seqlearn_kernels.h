@@ -581,6 +581,74 @@ uniform_of_bits( const std::uint64_t bits )
 }
 
 /*
+ * The NEST neuron's spike draws: every neuron its own random stream,
+ * xoshiro256++ (Blackman & Vigna 2018) started from its key (rng_seed and
+ * node id) through the SplitMix64 finaliser, so that a neuron draws the same
+ * numbers on whatever thread, VP or MPI rank it runs: the result of a run
+ * does not depend on how many there are.  (The native engine draws from one
+ * ChaCha8 stream in neuron order: engine-specific, as before.)
+ */
+struct SEQLEARN_VISIBLE DrawStream
+{
+  std::uint64_t s[ 4 ];
+};
+
+//! SplitMix64's output function of x (a bijection of the 64-bit integers).
+inline std::uint64_t
+splitmix64_mix( std::uint64_t x )
+{
+  x = ( x ^ ( x >> 30 ) ) * 0xbf58476d1ce4e5b9ull;
+  x = ( x ^ ( x >> 27 ) ) * 0x94d049bb133111ebull;
+  return x ^ ( x >> 31 );
+}
+
+//! The stream of the neuron with node id `node` under NEST's `rng_seed`:
+//! the key (seed, node) is hashed before SplitMix64 fills the state, so
+//! that neighbouring keys start far apart in SplitMix64's sequence.
+inline DrawStream
+draw_stream( const std::uint64_t seed, const std::uint64_t node )
+{
+  const std::uint64_t gamma = 0x9e3779b97f4a7c15ull;
+  std::uint64_t x = splitmix64_mix( seed * gamma ) ^ node;
+  x = splitmix64_mix( x );
+  DrawStream d {};
+  for ( std::uint64_t& w : d.s )
+  {
+    x += gamma;
+    w = splitmix64_mix( x );
+  }
+  if ( ( d.s[ 0 ] | d.s[ 1 ] | d.s[ 2 ] | d.s[ 3 ] ) == 0 )
+  {
+    d.s[ 0 ] = 1;  // the one state xoshiro cannot leave
+  }
+  return d;
+}
+
+//! The next 64 bits of a stream (xoshiro256++).
+inline std::uint64_t
+next_bits( DrawStream& d )
+{
+  const auto rotl = []( const std::uint64_t v, const int k ) { return ( v << k ) | ( v >> ( 64 - k ) ); };
+  std::uint64_t* s = d.s;
+  const std::uint64_t result = rotl( s[ 0 ] + s[ 3 ], 23 ) + s[ 0 ];
+  const std::uint64_t t = s[ 1 ] << 17;
+  s[ 2 ] ^= s[ 0 ];
+  s[ 3 ] ^= s[ 1 ];
+  s[ 1 ] ^= s[ 2 ];
+  s[ 0 ] ^= s[ 3 ];
+  s[ 2 ] ^= t;
+  s[ 3 ] = rotl( s[ 3 ], 45 );
+  return result;
+}
+
+//! The next uniform in [0, 1) of a stream (uniform_of_bits of next_bits).
+inline double
+next_uniform( DrawStream& d )
+{
+  return uniform_of_bits( next_bits( d ) );
+}
+
+/*
  * Native form for all n neurons: x = r dt with r = r_max rho, p by the law
  * (polynomial exp, computed only where the draw can fall below it), one
  * uniform per neuron from bits[k]; spiked[k] set, the indices of the

@@ -293,7 +293,7 @@ def case_neuron_softmax(args):
 def case_neuron_compare(args):
     """Input trains through STP synapses into one lone neuron (circuit of size 1) of args['which'].
 
-    One neuron per kernel: both models draw from the kernel's per-VP generator,
+    One neuron per kernel: both models draw from the kernel's per-VP generator (the C++ one with vp_draws),
     so two neurons in one kernel would share (interleave) one stream.
     """
     import numpy as np
@@ -307,7 +307,7 @@ def case_neuron_compare(args):
         n = nest.Create("seqlearn_wta_neuron_nestml", params=dict(common, w=w0 + [0.0] * (16 - n_slots)))
         syn_model, port0 = "seqlearn_stp_synapse_nestml", 1
     else:
-        n = nest.Create("seqlearn_wta_neuron", params=dict(common, n_incoming=n_slots, circuit_size=1,
+        n = nest.Create("seqlearn_wta_neuron", params=dict(common, vp_draws=True, n_incoming=n_slots, circuit_size=1,
                                                           circuit_index=0, weights=w0))
         syn_model, port0 = "seqlearn_stp_synapse", 0
     sr = nest.Create("spike_recorder")

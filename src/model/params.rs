@@ -328,6 +328,15 @@ pub fn nest_only() -> Vec<ParamDef> {
             "STDP (and bias learning) on; the drivers set it per phase",
         ),
         row(
+            Neuron,
+            "vp_draws",
+            "",
+            Value::Bool(false),
+            Range::Any,
+            "spike draws from NEST's per-VP generator (depends on the VP count) instead of the \
+             neuron's own stream (rng_seed, node id); for comparisons with models that use it",
+        ),
+        row(
             Synapse,
             "U",
             "",
