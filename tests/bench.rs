@@ -180,6 +180,19 @@ fn two_thread_rows_carry_their_wait_policy() {
             "{policy}"
         );
         assert!(policy.contains("free cores for 2 threads"), "{policy}");
+        // the threads are the plan's: one per free core measured
+        let free: f64 = policy
+            .split('(')
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|x| x.parse().ok())
+            .expect("the free cores in the reason");
+        let threads = row["threads"].as_u64().expect("threads") as usize;
+        assert_eq!(
+            threads,
+            seqlearn_nest::engine::wait_policy::fitting_threads(2, free),
+            "{policy}"
+        );
     } else {
         assert_eq!(policy, expected);
     }

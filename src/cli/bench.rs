@@ -69,6 +69,9 @@ pub struct BenchArgs {
     /// Network rate the baseline is tuned to (internal).
     #[arg(long, hide = true)]
     pub target_rate_hz: Option<f64>,
+    /// Threads the internal case run uses (a user's run's plan).
+    #[arg(long, hide = true)]
+    pub threads_used: Option<usize>,
 }
 
 /// One benchmark result. Skipped cases carry `skipped` and no numbers.
@@ -297,7 +300,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 
 /// Runs one case in this process.
 fn run_case(name: &str, grid: [usize; 2], seconds: f64, args: &BenchArgs) -> Result<Row> {
-    let sp = spec(name)?;
+    let mut sp = spec(name)?;
+    if sp.kind == Kind::Nest {
+        // the threads of the plan the parent measured (at most the case's)
+        sp.threads = args.threads_used.unwrap_or(sp.threads).clamp(1, sp.threads);
+    }
     let cfg = bench_config(grid, seconds, sp.record)?;
     let t0 = Instant::now();
     let prep = Prepared::new(cfg, None, None)?;
@@ -583,14 +590,16 @@ fn spawn_case(name: &str, grid: [usize; 2], seconds: f64, target_hz: Option<f64>
     if let Some(r) = target_hz {
         cmd.args(["--target-rate-hz", &format!("{r}")]);
     }
-    // The policy a user's run would get now (a NEST kernel reads it when it
-    // is loaded, so the child gets it in its environment).
+    // The threads and policy a user's run would get now (a NEST kernel
+    // reads the policy when it is loaded, so the child gets it in its
+    // environment). The baselines are plain NEST: their threads as given.
     let policy = spec(name)
         .ok()
         .filter(|s| s.kind != Kind::Native)
-        .map(|s| wait_policy::decide(s.threads));
+        .map(|s| wait_policy::decide(s.threads, s.kind == Kind::Baseline));
     if let Some(c) = &policy {
-        cmd.env("OMP_WAIT_POLICY", c.policy.as_env());
+        cmd.env("OMP_WAIT_POLICY", c.policy.as_env())
+            .args(["--threads-used", &c.threads.to_string()]);
     }
     match cmd.output() {
         Ok(out) if out.status.success() => {

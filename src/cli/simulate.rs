@@ -19,9 +19,14 @@ pub struct SimulateArgs {
     /// Engine: native, nest, or auto (NEST when it loads).
     #[arg(long, default_value = "native", value_parser = backend_parser())]
     backend: Backend,
-    /// Threads (NEST local_num_threads; the native engine is single-threaded).
+    /// Threads (NEST local_num_threads: at most one per free core unless
+    /// --exact-threads; the native engine is single-threaded).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Use all --threads even when fewer cores are free (by default a NEST
+    /// run uses at most one thread per free core; the result is the same).
+    #[arg(long)]
+    exact_threads: bool,
     /// Run directory to write.
     #[arg(long, short, default_value = "runs/latest")]
     out: PathBuf,
@@ -69,6 +74,7 @@ pub fn run(a: SimulateArgs) -> Result<()> {
     let opts = RunOptions {
         backend: a.backend,
         threads: a.threads,
+        exact_threads: a.exact_threads,
         out: a.out.clone(),
         force: a.force,
         replay: a.replay,

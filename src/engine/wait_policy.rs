@@ -1,15 +1,24 @@
-//! The OpenMP wait policy of a multi-threaded NEST run, chosen per run from
-//! the cores that are free when it starts (docs/benchmarks.md, "Threads and
-//! the OpenMP wait policy").
+//! The threads and the OpenMP wait policy of a multi-threaded NEST run,
+//! chosen per run from the cores that are free when it starts
+//! (docs/benchmarks.md, "Threads and the OpenMP wait policy").
 //!
-//! NEST synchronises its threads twice per 1 ms step. A thread that waits at
-//! such a barrier either spins (`active`: 2 threads beat 1 on idle cores, but
-//! a spinning thread takes the core its partner needs when other work runs,
-//! ~80x slower on a loaded 2-core machine) or sleeps in the kernel
-//! (`passive`: safe, but every barrier costs a wake-up). So a run spins only
-//! when there is a free core for every thread; otherwise it sleeps. libgomp
-//! reads `OMP_WAIT_POLICY` once, when the NEST kernel is loaded, so the
-//! choice holds for the process (a user's `OMP_WAIT_POLICY` always wins).
+//! NEST synchronises its threads twice per 1 ms step, so a thread that
+//! shares its core with other work holds the others up at every barrier:
+//! 2 threads on a 2-core machine with one busy core were ~1.4x slower than
+//! 1 thread, whatever the wait policy (docs/benchmarks.md "Threads under one
+//! busy process"). A run therefore uses at most one thread per free core:
+//! the neurons draw from their own streams (`kernels::draw_stream`), so the
+//! result does not depend on the thread count, only the speed does
+//! (`--exact-threads` keeps the requested count).
+//!
+//! A thread that waits at a barrier either spins (`active`: 2 threads beat 1
+//! on idle cores, but a spinning thread takes the core its partner needs when
+//! other work runs, ~80x slower on a loaded 2-core machine) or sleeps in the
+//! kernel (`passive`: safe, but every barrier costs a wake-up). So a run
+//! spins only when there is a free core for every thread; otherwise it
+//! sleeps. libgomp reads `OMP_WAIT_POLICY` once, when the NEST kernel is
+//! loaded, so the choice holds for the process (a user's `OMP_WAIT_POLICY`
+//! always wins).
 
 use std::time::Duration;
 
@@ -30,14 +39,17 @@ impl WaitPolicy {
     }
 }
 
-/// A policy and why it was chosen.
+/// The threads and policy of a run and why they were chosen.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Choice {
+    /// Threads the run uses (at most the requested ones).
+    pub threads: usize,
     pub policy: WaitPolicy,
     /// `OMP_WAIT_POLICY`, `1 thread`, or the free cores measured.
     pub reason: String,
-    /// [`oversubscription_advice`] on the free cores measured, if any.
-    pub advice: Option<String>,
+    /// Why fewer threads than requested run, or why the requested ones are
+    /// likely slow (`--exact-threads` on too few free cores).
+    pub note: Option<String>,
 }
 
 /// Busy cores (of other work) tolerated per spinning thread: background
@@ -47,22 +59,9 @@ const SLACK_CORES: f64 = 0.25;
 /// How long the CPU counters are sampled to count the free cores.
 pub const SAMPLE: Duration = Duration::from_millis(250);
 
-/// The advice for a run with more threads than free cores: NEST synchronises
-/// its threads every step, so a thread that shares its core with other work
-/// holds the others up at every barrier, whatever the wait policy (2 threads
-/// on a 2-core machine with one busy core: ~1.4x slower than 1 thread,
-/// docs/benchmarks.md "Threads under one busy process"). `None` when every
-/// thread has a free core.
-pub fn oversubscription_advice(threads: usize, free_cores: f64) -> Option<String> {
-    if threads <= 1 || free_cores + SLACK_CORES >= threads as f64 {
-        return None;
-    }
-    let fitting = ((free_cores + SLACK_CORES).floor() as usize).clamp(1, threads - 1);
-    Some(format!(
-        "only {free_cores:.1} free cores for {threads} threads: this run is likely slower than \
-         with --threads {fitting} (a different --threads changes NEST's random streams, so \
-         the result too)"
-    ))
+/// The threads that fit on `free_cores` (at least 1, at most `threads`).
+pub fn fitting_threads(threads: usize, free_cores: f64) -> usize {
+    ((free_cores + SLACK_CORES).max(0.0).floor() as usize).clamp(1, threads.max(1))
 }
 
 /// The rule: spin only with more than one thread and a free core for each.
@@ -71,6 +70,33 @@ pub fn choose(threads: usize, free_cores: f64) -> WaitPolicy {
         WaitPolicy::Active
     } else {
         WaitPolicy::Passive
+    }
+}
+
+/// The plan for `threads` requested threads on `free_cores`: the threads
+/// that fit (all of them with `exact`), the policy for those and a note
+/// when the cores are short.
+pub fn plan(threads: usize, free_cores: f64, exact: bool) -> Choice {
+    let fit = fitting_threads(threads, free_cores);
+    let used = if exact { threads } else { fit };
+    let note = (fit < threads).then(|| {
+        if exact {
+            format!(
+                "only {free_cores:.1} free cores for {threads} threads: this run is likely \
+                 slower than with {fit} (the result does not depend on the thread count)"
+            )
+        } else {
+            format!(
+                "only {free_cores:.1} free cores for {threads} threads: running {used} (the \
+                 result does not depend on the thread count; --exact-threads runs {threads})"
+            )
+        }
+    });
+    Choice {
+        threads: used,
+        policy: choose(used, free_cores),
+        reason: format!("{free_cores:.2} free cores for {threads} threads"),
+        note,
     }
 }
 
@@ -107,48 +133,47 @@ pub fn free_cores(window: Duration) -> Option<f64> {
     free_between(&a, &b, cpus)
 }
 
-/// The policy of a run with `threads` threads: the user's `OMP_WAIT_POLICY`
-/// if set, else [`choose`] on the free cores measured now.
-pub fn decide(threads: usize) -> Choice {
+/// The plan of a run with `threads` requested threads: [`plan`] on the free
+/// cores measured now; the user's `OMP_WAIT_POLICY` replaces the policy.
+/// Under an MPI launch every rank keeps the requested threads (NEST needs
+/// the same count on every rank; ranks would measure each other).
+pub fn decide(threads: usize, exact: bool) -> Choice {
+    let mut c = if threads <= 1 {
+        Choice {
+            threads: 1,
+            policy: WaitPolicy::Passive,
+            reason: "1 thread".into(),
+            note: None,
+        }
+    } else {
+        let exact = exact || crate::engine::nest::mpi::Launch::current().is_some();
+        match free_cores(SAMPLE) {
+            Some(free) => plan(threads, free, exact),
+            None => Choice {
+                threads,
+                policy: WaitPolicy::Passive,
+                reason: "free cores unknown".into(),
+                note: None,
+            },
+        }
+    };
     if let Ok(p) = std::env::var("OMP_WAIT_POLICY") {
-        let policy = if p.trim().eq_ignore_ascii_case("active") {
+        c.policy = if p.trim().eq_ignore_ascii_case("active") {
             WaitPolicy::Active
         } else {
             WaitPolicy::Passive
         };
-        return Choice {
-            policy,
-            reason: format!("OMP_WAIT_POLICY={p}"),
-            advice: None,
-        };
+        c.reason = format!("OMP_WAIT_POLICY={p}");
     }
-    if threads <= 1 {
-        return Choice {
-            policy: WaitPolicy::Passive,
-            reason: "1 thread".into(),
-            advice: None,
-        };
-    }
-    match free_cores(SAMPLE) {
-        Some(free) => Choice {
-            policy: choose(threads, free),
-            reason: format!("{free:.2} free cores for {threads} threads"),
-            advice: oversubscription_advice(threads, free),
-        },
-        None => Choice {
-            policy: WaitPolicy::Passive,
-            reason: "free cores unknown".into(),
-            advice: None,
-        },
-    }
+    c
 }
 
-/// Decides the policy of a NEST run with `threads` threads and, unless the
-/// user set one, puts it into `OMP_WAIT_POLICY` for the NEST kernel to read
-/// when it is loaded (call before the first NEST engine of the process;
-/// later calls cannot change a loaded kernel's policy).
-pub fn apply_for_run(threads: usize) -> Choice {
-    let c = decide(threads);
+/// Decides the plan of a NEST run and, unless the user set one, puts the
+/// policy into `OMP_WAIT_POLICY` for the NEST kernel to read when it is
+/// loaded (call before the first NEST engine of the process; later calls
+/// cannot change a loaded kernel's policy).
+pub fn apply_for_run(threads: usize, exact: bool) -> Choice {
+    let c = decide(threads, exact);
     if std::env::var_os("OMP_WAIT_POLICY").is_none() {
         std::env::set_var("OMP_WAIT_POLICY", c.policy.as_env());
     }
@@ -170,19 +195,38 @@ mod tests {
     }
 
     #[test]
-    fn advises_fewer_threads_only_when_cores_are_short() {
-        assert_eq!(oversubscription_advice(1, 0.0), None);
-        assert_eq!(oversubscription_advice(2, 2.0), None);
-        assert_eq!(oversubscription_advice(2, 1.8), None);
-        let a = oversubscription_advice(2, 1.0).expect("2 threads on 1 free core");
-        assert!(
-            a.contains("--threads 1") && a.contains("1.0 free cores"),
-            "{a}"
+    fn uses_one_thread_per_free_core() {
+        assert_eq!(fitting_threads(2, 2.0), 2);
+        assert_eq!(fitting_threads(2, 1.8), 2);
+        assert_eq!(fitting_threads(2, 1.7), 1);
+        assert_eq!(fitting_threads(8, 3.1), 3);
+        assert_eq!(fitting_threads(4, 0.0), 1);
+        assert_eq!(fitting_threads(2, 64.0), 2);
+        // idle cores: all threads, spinning, no note
+        let idle = plan(2, 2.0, false);
+        assert_eq!(
+            (idle.threads, idle.policy, idle.note),
+            (2, WaitPolicy::Active, None)
         );
-        let b = oversubscription_advice(8, 3.1).expect("8 threads on 3 free cores");
-        assert!(b.contains("--threads 3"), "{b}");
-        let c = oversubscription_advice(4, 0.0).expect("no free core");
-        assert!(c.contains("--threads 1"), "{c}");
+        // one busy core: one thread (no barrier to wait at)
+        let busy = plan(2, 1.0, false);
+        assert_eq!((busy.threads, busy.policy), (1, WaitPolicy::Passive));
+        let n = busy.note.expect("a note when threads are dropped");
+        assert!(
+            n.contains("running 1")
+                && n.contains("1.0 free cores")
+                && n.contains("--exact-threads"),
+            "{n}"
+        );
+        // 8 requested on 3 free cores: 3, spinning on their free cores
+        let some = plan(8, 3.1, false);
+        assert_eq!((some.threads, some.policy), (3, WaitPolicy::Active));
+        // --exact-threads: all of them, sleeping, and the warning
+        let exact = plan(2, 1.0, true);
+        assert_eq!((exact.threads, exact.policy), (2, WaitPolicy::Passive));
+        let n = exact.note.expect("a warning");
+        assert!(n.contains("likely slower than with 1"), "{n}");
+        assert_eq!(plan(2, 2.0, true).note, None);
     }
 
     #[test]

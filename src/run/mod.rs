@@ -69,7 +69,10 @@ impl Observer for Silent {}
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub backend: Backend,
+    /// Threads requested: a NEST run uses at most one per free core
+    /// (`engine::wait_policy`) unless `exact_threads`.
     pub threads: usize,
+    pub exact_threads: bool,
     pub out: PathBuf,
     /// Overwrite an existing run directory.
     pub force: bool,
@@ -387,21 +390,24 @@ fn compute(
         opts.forced_spikes.as_deref(),
         opts.extend_replay,
     )?;
+    let mut threads = opts.threads;
     if opts.backend != Backend::Native && opts.threads > 1 {
-        let c = crate::engine::wait_policy::apply_for_run(opts.threads);
+        let c = crate::engine::wait_policy::apply_for_run(opts.threads, opts.exact_threads);
         observer.note(&format!(
-            "OpenMP wait policy {} ({})",
+            "{} thread(s), OpenMP wait policy {} ({})",
+            c.threads,
             c.policy.as_env(),
             c.reason
         ));
-        if let Some(advice) = &c.advice {
-            observer.note(advice);
+        if let Some(note) = &c.note {
+            observer.note(note);
         }
+        threads = c.threads;
     }
     let mut engine = make_engine(opts.backend, observer)?;
     let t_build = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let outcome = run_engine(engine.as_mut(), &prep.job(opts.threads), observer)?;
+    let outcome = run_engine(engine.as_mut(), &prep.job(threads), observer)?;
     let t_sim = t1.elapsed().as_secs_f64();
     let summary = make_summary(&prep, &outcome, engine.name(), opts, [t_build, t_sim]);
     Ok((prep, outcome, summary))
