@@ -130,13 +130,15 @@ def run_cli(args, stream=True):
     return "".join(out), "".join(err)
 
 
-def simulate(config=None, backend="native", out=None, *, threads=1, force=False, analysis=True, stream=True,
-             **overrides):
+def simulate(config=None, backend="native", out=None, *, threads=1, exact_threads=False, force=False, analysis=True,
+             stream=True, **overrides):
     """Run `seqlearn-nest simulate` and return the loaded run (`load_run`).
 
     config: path of an experiment TOML, a dict of the same structure (written
         to a temporary TOML file), or None for the paper's defaults.
     backend: "native", "nest" or "auto".
+    threads: NEST threads; a run uses at most one per free core (the result
+        does not depend on it) unless exact_threads.
     out: run directory (default: a new temporary directory, kept).
     overrides: seed, grid ((n, m) or "NxM"), k_min, k_max, inputs, train, test
         (the CLI's flags).
@@ -155,6 +157,8 @@ def simulate(config=None, backend="native", out=None, *, threads=1, force=False,
     if out is None:
         out = Path(tempfile.mkdtemp(prefix="seqlearn-run-")) / "run"
     args += ["--out", str(out)]
+    if exact_threads:
+        args.append("--exact-threads")
     if force:
         args.append("--force")
     if not analysis:

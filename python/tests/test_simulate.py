@@ -68,3 +68,14 @@ def test_the_nest_backend_runs_from_the_wheel(tmp_path):
     run = seqlearn_nest.simulate(QUICKSTART, backend="nest", out=tmp_path / "n", train=500.0, test=300.0,
                                  analysis=False, stream=False)
     assert run.summary["backend"] == "nest" and len(run.spikes) > 0
+
+
+def test_threads_reach_the_nest_run(tmp_path):
+    # exact_threads: the 2 threads run however busy the cores are, and give
+    # the 1-thread run's spikes (every neuron draws from its own stream)
+    kw = dict(backend="nest", train=300.0, test=200.0, analysis=False, stream=False)
+    two = seqlearn_nest.simulate(QUICKSTART, out=tmp_path / "t2", threads=2, exact_threads=True, **kw)
+    one = seqlearn_nest.simulate(QUICKSTART, out=tmp_path / "t1", threads=1, **kw)
+    assert two.summary["parallel"]["threads_per_rank"] == 2
+    assert one.summary["parallel"]["threads_per_rank"] == 1
+    assert (tmp_path / "t2" / "spikes.csv").read_bytes() == (tmp_path / "t1" / "spikes.csv").read_bytes()
