@@ -439,7 +439,6 @@ seqlearn_wta_neuron::set_status( const Dictionary& d )
   update_decay_table_();
   V_.trace_interval_steps_ = trace_steps;
   V_.next_trace_step_ = 0;
-  V_.rng_ = nest::get_vp_specific_rng( get_thread() );
   if ( clear_rec )
   {
     B_.slot_samples_.clear();
@@ -511,6 +510,7 @@ seqlearn_wta_neuron::pre_run_hook()
   V_.rec_interval_steps_ = interval_steps( P_.slot_recording_interval_, V_.dt_ms_, k_slot_recording_interval );
   V_.trace_interval_steps_ = interval_steps( P_.trace_recording_interval_, V_.dt_ms_, k_trace_recording_interval );
   V_.next_trace_step_ = 0;
+  V_.rng_ = nest::get_vp_specific_rng( get_thread() );
 
   S_.resize( static_cast< size_t >( P_.n_incoming_ ) );
   resize_input_buffer_();

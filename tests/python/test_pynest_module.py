@@ -476,6 +476,32 @@ def test_stochastic_rates():
         assert abs(cnt - mean) < 5 * sd, (cnt, mean)
 
 
+def test_draw_streams():
+    """Every neuron draws from its own stream (rng_seed, node id): the same
+    spikes on 1 and 2 threads, other spikes under another rng_seed; with
+    vp_draws (also as a model default) from NEST's per-VP generator."""
+
+    def spikes(threads, seed, defaults=None):
+        nest.ResetKernel()
+        nest.SetKernelStatus({"resolution": DT, "local_num_threads": threads, "rng_seed": seed})
+        nest.Install(MODULE)
+        if defaults:
+            nest.SetDefaults("seqlearn_wta_neuron", defaults)
+        n = nest.Create("seqlearn_wta_neuron", 6, params={"r_max": 200.0})
+        sr = nest.Create("spike_recorder")
+        nest.Connect(n, sr)
+        nest.Simulate(2000.0)
+        ev = sr.events
+        return sorted(zip(ev["times"].tolist(), ev["senders"].tolist()))
+
+    one = spikes(1, 3)
+    assert len(one) > 1000, len(one)
+    assert spikes(2, 3) == one
+    assert spikes(1, 4) != one
+    vp = spikes(2, 3, {"vp_draws": True})
+    assert len(vp) > 1000 and vp != one
+
+
 def test_initial_biases():
     """Step 0 uses every member's initial bias (circuit_u_initial); a bias
     that contradicts it is refused with a message naming the key."""
@@ -546,6 +572,7 @@ def main():
         test_state_read_and_set_mid_run,
         test_trace_recording,
         test_stochastic_rates,
+        test_draw_streams,
         test_initial_biases,
         test_defaults_independent_of_install_resolution,
         test_missing_peer_link_is_refused,
