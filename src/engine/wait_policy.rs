@@ -45,7 +45,8 @@ pub struct Choice {
     /// Threads the run uses (at most the requested ones).
     pub threads: usize,
     pub policy: WaitPolicy,
-    /// `OMP_WAIT_POLICY`, `1 thread`, or the free cores measured.
+    /// The free cores measured (or `1 thread`), after `OMP_WAIT_POLICY=…; `
+    /// when the user's variable set the policy.
     pub reason: String,
     /// Why fewer threads than requested run, or why the requested ones are
     /// likely slow (`--exact-threads` on too few free cores).
@@ -163,7 +164,7 @@ pub fn decide(threads: usize, exact: bool) -> Choice {
         } else {
             WaitPolicy::Passive
         };
-        c.reason = format!("OMP_WAIT_POLICY={p}");
+        c.reason = format!("OMP_WAIT_POLICY={p}; {}", c.reason);
     }
     c
 }
