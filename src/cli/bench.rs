@@ -881,6 +881,13 @@ fn print_ratios(rows: &[Row], prefix: &str) {
             ratio(get_cpu(a), get_cpu(b))
         );
     }
+    if let Some(r) = find(rows, &format!("{prefix}nest-2t")).filter(|r| r.threads < 2) {
+        println!(
+            "  (nest-2t ran {} thread, the plan a user's run gets: {})",
+            r.threads,
+            r.wait_policy.as_deref().unwrap_or("?")
+        );
+    }
     println!("Against the references (RTF of the full-scale task):");
     for (c, what) in [
         ("native", "native (target <= 0.005)"),
