@@ -430,84 +430,83 @@ check_golden( const char* path )
   return n_cases;
 }
 
-//! Part 2: both paths of each array kernel give the same bits.
+//! STDP of n synapses (some outside the polynomial's range) in its three
+//! forms, on both paths.
 void
-check_paths()
+check_stdp_paths( const std::size_t n, const bool vt, std::mt19937_64& gen )
 {
-  std::mt19937_64 gen( 12345 );
   std::uniform_real_distribution< double > uni( 0.0, 1.0 );
-  for ( const std::size_t n : { 0, 1, 3, 4, 7, 37, 203, 1003 } )
+  std::vector< double > w( n ), s( n ), q( n ), y( n ), ef( 2 * n );
+  for ( std::size_t i = 0; i < n; ++i )
   {
-    for ( const bool vt : { true, false } )
+    // every 37th weight beyond the polynomial's range: the fallback
+    w[ i ] = i % 37 == 5 ? -750.0 : -8.0 + 9.0 * uni( gen );
+    s[ i ] = i % 41 == 9 ? -701.0 : -2.0 + 4.0 * uni( gen );
+    q[ i ] = s[ i ] * s[ i ] + 2.0 * uni( gen );
+    ef[ 2 * i ] = uni( gen );
+    ef[ 2 * i + 1 ] = 0.5 * uni( gen );
+    y[ i ] = ef[ 2 * i ] - ef[ 2 * i + 1 ];
+  }
+  const k::Rates r { 0.05, 0.05 / 17.0, vt };
+  std::vector< double > w1 = w, s1 = s, q1 = q, w2 = w, s2 = s, q2 = q;
+  k::stdp_update( w1.data(), s1.data(), q1.data(), y.data(), n, r, k::CodePath::Best );
+  k::stdp_update( w2.data(), s2.data(), q2.data(), y.data(), n, r, k::CodePath::Scalar );
+  const bool same_update = std::memcmp( w1.data(), w2.data(), n * 8 ) == 0
+    and std::memcmp( s1.data(), s2.data(), n * 8 ) == 0 and std::memcmp( q1.data(), q2.data(), n * 8 ) == 0;
+  std::vector< double > w3 = w, s3 = s, q3 = q, w4 = w, s4 = s, q4 = q;
+  const k::WeightChangeSums a = k::stdp_update_pairs( w3.data(), s3.data(), q3.data(), ef.data(), n, r, k::CodePath::Best );
+  const k::WeightChangeSums b = k::stdp_update_pairs( w4.data(), s4.data(), q4.data(), ef.data(), n, r, k::CodePath::Scalar );
+  const bool same_pairs = bits_of( a.de ) == bits_of( b.de ) and bits_of( a.df ) == bits_of( b.df )
+    and std::memcmp( w3.data(), w4.data(), n * 8 ) == 0 and std::memcmp( w3.data(), w1.data(), n * 8 ) == 0
+    and std::memcmp( s3.data(), s4.data(), n * 8 ) == 0 and std::memcmp( q3.data(), q4.data(), n * 8 ) == 0;
+  // the gathered form (weights interleaved with y, as the NEST neuron's
+  // slots hold them) on both paths: the same bits as stdp_update
+  bool same_gathered = true;
+  for ( int p = 0; p < 2; ++p )
+  {
+    std::vector< double > wy( 2 * n ), s5 = s, q5 = q;
+    for ( std::size_t i = 0; i < n; ++i )
     {
-      std::vector< double > w( n ), s( n ), q( n ), y( n ), ef( 2 * n );
-      for ( std::size_t i = 0; i < n; ++i )
+      wy[ 2 * i ] = w[ i ];
+      wy[ 2 * i + 1 ] = y[ i ];
+    }
+    k::stdp_gathered(
+      s5.data(),
+      q5.data(),
+      n,
+      r,
+      [ &wy ]( std::size_t i, std::size_t m, double* wo, double* yo )
       {
-        // every 37th weight beyond the polynomial's range: the fallback
-        w[ i ] = i % 37 == 5 ? -750.0 : -8.0 + 9.0 * uni( gen );
-        s[ i ] = i % 41 == 9 ? -701.0 : -2.0 + 4.0 * uni( gen );
-        q[ i ] = s[ i ] * s[ i ] + 2.0 * uni( gen );
-        ef[ 2 * i ] = uni( gen );
-        ef[ 2 * i + 1 ] = 0.5 * uni( gen );
-        y[ i ] = ef[ 2 * i ] - ef[ 2 * i + 1 ];
-      }
-      const k::Rates r { 0.05, 0.05 / 17.0, vt };
-      std::vector< double > w1 = w, s1 = s, q1 = q, w2 = w, s2 = s, q2 = q;
-      k::stdp_update( w1.data(), s1.data(), q1.data(), y.data(), n, r, k::CodePath::Best );
-      k::stdp_update( w2.data(), s2.data(), q2.data(), y.data(), n, r, k::CodePath::Scalar );
-      const bool same_update = std::memcmp( w1.data(), w2.data(), n * 8 ) == 0
-        and std::memcmp( s1.data(), s2.data(), n * 8 ) == 0 and std::memcmp( q1.data(), q2.data(), n * 8 ) == 0;
-      std::vector< double > w3 = w, s3 = s, q3 = q, w4 = w, s4 = s, q4 = q;
-      const k::WeightChangeSums a = k::stdp_update_pairs( w3.data(), s3.data(), q3.data(), ef.data(), n, r, k::CodePath::Best );
-      const k::WeightChangeSums b = k::stdp_update_pairs( w4.data(), s4.data(), q4.data(), ef.data(), n, r, k::CodePath::Scalar );
-      const bool same_pairs = bits_of( a.de ) == bits_of( b.de ) and bits_of( a.df ) == bits_of( b.df )
-        and std::memcmp( w3.data(), w4.data(), n * 8 ) == 0 and std::memcmp( w3.data(), w1.data(), n * 8 ) == 0
-        and std::memcmp( s3.data(), s4.data(), n * 8 ) == 0 and std::memcmp( q3.data(), q4.data(), n * 8 ) == 0;
-      // the gathered form (weights interleaved with y, as the NEST neuron's
-      // slots hold them) on both paths: the same bits as stdp_update
-      bool same_gathered = true;
-      for ( int p = 0; p < 2; ++p )
-      {
-        std::vector< double > wy( 2 * n ), s5 = s, q5 = q;
-        for ( std::size_t i = 0; i < n; ++i )
+        for ( std::size_t l = 0; l < m; ++l )
         {
-          wy[ 2 * i ] = w[ i ];
-          wy[ 2 * i + 1 ] = y[ i ];
+          wo[ l ] = wy[ 2 * ( i + l ) ];
+          yo[ l ] = wy[ 2 * ( i + l ) + 1 ];
         }
-        k::stdp_gathered(
-          s5.data(),
-          q5.data(),
-          n,
-          r,
-          [ &wy ]( std::size_t i, std::size_t m, double* wo, double* yo )
-          {
-            for ( std::size_t l = 0; l < m; ++l )
-            {
-              wo[ l ] = wy[ 2 * ( i + l ) ];
-              yo[ l ] = wy[ 2 * ( i + l ) + 1 ];
-            }
-          },
-          [ &wy ]( std::size_t i, std::size_t m, const double* wi )
-          {
-            for ( std::size_t l = 0; l < m; ++l )
-            {
-              wy[ 2 * ( i + l ) ] = wi[ l ];
-            }
-          },
-          PATHS[ p ] );
-        for ( std::size_t i = 0; i < n; ++i )
-        {
-          same_gathered = same_gathered and bits_of( wy[ 2 * i ] ) == bits_of( w1[ i ] )
-            and bits_of( s5[ i ] ) == bits_of( s1[ i ] ) and bits_of( q5[ i ] ) == bits_of( q1[ i ] );
-        }
-      }
-      if ( not same_update or not same_pairs or not same_gathered )
+      },
+      [ &wy ]( std::size_t i, std::size_t m, const double* wi )
       {
-        fail( "stdp paths differ for n = " + std::to_string( n ) );
-      }
+        for ( std::size_t l = 0; l < m; ++l )
+        {
+          wy[ 2 * ( i + l ) ] = wi[ l ];
+        }
+      },
+      PATHS[ p ] );
+    for ( std::size_t i = 0; i < n; ++i )
+    {
+      same_gathered = same_gathered and bits_of( wy[ 2 * i ] ) == bits_of( w1[ i ] )
+        and bits_of( s5[ i ] ) == bits_of( s1[ i ] ) and bits_of( q5[ i ] ) == bits_of( q1[ i ] );
     }
   }
-  // exp, soft-WTA and the spike law over a sweep that leaves the range
+  if ( not same_update or not same_pairs or not same_gathered )
+  {
+    fail( "stdp paths differ for n = " + std::to_string( n ) );
+  }
+}
+
+//! exp over a sweep that leaves the polynomial's range.
+void
+check_exp_paths()
+{
   std::vector< double > x, y1, y2;
   for ( int i = 0; i <= 20000; ++i )
   {
@@ -524,6 +523,13 @@ check_paths()
       fail( "exp_into paths differ" );
     }
   }
+}
+
+//! The soft WTA of 50 circuits and the spike law of their neurons.
+void
+check_wta_and_spike_paths( std::mt19937_64& gen )
+{
+  std::uniform_real_distribution< double > uni( 0.0, 1.0 );
   std::vector< std::uint32_t > sizes;
   std::vector< double > u;
   for ( std::uint32_t c = 0; c < 50; ++c )
@@ -554,6 +560,52 @@ check_paths()
   if ( std::memcmp( r1.data(), r2.data(), u.size() * 8 ) != 0 or z1 != z2 )
   {
     fail( "soft_wta or spike_draws paths differ" );
+  }
+}
+
+//! Part 2: both paths of each array kernel give the same bits.
+void
+check_paths()
+{
+  std::mt19937_64 gen( 12345 );
+  for ( const std::size_t n : { 0, 1, 3, 4, 7, 37, 203, 1003 } )
+  {
+    for ( const bool vt : { true, false } )
+    {
+      check_stdp_paths( n, vt, gen );
+    }
+  }
+  check_exp_paths();
+  check_wta_and_spike_paths( gen );
+}
+
+//! Part 3: xoshiro256++ gives the reference implementation's first outputs
+//! from the state {1, 2, 3, 4}; draw_stream is reproducible, distinct per
+//! key and uniform.
+void
+check_draw_stream()
+{
+  k::DrawStream d { { 1, 2, 3, 4 } };
+  const std::uint64_t first = k::next_bits( d );
+  const std::uint64_t second = k::next_bits( d );
+  if ( first != 41943041ull or second != 58720359ull )
+  {
+    fail( "xoshiro256++ differs from the reference" );
+  }
+  k::DrawStream a = k::draw_stream( 7, 12 ), b = k::draw_stream( 7, 12 ), c = k::draw_stream( 7, 13 ),
+                e = k::draw_stream( 8, 12 );
+  double sum = 0.0;
+  bool same = true, distinct = true;
+  for ( int i = 0; i < 100000; ++i )
+  {
+    const double x = k::next_uniform( a );
+    same = same and x == k::next_uniform( b );
+    distinct = distinct and x != k::next_uniform( c ) and x != k::next_uniform( e );
+    sum += x;
+  }
+  if ( not same or not distinct or std::fabs( sum / 100000 - 0.5 ) > 0.005 )
+  {
+    fail( "draw_stream: not reproducible, not distinct or not uniform" );
   }
 }
 
@@ -589,32 +641,7 @@ main( int argc, char** argv )
       fail( "EXP2_J16 is not 2^(j/16)" );
     }
   }
-  // xoshiro256++: the reference implementation's first outputs from the
-  // state {1, 2, 3, 4}; draw_stream: reproducible, distinct per key
-  {
-    k::DrawStream d { { 1, 2, 3, 4 } };
-    const std::uint64_t first = k::next_bits( d );
-    const std::uint64_t second = k::next_bits( d );
-    if ( first != 41943041ull or second != 58720359ull )
-    {
-      fail( "xoshiro256++ differs from the reference" );
-    }
-    k::DrawStream a = k::draw_stream( 7, 12 ), b = k::draw_stream( 7, 12 ), c = k::draw_stream( 7, 13 ),
-                  e = k::draw_stream( 8, 12 );
-    double sum = 0.0;
-    bool same = true, distinct = true;
-    for ( int i = 0; i < 100000; ++i )
-    {
-      const double x = k::next_uniform( a );
-      same = same and x == k::next_uniform( b );
-      distinct = distinct and x != k::next_uniform( c ) and x != k::next_uniform( e );
-      sum += x;
-    }
-    if ( not same or not distinct or std::fabs( sum / 100000 - 0.5 ) > 0.005 )
-    {
-      fail( "draw_stream: not reproducible, not distinct or not uniform" );
-    }
-  }
+  check_draw_stream();
   std::printf( "%zu cases of the golden vectors, %d failures\n", n, failures );
   return failures == 0 ? 0 : 1;
 }
