@@ -67,7 +67,7 @@ pub fn fitting_threads(threads: usize, free_cores: f64) -> usize {
 
 /// The rule: spin only with more than one thread and a free core for each.
 pub fn choose(threads: usize, free_cores: f64) -> WaitPolicy {
-    if threads > 1 && free_cores + SLACK_CORES >= threads as f64 {
+    if threads > 1 && fitting_threads(threads, free_cores) == threads {
         WaitPolicy::Active
     } else {
         WaitPolicy::Passive
