@@ -37,7 +37,7 @@ fn native_rows_have_the_schema_and_positive_values() {
     let (stdout, rows) = bench(&["--seconds", "0.2", "--cases", "native,nest-1t"]);
     let rows = rows.as_array().expect("an array of rows");
     let names: Vec<&str> = rows.iter().map(|r| r["case"].as_str().unwrap()).collect();
-    assert_eq!(names, ["native", "native+rec", "nest-1t"]);
+    assert_eq!(names, ["native", "native+rec", "native-stages", "nest-1t"]);
     for row in rows {
         for key in ["case", "backend", "threads", "grid", "synapses"] {
             assert!(!row[key].is_null(), "{key} missing in {row}");
@@ -66,8 +66,38 @@ fn native_rows_have_the_schema_and_positive_values() {
     assert_eq!(native["backend"], "native");
     assert_eq!(native["recording"], false);
     assert_eq!(rows[1]["recording"], true);
-    // Same seed, same network, same spikes with and without recording.
+    // Same seed, same network, same spikes with and without recording,
+    // and with every stage timed.
     assert_eq!(native["network_spikes"], rows[1]["network_spikes"]);
+    assert_eq!(native["network_spikes"], rows[2]["network_spikes"]);
+    assert!(native.get("stages").is_none());
+    // The stage times lie within the whole run (set-up included) and add
+    // up to at least half the step (the stage times include the run's first,
+    // cold steps, which `rtf` leaves to the set-up); the work counts are
+    // the run's.
+    let staged = &rows[2];
+    let stages = staged["stages"].as_array().expect("stages");
+    assert_eq!(stages.len(), 8);
+    let sum: f64 = stages
+        .iter()
+        .map(|s| {
+            let us = s["us_per_step"].as_f64().unwrap();
+            assert!(us >= 0.0 && us.is_finite(), "{s}");
+            us
+        })
+        .sum();
+    let step_us = positive(staged, "rtf") * 1e3;
+    let run_us = positive(staged, "rtf_total") * 1e3;
+    assert!(
+        sum <= run_us && sum > 0.5 * step_us,
+        "stages {sum} us, step {step_us} us, run {run_us} us per step"
+    );
+    // ~18.6 Hz x 264 neurons x ~200 synapses each: ~1000 per step.
+    let stdp = positive(staged, "stdp_synapses_per_step");
+    assert!((300.0..3000.0).contains(&stdp), "{stdp}");
+    positive(staged, "deliveries_per_step");
+    assert!(stdout.contains("Where the native step goes"), "{stdout}");
+    assert!(stdout.contains("the STDP stage alone is RTF"), "{stdout}");
     assert!(stdout.contains("machine:"), "{stdout}");
     assert!(stdout.contains("Ratios of RTF"), "{stdout}");
 }

@@ -6,7 +6,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use seqlearn_nest::engine::native::NativeEngine;
+use seqlearn_nest::engine::native::{self, NativeEngine, Stage};
 use seqlearn_nest::engine::{Engine, Job};
 use seqlearn_nest::model::config::{
     Config, PhaseConfig, PhaseRole, Selection, SelectionKeyword, StpVariant,
@@ -346,4 +346,62 @@ fn per_synapse_stp_draw_runs_and_keeps_rates_normalised() {
             assert!((s - 1.0).abs() < 1e-12);
         }
     }
+}
+
+#[test]
+fn profiled_run_is_the_same_run_and_counts_its_work() {
+    // A free run (spikes drawn) with learning in every phase but the test.
+    let c = scenario_config();
+    let net = Network::build(&c).unwrap();
+    let sched = Schedule::from_config(&c);
+    let inp = input::generate(&c, &sched);
+    let plan = RecordPlan::from_config(&c, &net, &sched).unwrap();
+    let job = Job {
+        network: &net,
+        model: c.model,
+        input: &inp.spikes,
+        schedule: &sched,
+        forced: None,
+        record: &plan,
+        seed: 3,
+        threads: 1,
+    };
+    let plain = NativeEngine.run(&job, &mut |_| {}).unwrap();
+    let (out, p) = native::run_profiled(&job, &mut |_| {}).unwrap();
+    assert_eq!(out, plain, "the clocks change nothing of the run");
+    assert_eq!(p.steps, sched.n_steps());
+    // The work, counted here from the run's spikes: every spike of a
+    // training step updates the neuron's in-degree; every spiking source
+    // (input channel, then neuron) adds its jump along its out-degree.
+    let mut out_degree = vec![0u64; net.n_sources()];
+    for s in &net.synapses {
+        out_degree[s.source] += 1;
+    }
+    let (mut stdp, mut jumps) = (0u64, 0u64);
+    for ph in &sched.phases {
+        for t in ph.start..ph.end {
+            for &k in out.spikes.at(t) {
+                let k = k as usize;
+                if ph.train {
+                    stdp += net.incoming(k).len() as u64;
+                }
+                jumps += out_degree[net.neuron_source(k)];
+            }
+            jumps += inp
+                .spikes
+                .at(t)
+                .iter()
+                .map(|&j| out_degree[j as usize])
+                .sum::<u64>();
+        }
+    }
+    assert!(stdp > 0 && jumps > 0);
+    assert_eq!(p.stdp_synapses, stdp);
+    assert_eq!(p.deliveries, jumps);
+    for st in Stage::ALL {
+        let s = p.seconds[st as usize];
+        assert!(s.is_finite() && s >= 0.0, "{}: {s}", st.name());
+    }
+    assert!(p.seconds[Stage::Learn as usize] > 0.0);
+    assert!(p.seconds[Stage::SoftWta as usize] > 0.0);
 }

@@ -24,6 +24,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use seqlearn_nest::engine::native::{self, Stage, StageProfile};
 use seqlearn_nest::engine::wait_policy;
 use seqlearn_nest::model::config::{Config, PhaseConfig, PhaseRole, Selection, SelectionKeyword};
 use seqlearn_nest::run::{self, Backend, Prepared};
@@ -114,6 +115,24 @@ pub struct Row {
     pub wait_policy: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// `native-stages`: wall time per stage of a step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages: Option<Vec<StageTime>>,
+    /// `native-stages`: STDP synapse updates per step (learned in-degree of
+    /// every spike).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdp_synapses_per_step: Option<f64>,
+    /// `native-stages`: jump additions per step (fan-out of every spiking
+    /// source).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deliveries_per_step: Option<f64>,
+}
+
+/// One stage of the native step and its mean wall time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StageTime {
+    pub stage: String,
+    pub us_per_step: f64,
 }
 
 /// What a case runs.
@@ -132,15 +151,18 @@ struct CaseSpec {
     record: bool,
     /// Baseline only: NEST's plastic built-ins instead of static synapses.
     plastic: bool,
+    /// Native only: every stage of every step timed.
+    stages: bool,
 }
 
-const CASES: [CaseSpec; 9] = [
+const CASES: [CaseSpec; 10] = [
     CaseSpec {
         name: "native",
         kind: Kind::Native,
         threads: 1,
         record: false,
         plastic: false,
+        stages: false,
     },
     CaseSpec {
         name: "native+rec",
@@ -148,6 +170,15 @@ const CASES: [CaseSpec; 9] = [
         threads: 1,
         record: true,
         plastic: false,
+        stages: false,
+    },
+    CaseSpec {
+        name: "native-stages",
+        kind: Kind::Native,
+        threads: 1,
+        record: false,
+        plastic: false,
+        stages: true,
     },
     CaseSpec {
         name: "nest-1t",
@@ -155,6 +186,7 @@ const CASES: [CaseSpec; 9] = [
         threads: 1,
         record: false,
         plastic: false,
+        stages: false,
     },
     CaseSpec {
         name: "nest-2t",
@@ -162,6 +194,7 @@ const CASES: [CaseSpec; 9] = [
         threads: 2,
         record: false,
         plastic: false,
+        stages: false,
     },
     CaseSpec {
         name: "nest+rec",
@@ -169,6 +202,7 @@ const CASES: [CaseSpec; 9] = [
         threads: 1,
         record: true,
         plastic: false,
+        stages: false,
     },
     CaseSpec {
         name: "baseline-1t",
@@ -176,6 +210,7 @@ const CASES: [CaseSpec; 9] = [
         threads: 1,
         record: false,
         plastic: false,
+        stages: false,
     },
     CaseSpec {
         name: "baseline-2t",
@@ -183,6 +218,7 @@ const CASES: [CaseSpec; 9] = [
         threads: 2,
         record: false,
         plastic: false,
+        stages: false,
     },
     CaseSpec {
         name: "plastic-1t",
@@ -190,6 +226,7 @@ const CASES: [CaseSpec; 9] = [
         threads: 1,
         record: false,
         plastic: true,
+        stages: false,
     },
     CaseSpec {
         name: "plastic-2t",
@@ -197,6 +234,7 @@ const CASES: [CaseSpec; 9] = [
         threads: 2,
         record: false,
         plastic: true,
+        stages: false,
     },
 ];
 
@@ -357,6 +395,8 @@ struct EngineTimes {
     setup: (f64, f64),
     total: (f64, f64),
     outcome: seqlearn_nest::engine::Outcome,
+    /// `native-stages`: the whole run's stage times.
+    profile: Option<StageProfile>,
 }
 
 /// Runs the job twice on its engine: cut to [`SETUP_STEPS`], then whole.
@@ -380,12 +420,18 @@ fn time_engine(prep: &Prepared, sp: CaseSpec) -> Result<EngineTimes> {
     let setup = (t.elapsed().as_secs_f64(), cpu_time_s() - c);
     let job = prep.job(sp.threads);
     let (t, c) = (Instant::now(), cpu_time_s());
-    let outcome = engine.run(&job, &mut |_| {})?;
+    let (outcome, profile) = if sp.stages {
+        let (o, p) = native::run_profiled(&job, &mut |_| {})?;
+        (o, Some(p))
+    } else {
+        (engine.run(&job, &mut |_| {})?, None)
+    };
     let total = (t.elapsed().as_secs_f64(), cpu_time_s() - c);
     Ok(EngineTimes {
         setup,
         total,
         outcome,
+        profile,
     })
 }
 
@@ -410,6 +456,20 @@ fn fill_engine_row(row: &mut Row, t: &EngineTimes, steps: u64) {
     row.network_rate_hz = Some(spikes as f64 / (row.neurons as f64 * sim_s));
     row.engine_version = Some(t.outcome.engine_version.clone());
     row.peak_rss_mib = Some(peak_rss_mib());
+    if let Some(p) = t.profile.as_ref().filter(|p| p.steps > 0) {
+        let per_step = |x: f64| x / p.steps as f64;
+        row.stages = Some(
+            Stage::ALL
+                .iter()
+                .map(|&st| StageTime {
+                    stage: st.name().into(),
+                    us_per_step: per_step(p.seconds[st as usize]) * 1e6,
+                })
+                .collect(),
+        );
+        row.stdp_synapses_per_step = Some(per_step(p.stdp_synapses as f64));
+        row.deliveries_per_step = Some(per_step(p.deliveries as f64));
+    }
 }
 
 /// The numbers of a NEST baseline case.
@@ -729,6 +789,7 @@ fn run_all(args: &BenchArgs) -> Result<()> {
             rows.push(row);
         }
         print_ratios(&rows, "");
+        print_stages(&rows);
     }
     if scaling {
         let secs = args.scaling_seconds;
@@ -901,6 +962,59 @@ fn print_ratios(rows: &[Row], prefix: &str) {
                 41.8 / x
             );
         }
+    }
+}
+
+/// The `native-stages` row: where the native step goes, and what the
+/// spike-driven stages cost per unit of work.
+fn print_stages(rows: &[Row]) {
+    let Some(r) = find(rows, "native-stages") else {
+        return;
+    };
+    let (Some(stages), Some(rtf)) = (r.stages.as_ref(), r.rtf) else {
+        return;
+    };
+    let step_us = rtf * 1e3; // RTF x 1 ms per step
+    let clocks = find(rows, "native")
+        .and_then(|n| n.rtf)
+        .map_or(String::new(), |n| {
+            format!(
+                "; with the clocks {:+.0} % against `native`",
+                (rtf / n - 1.0) * 100.0
+            )
+        });
+    println!("\nWhere the native step goes (native-stages, every stage timed{clocks}):");
+    let sum: f64 = stages.iter().map(|s| s.us_per_step).sum();
+    for s in stages {
+        println!(
+            "  {:<42} {:>7.2} us/step {:>5.1} %",
+            s.stage,
+            s.us_per_step,
+            100.0 * s.us_per_step / sum
+        );
+    }
+    println!(
+        "  {:<42} {sum:>7.2} us/step (the whole step: {step_us:.2})",
+        "sum of the stages"
+    );
+    let us = |name: Stage| {
+        stages
+            .iter()
+            .find(|s| s.stage == name.name())
+            .map_or(f64::NAN, |s| s.us_per_step)
+    };
+    if let (Some(n_stdp), Some(n_jump)) = (r.stdp_synapses_per_step, r.deliveries_per_step) {
+        let learn = us(Stage::Learn);
+        println!(
+            "  STDP: {n_stdp:.0} synapse updates per step, {:.2} ns each; jumps: {n_jump:.0} \
+             additions per step, {:.2} ns each",
+            learn * 1e3 / n_stdp,
+            us(Stage::Sources) * 1e3 / n_jump
+        );
+        println!(
+            "  the STDP stage alone is RTF {:.4} (native target 0.005)",
+            learn * 1e-3
+        );
     }
 }
 

@@ -33,6 +33,8 @@
 //!   stream, in neuron order (filled in one block: the same `u64` sequence),
 //!   so the draw sequence does not depend on any of this.
 
+use std::time::Instant;
+
 use anyhow::Result;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -56,22 +58,105 @@ impl Engine for NativeEngine {
     }
 
     fn run(&mut self, job: &Job, progress: Progress) -> Result<Outcome> {
-        let mut sim = Sim::new(job);
-        for (pi, phase) in job.schedule.phases.iter().enumerate() {
-            if phase.reset {
-                sim.reset(phase.start);
-            }
-            for t in phase.start..phase.end {
-                sim.step(pi, phase.train, t);
-                if t % 1000 == 999 {
-                    sim.check_finite(t)?;
-                    progress(t + 1);
-                }
+        Ok(run_sim(job, progress, None)?.0)
+    }
+}
+
+/// The stages of a step (model.md §2), in the order [`Sim::step`] runs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Potentials,
+    SoftWta,
+    Spikes,
+    Record,
+    Learn,
+    Sources,
+    Traces,
+    Stp,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 8] = [
+        Stage::Potentials,
+        Stage::SoftWta,
+        Stage::Spikes,
+        Stage::Record,
+        Stage::Learn,
+        Stage::Sources,
+        Stage::Traces,
+        Stage::Stp,
+    ];
+
+    /// The stage's name, with the model.md §2 items it computes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Potentials => "potentials (items 1-2)",
+            Stage::SoftWta => "soft-WTA (item 3)",
+            Stage::Spikes => "spike draws (item 4)",
+            Stage::Record => "recording",
+            Stage::Learn => "STDP + bias learning (item 7)",
+            Stage::Sources => "spiking sources, jump scatter (item 5)",
+            Stage::Traces => "traces (item 6)",
+            Stage::Stp => "STP (item 8)",
+        }
+    }
+}
+
+/// Where a native run's time went: wall seconds per stage, and the work
+/// that scales with spikes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StageProfile {
+    /// Wall seconds per stage, indexed like [`Stage::ALL`].
+    pub seconds: [f64; Stage::ALL.len()],
+    pub steps: u64,
+    /// Synapses updated by STDP (the learned in-degree of every spike).
+    pub stdp_synapses: u64,
+    /// Jump additions: the fan-out of every spiking source.
+    pub deliveries: u64,
+}
+
+/// Runs `job` like [`NativeEngine`] and times every stage of every step
+/// (two clock reads per stage, ~2 % of a paper-scale step); the outcome is
+/// the same (`bench` case `native-stages`, docs/benchmarks.md).
+pub fn run_profiled(job: &Job, progress: Progress) -> Result<(Outcome, StageProfile)> {
+    let (outcome, profile) = run_sim(job, progress, Some(StageProfile::default()))?;
+    Ok((outcome, profile.unwrap_or_default()))
+}
+
+fn run_sim(
+    job: &Job,
+    progress: Progress,
+    profile: Option<StageProfile>,
+) -> Result<(Outcome, Option<StageProfile>)> {
+    let mut sim = Sim::new(job);
+    sim.profile = profile;
+    for (pi, phase) in job.schedule.phases.iter().enumerate() {
+        if phase.reset {
+            sim.reset(phase.start);
+        }
+        for t in phase.start..phase.end {
+            sim.step(pi, phase.train, t);
+            if t % 1000 == 999 {
+                sim.check_finite(t)?;
+                progress(t + 1);
             }
         }
-        sim.check_finite(job.schedule.n_steps().saturating_sub(1))?;
-        progress(job.schedule.n_steps());
-        Ok(sim.finish())
+    }
+    sim.check_finite(job.schedule.n_steps().saturating_sub(1))?;
+    progress(job.schedule.n_steps());
+    Ok(sim.finish())
+}
+
+/// Runs one stage, timing it when a profile is taken.
+#[inline(always)]
+fn timed(profile: &mut Option<StageProfile>, stage: Stage, f: impl FnOnce()) {
+    match profile {
+        None => f(),
+        Some(p) => {
+            let t0 = Instant::now();
+            f();
+            p.seconds[stage as usize] += t0.elapsed().as_secs_f64();
+        }
     }
 }
 
@@ -198,6 +283,10 @@ struct Sim<'a> {
     n_train: u64,
     rec: Recording,
     spike_events: Vec<(u64, u32)>,
+    /// STDP synapse updates and jump additions so far (for the profile).
+    stdp_synapses: u64,
+    deliveries: u64,
+    profile: Option<StageProfile>,
 }
 
 impl<'a> Sim<'a> {
@@ -250,21 +339,26 @@ impl<'a> Sim<'a> {
             rec: Recording::reserved_for(job.record, job.schedule),
             spike_events: Vec::new(),
             wiring,
+            stdp_synapses: 0,
+            deliveries: 0,
+            profile: None,
         }
     }
 
     /// One step `t` of protocol phase `phase` (model.md §2).
     fn step(&mut self, phase: usize, train: bool, t: u64) {
-        self.potentials();
-        self.soft_wta();
-        self.spikes(t);
-        self.record(phase, t);
+        let mut p = self.profile.take();
+        timed(&mut p, Stage::Potentials, || self.potentials());
+        timed(&mut p, Stage::SoftWta, || self.soft_wta());
+        timed(&mut p, Stage::Spikes, || self.spikes(t));
+        timed(&mut p, Stage::Record, || self.record(phase, t));
         if train {
-            self.learn();
+            timed(&mut p, Stage::Learn, || self.learn());
         }
-        self.spiking_sources(t);
-        self.traces();
-        self.stp(t);
+        timed(&mut p, Stage::Sources, || self.spiking_sources(t));
+        timed(&mut p, Stage::Traces, || self.traces());
+        timed(&mut p, Stage::Stp, || self.stp(t));
+        self.profile = p;
     }
 
     /// The numerical guard (docs/reliability.md), once per 1000-step chunk:
@@ -413,6 +507,7 @@ impl<'a> Sim<'a> {
             if a == b {
                 continue;
             }
+            self.stdp_synapses += (b - a) as u64;
             let ef = &mut self.scratch.ef[..2 * inc.len()];
             self.wiring.gather(k, lo, &self.ch.ef, ef);
             let d = kernels::stdp_update_pairs(
@@ -465,6 +560,7 @@ impl<'a> Sim<'a> {
             &mut self.ch.jump,
         );
         for &c in &sc.channels {
+            self.deliveries += self.wiring.fan_out(c as usize) as u64;
             self.wiring.scatter(
                 c as usize,
                 &mut self.neurons.jump_sum,
@@ -505,8 +601,14 @@ impl<'a> Sim<'a> {
             .extend(nr.spiking[..nr.n_spiking].iter().map(|&k| (t, k)));
     }
 
-    fn finish(self) -> Outcome {
-        Outcome {
+    fn finish(self) -> (Outcome, Option<StageProfile>) {
+        let profile = self.profile.map(|p| StageProfile {
+            steps: self.job.schedule.n_steps(),
+            stdp_synapses: self.stdp_synapses,
+            deliveries: self.deliveries,
+            ..p
+        });
+        let outcome = Outcome {
             spikes: StepSpikes::from_events(
                 self.net.n_neurons(),
                 self.job.schedule.n_steps(),
@@ -519,6 +621,7 @@ impl<'a> Sim<'a> {
             bias: self.neurons.bias,
             engine_version: format!("native {}", env!("CARGO_PKG_VERSION")),
             parallel: crate::engine::Parallel::default(),
-        }
+        };
+        (outcome, profile)
     }
 }

@@ -81,6 +81,11 @@ impl Wiring {
         &self.src_chan[self.src_off[j]..self.src_off[j + 1]]
     }
 
+    /// Number of synapses channel `c` reaches.
+    pub fn fan_out(&self, c: usize) -> usize {
+        self.out_off[c + 1] - self.out_off[c]
+    }
+
     /// `J_k += w_s * a` along channel `c`'s outgoing synapses. The weights
     /// are stored by target, so these loads hit one cache line each, far
     /// apart; they are prefetched a few synapses ahead (the dominant cost of
