@@ -242,24 +242,50 @@ fn max_dev(a: &[f64], b: &[f64]) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// A configuration's network, schedule, input and recording plan: what a
+/// [`Job`] borrows.
+struct Parts {
+    net: Network,
+    sched: Schedule,
+    inp: input::Input,
+    plan: RecordPlan,
+}
+
+impl Parts {
+    fn new(c: &Config) -> Parts {
+        let net = Network::build(c).unwrap();
+        let sched = Schedule::from_config(c);
+        let inp = input::generate(c, &sched);
+        let plan = RecordPlan::from_config(c, &net, &sched).unwrap();
+        Parts {
+            net,
+            sched,
+            inp,
+            plan,
+        }
+    }
+
+    fn job<'a>(&'a self, c: &Config, forced: Option<&'a StepSpikes>, seed: u64) -> Job<'a> {
+        Job {
+            network: &self.net,
+            model: c.model,
+            input: &self.inp.spikes,
+            schedule: &self.sched,
+            forced,
+            record: &self.plan,
+            seed,
+            threads: 1,
+        }
+    }
+}
+
 fn check(cfg: Config) {
-    let net = Network::build(&cfg).unwrap();
-    let sched = Schedule::from_config(&cfg);
-    let inp = input::generate(&cfg, &sched);
+    let parts = Parts::new(&cfg);
+    let (net, sched) = (&parts.net, &parts.sched);
     let forced = forced_spikes(net.n_neurons(), sched.n_steps(), cfg.seed);
-    let plan = RecordPlan::from_config(&cfg, &net, &sched).unwrap();
-    let job = Job {
-        network: &net,
-        model: cfg.model,
-        input: &inp.spikes,
-        schedule: &sched,
-        forced: Some(&forced),
-        record: &plan,
-        seed: cfg.seed,
-        threads: 1,
-    };
+    let job = parts.job(&cfg, Some(&forced), cfg.seed);
     let out = NativeEngine.run(&job, &mut |_| {}).unwrap();
-    let r = naive(&cfg, &net, &sched, &inp.spikes, &forced);
+    let r = naive(&cfg, net, sched, &parts.inp.spikes, &forced);
     assert_eq!(out.spikes, forced, "forced spikes are the spikes");
     let tol = 1e-12;
     let dev = [
@@ -324,21 +350,11 @@ fn untrained_circuits_match_and_never_learn() {
 fn per_synapse_stp_draw_runs_and_keeps_rates_normalised() {
     let mut c = scenario_config();
     c.network.stp_draw = seqlearn_nest::model::config::StpDraw::PerSynapse;
-    let net = Network::build(&c).unwrap();
-    let sched = Schedule::from_config(&c);
-    let inp = input::generate(&c, &sched);
-    let plan = RecordPlan::from_config(&c, &net, &sched).unwrap();
-    let job = Job {
-        network: &net,
-        model: c.model,
-        input: &inp.spikes,
-        schedule: &sched,
-        forced: None,
-        record: &plan,
-        seed: 5,
-        threads: 1,
-    };
-    let out = NativeEngine.run(&job, &mut |_| {}).unwrap();
+    let parts = Parts::new(&c);
+    let net = &parts.net;
+    let out = NativeEngine
+        .run(&parts.job(&c, None, 5), &mut |_| {})
+        .unwrap();
     let nn = net.n_neurons();
     for sample in out.recording.rho.chunks(nn) {
         for c in &net.circuits {
@@ -352,20 +368,9 @@ fn per_synapse_stp_draw_runs_and_keeps_rates_normalised() {
 fn profiled_run_is_the_same_run_and_counts_its_work() {
     // A free run (spikes drawn) with learning in every phase but the test.
     let c = scenario_config();
-    let net = Network::build(&c).unwrap();
-    let sched = Schedule::from_config(&c);
-    let inp = input::generate(&c, &sched);
-    let plan = RecordPlan::from_config(&c, &net, &sched).unwrap();
-    let job = Job {
-        network: &net,
-        model: c.model,
-        input: &inp.spikes,
-        schedule: &sched,
-        forced: None,
-        record: &plan,
-        seed: 3,
-        threads: 1,
-    };
+    let parts = Parts::new(&c);
+    let (net, sched, inp) = (&parts.net, &parts.sched, &parts.inp);
+    let job = parts.job(&c, None, 3);
     let plain = NativeEngine.run(&job, &mut |_| {}).unwrap();
     let (out, p) = native::run_profiled(&job, &mut |_| {}).unwrap();
     assert_eq!(out, plain, "the clocks change nothing of the run");
