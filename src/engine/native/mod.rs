@@ -116,7 +116,7 @@ pub struct StageProfile {
 }
 
 /// Runs `job` like [`NativeEngine`] and times every stage of every step
-/// (two clock reads per stage, ~2 % of a paper-scale step); the outcome is
+/// (two clock reads per stage, ~2-3 % of a paper-scale step); the outcome is
 /// the same (`bench` case `native-stages`, docs/benchmarks.md).
 pub fn run_profiled(job: &Job, progress: Progress) -> Result<(Outcome, StageProfile)> {
     let (outcome, profile) = run_sim(job, progress, Some(StageProfile::default()))?;
