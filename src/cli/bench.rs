@@ -1001,16 +1001,22 @@ fn print_stages(rows: &[Row]) {
         stages
             .iter()
             .find(|s| s.stage == name.name())
-            .map_or(f64::NAN, |s| s.us_per_step)
+            .map(|s| s.us_per_step)
     };
-    if let (Some(n_stdp), Some(n_jump)) = (r.stdp_synapses_per_step, r.deliveries_per_step) {
-        let learn = us(Stage::Learn);
-        println!(
-            "  STDP: {n_stdp:.0} synapse updates per step, {:.2} ns each; jumps: {n_jump:.0} \
-             additions per step, {:.2} ns each",
-            learn * 1e3 / n_stdp,
-            us(Stage::Sources) * 1e3 / n_jump
-        );
+    // the stage's time per unit of its work (none in a run without spikes)
+    let each = |stage: Stage, n: Option<f64>| match (us(stage), n) {
+        (Some(t), Some(n)) if n > 0.0 => format!("{:.2} ns each", t * 1e3 / n),
+        _ => "none".to_string(),
+    };
+    let (n_stdp, n_jump) = (r.stdp_synapses_per_step, r.deliveries_per_step);
+    println!(
+        "  STDP: {:.0} synapse updates per step, {}; jumps: {:.0} additions per step, {}",
+        n_stdp.unwrap_or(0.0),
+        each(Stage::Learn, n_stdp),
+        n_jump.unwrap_or(0.0),
+        each(Stage::Sources, n_jump)
+    );
+    if let Some(learn) = us(Stage::Learn) {
         println!(
             "  the STDP stage alone is RTF {:.4} (native target 0.005)",
             learn * 1e-3
