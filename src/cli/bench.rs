@@ -155,86 +155,75 @@ struct CaseSpec {
     stages: bool,
 }
 
+/// One thread, no recording, static synapses, no stage clocks: what a case
+/// changes is written out.
+const PLAIN: CaseSpec = CaseSpec {
+    name: "",
+    kind: Kind::Native,
+    threads: 1,
+    record: false,
+    plastic: false,
+    stages: false,
+};
+
 const CASES: [CaseSpec; 10] = [
     CaseSpec {
         name: "native",
         kind: Kind::Native,
-        threads: 1,
-        record: false,
-        plastic: false,
-        stages: false,
+        ..PLAIN
     },
     CaseSpec {
         name: "native+rec",
         kind: Kind::Native,
-        threads: 1,
         record: true,
-        plastic: false,
-        stages: false,
+        ..PLAIN
     },
     CaseSpec {
         name: "native-stages",
         kind: Kind::Native,
-        threads: 1,
-        record: false,
-        plastic: false,
         stages: true,
+        ..PLAIN
     },
     CaseSpec {
         name: "nest-1t",
         kind: Kind::Nest,
-        threads: 1,
-        record: false,
-        plastic: false,
-        stages: false,
+        ..PLAIN
     },
     CaseSpec {
         name: "nest-2t",
         kind: Kind::Nest,
         threads: 2,
-        record: false,
-        plastic: false,
-        stages: false,
+        ..PLAIN
     },
     CaseSpec {
         name: "nest+rec",
         kind: Kind::Nest,
-        threads: 1,
         record: true,
-        plastic: false,
-        stages: false,
+        ..PLAIN
     },
     CaseSpec {
         name: "baseline-1t",
         kind: Kind::Baseline,
-        threads: 1,
-        record: false,
-        plastic: false,
-        stages: false,
+        ..PLAIN
     },
     CaseSpec {
         name: "baseline-2t",
         kind: Kind::Baseline,
         threads: 2,
-        record: false,
-        plastic: false,
-        stages: false,
+        ..PLAIN
     },
     CaseSpec {
         name: "plastic-1t",
         kind: Kind::Baseline,
-        threads: 1,
-        record: false,
         plastic: true,
-        stages: false,
+        ..PLAIN
     },
     CaseSpec {
         name: "plastic-2t",
         kind: Kind::Baseline,
         threads: 2,
-        record: false,
         plastic: true,
-        stages: false,
+        ..PLAIN
     },
 ];
 
